@@ -1,0 +1,82 @@
+//! `binary_cross_entropy` on probabilities (PyTorch's `nn.BCELoss`), forward and backward:
+//!
+//! loss = ((y - 1) * max(log1p(-x), -100) - y * max(log(x), -100)) * w
+//! grad = g * (x - y) / max((1 - x) * x, 1e-12) * w / d
+//!
+//! with the range check `0 <= x <= 1`, `0 <= y <= 1` (NaN fails) fused into the same pass.
+
+use crate::lanes::{M, V};
+use crate::math::{log, log1p};
+use crate::pass::{dispatch, Loss, Pass};
+use crate::stream::Bcast;
+
+struct Probabilities;
+
+impl Loss for Probabilities {
+    const PAD_INPUT: f32 = 0.5;
+    const PAD_TARGET: f32 = 0.5;
+    const CHECKS: bool = true;
+
+    #[inline(always)]
+    fn block<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V) {
+        let one = V::splat(1.0);
+        let loss = if L {
+            let floor = V::splat(-100.0);
+            let log_x = log(x).pmax(floor);
+            let log_1mx = log1p(x.neg()).pmax(floor);
+            ((y - one) * log_1mx - y * log_x) * w
+        } else {
+            one
+        };
+        let grad = if G {
+            let denom = ((one - x) * x).pmax(V::splat(1e-12));
+            g * (x - y) / denom * w / d
+        } else {
+            one
+        };
+        (loss, grad)
+    }
+
+    #[inline(always)]
+    fn bad(x: V, y: V) -> (M, M) {
+        let zero = V::splat(0.0);
+        let one = V::splat(1.0);
+        ((x.ge(zero) & x.le(one)).not(), (y.ge(zero) & y.le(one)).not())
+    }
+}
+
+/// BCE on probabilities over `n` elements of `x` (input) and `y` (target).
+///
+/// `w`/`w_len`: weight of period `w_len` (0: none). `g`/`g_len`: upstream gradient of period
+/// `g_len` (0: 1). `grad_div`: N for `mean`, else 1. `what`: `pass::LOSS | LOSS_STORE | GRAD` bits.
+/// Returns 0, or 1 / 2 when an input / target element is outside [0, 1] (index in
+/// `bce_error_index()`), or 3 for a bad `what`. The loss sum is in `bce_last_sum()`.
+///
+/// # Safety
+/// Every pointer used points to as many floats as its length says (`n` for data and outputs).
+#[no_mangle]
+pub unsafe extern "C" fn bce_binary_cross_entropy(
+    x: *const f32,
+    y: *const f32,
+    n: usize,
+    w: *const f32,
+    w_len: usize,
+    g: *const f32,
+    g_len: usize,
+    grad_div: f32,
+    loss_out: *mut f32,
+    grad_out: *mut f32,
+    what: u32,
+) -> u32 {
+    let pass = Pass {
+        x,
+        y,
+        n,
+        w: Bcast::new(w, w_len, 1.0),
+        g: Bcast::new(g, g_len, 1.0),
+        grad_div,
+        loss_out,
+        grad_out,
+    };
+    dispatch(&mut Probabilities, pass, what)
+}

@@ -1,0 +1,93 @@
+//! `binary_cross_entropy_with_logits` (PyTorch's `nn.BCEWithLogitsLoss`), forward and backward:
+//!
+//! lw   = 1 + (p - 1) * y                       (1 without pos_weight)
+//! loss = ((1 - y) * x - lw * logsigmoid(x)) * w
+//! grad = g * (sigmoid(x) - y) * w / d          without pos_weight
+//! grad = g * (lw * sigmoid(x) - p * y) * w / d with pos_weight
+//!
+//! No value checks: NaN propagates, as in PyTorch. `exp(-|x|)` and `1 + exp(-|x|)` are computed
+//! once per element and shared by the logsigmoid and the sigmoid.
+
+use crate::lanes::{M, V};
+use crate::math::{exp_neg_abs, logsigmoid_with, sigmoid_with};
+use crate::pass::{dispatch, Loss, Pass};
+use crate::stream::Bcast;
+
+/// `POS`: whether a pos_weight is given (its gradient formula differs in rounding from the plain one).
+struct Logits<const POS: bool> {
+    pos_weight: Bcast,
+}
+
+impl<const POS: bool> Loss for Logits<POS> {
+    const PAD_INPUT: f32 = 0.0;
+    const PAD_TARGET: f32 = 0.0;
+    const CHECKS: bool = false;
+
+    #[inline(always)]
+    fn block<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V) {
+        let one = V::splat(1.0);
+        let t = exp_neg_abs(x);
+        let e = one + t;
+        let p = if POS { self.pos_weight.next() } else { one };
+        let lw = if POS { one + (p - one) * y } else { one };
+        let loss = if L {
+            ((one - y) * x - lw * logsigmoid_with(x, t, e)) * w
+        } else {
+            one
+        };
+        let grad = if G {
+            let s = sigmoid_with(x, t, e);
+            let core = if POS { lw * s - p * y } else { s - y };
+            g * core * w / d
+        } else {
+            one
+        };
+        (loss, grad)
+    }
+
+    #[inline(always)]
+    fn bad(_x: V, _y: V) -> (M, M) {
+        let none = M::first_lanes(0);
+        (none, none)
+    }
+}
+
+/// BCE with logits over `n` elements of `x` (logits) and `y` (target). Arguments as for
+/// `bce_binary_cross_entropy`, plus `p`/`p_len`: pos_weight of period `p_len` (0: none).
+/// Returns 0, or 3 for a bad `what`. The loss sum is in `bce_last_sum()`.
+///
+/// # Safety
+/// As for `bce_binary_cross_entropy`.
+#[no_mangle]
+pub unsafe extern "C" fn bce_binary_cross_entropy_with_logits(
+    x: *const f32,
+    y: *const f32,
+    n: usize,
+    w: *const f32,
+    w_len: usize,
+    p: *const f32,
+    p_len: usize,
+    g: *const f32,
+    g_len: usize,
+    grad_div: f32,
+    loss_out: *mut f32,
+    grad_out: *mut f32,
+    what: u32,
+) -> u32 {
+    let pass = Pass {
+        x,
+        y,
+        n,
+        w: Bcast::new(w, w_len, 1.0),
+        g: Bcast::new(g, g_len, 1.0),
+        grad_div,
+        loss_out,
+        grad_out,
+    };
+    let pos_weight = Bcast::new(p, p_len, 1.0);
+    if p_len == 0 {
+        dispatch(&mut Logits::<false> { pos_weight }, pass, what)
+    } else {
+        dispatch(&mut Logits::<true> { pos_weight }, pass, what)
+    }
+}

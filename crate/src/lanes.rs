@@ -1,0 +1,405 @@
+//! Four float32 lanes, `V`, and a lane mask, `M`: the only vocabulary the kernels use.
+//!
+//! With `-C target-feature=+simd128` they are one WebAssembly `v128` each; without it they are
+//! `[f32; 4]` and `[bool; 4]` with one scalar operation per lane. Every operation here is exact
+//! IEEE-754 float32 arithmetic in both forms (wasm has no fused multiply-add and no flush to zero),
+//! and `pmin`/`pmax`/`floor`/`select` are defined lane by lane, so the SIMD and the scalar build
+//! return bit-identical results. This is the only file that knows which form is in use.
+
+use core::ops::{Add, Div, Mul, Sub};
+
+/// Lane masks for the first `k` lanes of a partial block, `LANE_MASKS[k]`.
+const LANE_MASKS: [[bool; 4]; 5] = [
+    [false, false, false, false],
+    [true, false, false, false],
+    [true, true, false, false],
+    [true, true, true, false],
+    [true, true, true, true],
+];
+
+#[cfg(target_feature = "simd128")]
+mod imp {
+    use super::LANE_MASKS;
+    use core::arch::wasm32::*;
+
+    #[derive(Clone, Copy)]
+    pub struct V(pub v128);
+    #[derive(Clone, Copy)]
+    pub struct M(pub v128);
+    /// Four float64 partial sums (lanes 0,1 and 2,3).
+    #[derive(Clone, Copy)]
+    pub struct Acc(v128, v128);
+
+    impl V {
+        #[inline(always)]
+        pub fn splat(v: f32) -> V {
+            V(f32x4_splat(v))
+        }
+        #[inline(always)]
+        pub fn from_array(a: [f32; 4]) -> V {
+            V(f32x4(a[0], a[1], a[2], a[3]))
+        }
+        #[inline(always)]
+        pub fn to_array(self) -> [f32; 4] {
+            [
+                f32x4_extract_lane::<0>(self.0),
+                f32x4_extract_lane::<1>(self.0),
+                f32x4_extract_lane::<2>(self.0),
+                f32x4_extract_lane::<3>(self.0),
+            ]
+        }
+        /// Loads 4 floats; `p` needs no alignment.
+        #[inline(always)]
+        pub unsafe fn load(p: *const f32) -> V {
+            V(v128_load(p as *const v128))
+        }
+        #[inline(always)]
+        pub unsafe fn store(self, p: *mut f32) {
+            v128_store(p as *mut v128, self.0)
+        }
+        #[inline(always)]
+        pub fn lt(self, o: V) -> M {
+            M(f32x4_lt(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn le(self, o: V) -> M {
+            M(f32x4_le(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn ge(self, o: V) -> M {
+            M(f32x4_ge(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn eq(self, o: V) -> M {
+            M(f32x4_eq(self.0, o.0))
+        }
+        /// `m ? a : b`, lane by lane.
+        #[inline(always)]
+        pub fn select(m: M, a: V, b: V) -> V {
+            V(v128_bitselect(a.0, b.0, m.0))
+        }
+        /// `o < self ? o : self` (C++ `std::min(self, o)`: a NaN in `self` is kept).
+        #[inline(always)]
+        pub fn pmin(self, o: V) -> V {
+            V(f32x4_pmin(self.0, o.0))
+        }
+        /// `self < o ? o : self` (C++ `std::max(self, o)`: a NaN in `self` is kept).
+        #[inline(always)]
+        pub fn pmax(self, o: V) -> V {
+            V(f32x4_pmax(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn abs(self) -> V {
+            V(f32x4_abs(self.0))
+        }
+        #[inline(always)]
+        pub fn neg(self) -> V {
+            V(f32x4_neg(self.0))
+        }
+        #[inline(always)]
+        pub fn floor(self) -> V {
+            V(f32x4_floor(self.0))
+        }
+        /// `2^n` for lanes holding integers in [-126, 127].
+        #[inline(always)]
+        pub fn exp2i(n: V) -> V {
+            let i = i32x4_trunc_sat_f32x4(n.0);
+            V(i32x4_shl(i32x4_add(i, i32x4_splat(127)), 23))
+        }
+        /// For positive normal lanes: `(m, e)` with `self = m * 2^e` and `m` in [0.5, 1).
+        #[inline(always)]
+        pub fn frexp(self) -> (V, V) {
+            let bits = self.0;
+            let m = v128_or(v128_and(bits, u32x4_splat(0x007f_ffff)), u32x4_splat(0x3f00_0000));
+            let e = i32x4_sub(u32x4_shr(bits, 23), i32x4_splat(126));
+            (V(m), V(f32x4_convert_i32x4(e)))
+        }
+    }
+
+    impl M {
+        #[inline(always)]
+        pub fn first_lanes(k: usize) -> M {
+            let a = LANE_MASKS[k];
+            M(i32x4(-(a[0] as i32), -(a[1] as i32), -(a[2] as i32), -(a[3] as i32)))
+        }
+        #[inline(always)]
+        pub fn not(self) -> M {
+            M(v128_not(self.0))
+        }
+        #[inline(always)]
+        pub fn any(self) -> bool {
+            v128_any_true(self.0)
+        }
+        #[inline(always)]
+        pub fn lane(self, k: usize) -> bool {
+            (u32x4_bitmask(self.0) >> k) & 1 == 1
+        }
+    }
+
+    impl Acc {
+        #[inline(always)]
+        pub fn zero() -> Acc {
+            Acc(f64x2_splat(0.0), f64x2_splat(0.0))
+        }
+        #[inline(always)]
+        pub fn add(&mut self, v: V) {
+            self.0 = f64x2_add(self.0, f64x2_promote_low_f32x4(v.0));
+            let hi = i32x4_shuffle::<2, 3, 0, 1>(v.0, v.0);
+            self.1 = f64x2_add(self.1, f64x2_promote_low_f32x4(hi));
+        }
+        #[inline(always)]
+        pub fn total(self) -> f64 {
+            let a = [f64x2_extract_lane::<0>(self.0), f64x2_extract_lane::<1>(self.0)];
+            let b = [f64x2_extract_lane::<0>(self.1), f64x2_extract_lane::<1>(self.1)];
+            (a[0] + b[0]) + (a[1] + b[1])
+        }
+    }
+
+    impl core::ops::BitAnd for M {
+        type Output = M;
+        #[inline(always)]
+        fn bitand(self, o: M) -> M {
+            M(v128_and(self.0, o.0))
+        }
+    }
+    impl core::ops::BitOr for M {
+        type Output = M;
+        #[inline(always)]
+        fn bitor(self, o: M) -> M {
+            M(v128_or(self.0, o.0))
+        }
+    }
+
+    #[inline(always)]
+    pub fn add(a: V, b: V) -> V {
+        V(f32x4_add(a.0, b.0))
+    }
+    #[inline(always)]
+    pub fn sub(a: V, b: V) -> V {
+        V(f32x4_sub(a.0, b.0))
+    }
+    #[inline(always)]
+    pub fn mul(a: V, b: V) -> V {
+        V(f32x4_mul(a.0, b.0))
+    }
+    #[inline(always)]
+    pub fn div(a: V, b: V) -> V {
+        V(f32x4_div(a.0, b.0))
+    }
+}
+
+#[cfg(not(target_feature = "simd128"))]
+mod imp {
+    use super::LANE_MASKS;
+
+    #[derive(Clone, Copy)]
+    pub struct V(pub [f32; 4]);
+    #[derive(Clone, Copy)]
+    pub struct M(pub [bool; 4]);
+    /// Four float64 partial sums, one per lane.
+    #[derive(Clone, Copy)]
+    pub struct Acc([f64; 4]);
+
+    #[inline(always)]
+    fn map(a: V, f: impl Fn(f32) -> f32) -> V {
+        V([f(a.0[0]), f(a.0[1]), f(a.0[2]), f(a.0[3])])
+    }
+    #[inline(always)]
+    fn zip(a: V, b: V, f: impl Fn(f32, f32) -> f32) -> V {
+        V([f(a.0[0], b.0[0]), f(a.0[1], b.0[1]), f(a.0[2], b.0[2]), f(a.0[3], b.0[3])])
+    }
+    #[inline(always)]
+    fn cmp(a: V, b: V, f: impl Fn(f32, f32) -> bool) -> M {
+        M([f(a.0[0], b.0[0]), f(a.0[1], b.0[1]), f(a.0[2], b.0[2]), f(a.0[3], b.0[3])])
+    }
+
+    impl V {
+        #[inline(always)]
+        pub fn splat(v: f32) -> V {
+            V([v; 4])
+        }
+        #[inline(always)]
+        pub fn from_array(a: [f32; 4]) -> V {
+            V(a)
+        }
+        #[inline(always)]
+        pub fn to_array(self) -> [f32; 4] {
+            self.0
+        }
+        #[inline(always)]
+        pub unsafe fn load(p: *const f32) -> V {
+            V((p as *const [f32; 4]).read_unaligned())
+        }
+        #[inline(always)]
+        pub unsafe fn store(self, p: *mut f32) {
+            (p as *mut [f32; 4]).write_unaligned(self.0)
+        }
+        #[inline(always)]
+        pub fn lt(self, o: V) -> M {
+            cmp(self, o, |a, b| a < b)
+        }
+        #[inline(always)]
+        pub fn le(self, o: V) -> M {
+            cmp(self, o, |a, b| a <= b)
+        }
+        #[inline(always)]
+        pub fn ge(self, o: V) -> M {
+            cmp(self, o, |a, b| a >= b)
+        }
+        #[inline(always)]
+        pub fn eq(self, o: V) -> M {
+            cmp(self, o, |a, b| a == b)
+        }
+        #[inline(always)]
+        pub fn select(m: M, a: V, b: V) -> V {
+            let s = |k: usize| if m.0[k] { a.0[k] } else { b.0[k] };
+            V([s(0), s(1), s(2), s(3)])
+        }
+        #[inline(always)]
+        pub fn pmin(self, o: V) -> V {
+            zip(self, o, |a, b| if b < a { b } else { a })
+        }
+        #[inline(always)]
+        pub fn pmax(self, o: V) -> V {
+            zip(self, o, |a, b| if a < b { b } else { a })
+        }
+        #[inline(always)]
+        pub fn abs(self) -> V {
+            map(self, |a| f32::from_bits(a.to_bits() & 0x7fff_ffff))
+        }
+        #[inline(always)]
+        pub fn neg(self) -> V {
+            map(self, |a| f32::from_bits(a.to_bits() ^ 0x8000_0000))
+        }
+        #[inline(always)]
+        pub fn floor(self) -> V {
+            map(self, f32::floor)
+        }
+        #[inline(always)]
+        pub fn exp2i(n: V) -> V {
+            map(n, |a| f32::from_bits(((a as i32 + 127) as u32) << 23))
+        }
+        #[inline(always)]
+        pub fn frexp(self) -> (V, V) {
+            let m = map(self, |a| f32::from_bits((a.to_bits() & 0x007f_ffff) | 0x3f00_0000));
+            let e = map(self, |a| ((a.to_bits() >> 23) as i32 - 126) as f32);
+            (m, e)
+        }
+    }
+
+    impl M {
+        #[inline(always)]
+        pub fn first_lanes(k: usize) -> M {
+            M(LANE_MASKS[k])
+        }
+        #[inline(always)]
+        pub fn not(self) -> M {
+            M([!self.0[0], !self.0[1], !self.0[2], !self.0[3]])
+        }
+        #[inline(always)]
+        pub fn any(self) -> bool {
+            self.0[0] | self.0[1] | self.0[2] | self.0[3]
+        }
+        #[inline(always)]
+        pub fn lane(self, k: usize) -> bool {
+            self.0[k & 3]
+        }
+    }
+
+    impl Acc {
+        #[inline(always)]
+        pub fn zero() -> Acc {
+            Acc([0.0; 4])
+        }
+        #[inline(always)]
+        pub fn add(&mut self, v: V) {
+            for k in 0..4 {
+                self.0[k] += v.0[k] as f64;
+            }
+        }
+        #[inline(always)]
+        pub fn total(self) -> f64 {
+            let a = self.0;
+            (a[0] + a[2]) + (a[1] + a[3])
+        }
+    }
+
+    impl core::ops::BitAnd for M {
+        type Output = M;
+        #[inline(always)]
+        fn bitand(self, o: M) -> M {
+            M([self.0[0] & o.0[0], self.0[1] & o.0[1], self.0[2] & o.0[2], self.0[3] & o.0[3]])
+        }
+    }
+    impl core::ops::BitOr for M {
+        type Output = M;
+        #[inline(always)]
+        fn bitor(self, o: M) -> M {
+            M([self.0[0] | o.0[0], self.0[1] | o.0[1], self.0[2] | o.0[2], self.0[3] | o.0[3]])
+        }
+    }
+
+    #[inline(always)]
+    pub fn add(a: V, b: V) -> V {
+        zip(a, b, |x, y| x + y)
+    }
+    #[inline(always)]
+    pub fn sub(a: V, b: V) -> V {
+        zip(a, b, |x, y| x - y)
+    }
+    #[inline(always)]
+    pub fn mul(a: V, b: V) -> V {
+        zip(a, b, |x, y| x * y)
+    }
+    #[inline(always)]
+    pub fn div(a: V, b: V) -> V {
+        zip(a, b, |x, y| x / y)
+    }
+}
+
+pub use imp::{Acc, M, V};
+
+impl Add for V {
+    type Output = V;
+    #[inline(always)]
+    fn add(self, o: V) -> V {
+        imp::add(self, o)
+    }
+}
+impl Sub for V {
+    type Output = V;
+    #[inline(always)]
+    fn sub(self, o: V) -> V {
+        imp::sub(self, o)
+    }
+}
+impl Mul for V {
+    type Output = V;
+    #[inline(always)]
+    fn mul(self, o: V) -> V {
+        imp::mul(self, o)
+    }
+}
+impl Div for V {
+    type Output = V;
+    #[inline(always)]
+    fn div(self, o: V) -> V {
+        imp::div(self, o)
+    }
+}
+
+impl V {
+    /// Loads the first `k` (1..=3) floats at `p` and fills the other lanes with `pad`.
+    #[inline(always)]
+    pub unsafe fn load_partial(p: *const f32, k: usize, pad: f32) -> V {
+        let mut a = [pad; 4];
+        core::ptr::copy_nonoverlapping(p, a.as_mut_ptr(), k);
+        V::from_array(a)
+    }
+    /// Stores the first `k` (1..=3) lanes at `p`.
+    #[inline(always)]
+    pub unsafe fn store_partial(self, p: *mut f32, k: usize) {
+        let a = self.to_array();
+        core::ptr::copy_nonoverlapping(a.as_ptr(), p, k);
+    }
+}

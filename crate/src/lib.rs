@@ -1,0 +1,19 @@
+//! bce-wasm kernels: sigmoid, log-sigmoid and PyTorch's binary cross-entropy (on probabilities and
+//! on logits), forward, backward and fused forward+backward, on float32 arrays in WebAssembly
+//! linear memory.
+//!
+//! The ABI is plain C: numbers and pointers in, a status code out (`#[no_mangle] extern "C"`),
+//! so that the TypeScript facade in `ts/` can call it without generated glue. No kernel panics
+//! or traps on any input: bad values come back as a status plus an index.
+//!
+//! Build with `-C target-feature=+simd128` for the SIMD form; without it the same code runs one
+//! lane at a time and returns bit-identical results (see `lanes.rs`).
+
+pub mod bce;
+pub mod bce_with_logits;
+pub mod lanes;
+pub mod math;
+pub mod memory;
+pub mod pass;
+pub mod sigmoid;
+pub mod stream;

@@ -1,0 +1,142 @@
+//! How every kernel walks its arrays: blocks of four lanes with one partial block at the end,
+//! operands broadcast from a period that divides the length, and the small status a call leaves.
+
+use crate::lanes::V;
+
+/// Calls `f(i, k)` for the block of `k` lanes starting at element `i`: `k = 4` for every full block,
+/// then once with `k` in 1..=3 for the tail. `f` returns `false` to stop early; `for_blocks` then
+/// returns `false` too. Written so that `f` is inlined twice, once with the constant `k = 4`.
+#[inline(always)]
+pub fn for_blocks(n: usize, mut f: impl FnMut(usize, usize) -> bool) -> bool {
+    let full = n & !3;
+    let mut i = 0;
+    while i < full {
+        if !f(i, 4) {
+            return false;
+        }
+        i += 4;
+    }
+    if i < n {
+        return f(i, n - i);
+    }
+    true
+}
+
+/// Loads lanes `i..i + k` of `p`, padding a partial block with `pad`.
+#[inline(always)]
+pub unsafe fn load(p: *const f32, i: usize, k: usize, pad: f32) -> V {
+    if k == 4 {
+        V::load(p.add(i))
+    } else {
+        V::load_partial(p.add(i), k, pad)
+    }
+}
+
+/// Stores the first `k` lanes of `v` at `p + i`.
+#[inline(always)]
+pub unsafe fn store(v: V, p: *mut f32, i: usize, k: usize) {
+    if k == 4 {
+        v.store(p.add(i))
+    } else {
+        v.store_partial(p.add(i), k)
+    }
+}
+
+/// An operand of period `len` (a weight, a pos_weight, a gradient): element `i` of the data uses
+/// `ptr[i % len]`, read in step with the data, four lanes at a time, with no expanded copy.
+/// `len = 0` means "absent" and reads as the constant `absent`; `len = 1` is a scalar.
+pub struct Bcast {
+    ptr: *const f32,
+    len: usize,
+    pos: usize,
+    splat: V,
+}
+
+impl Bcast {
+    /// # Safety
+    /// `ptr` must point to `len` readable floats when `len > 0`.
+    #[inline(always)]
+    pub unsafe fn new(ptr: *const f32, len: usize, absent: f32) -> Bcast {
+        let splat = match len {
+            0 => V::splat(absent),
+            _ => V::splat(*ptr),
+        };
+        Bcast { ptr, len, pos: 0, splat }
+    }
+
+    /// The next four lanes. Past the end of the data they wrap around, which is harmless: a partial
+    /// block only stores and sums its valid lanes.
+    #[inline(always)]
+    pub fn next(&mut self) -> V {
+        if self.len <= 1 {
+            return self.splat;
+        }
+        // SAFETY: pos < len always holds, and every index read below is reduced below len.
+        unsafe {
+            if self.pos + 4 <= self.len {
+                let v = V::load(self.ptr.add(self.pos));
+                self.pos += 4;
+                if self.pos == self.len {
+                    self.pos = 0;
+                }
+                v
+            } else {
+                let mut a = [0.0f32; 4];
+                for slot in a.iter_mut() {
+                    *slot = *self.ptr.add(self.pos);
+                    self.pos += 1;
+                    if self.pos == self.len {
+                        self.pos = 0;
+                    }
+                }
+                V::from_array(a)
+            }
+        }
+    }
+}
+
+/// Status codes returned by the kernels that check their input.
+pub const OK: u32 = 0;
+/// An element of the input is outside [0, 1] or NaN; its index is in `bce_error_index()`.
+pub const BAD_INPUT: u32 = 1;
+/// An element of the target is outside [0, 1] or NaN; its index is in `bce_error_index()`.
+pub const BAD_TARGET: u32 = 2;
+
+static mut LAST_SUM: f64 = 0.0;
+static mut ERROR_INDEX: usize = 0;
+
+pub fn set_sum(s: f64) {
+    // SAFETY: a wasm instance runs one call at a time.
+    unsafe { LAST_SUM = s }
+}
+
+pub fn set_error_index(i: usize) {
+    // SAFETY: as above.
+    unsafe { ERROR_INDEX = i }
+}
+
+/// The float64 sum of the element losses of the last loss call (after weights, before `mean`).
+#[no_mangle]
+pub extern "C" fn bce_last_sum() -> f64 {
+    // SAFETY: as above.
+    unsafe { LAST_SUM }
+}
+
+/// The index of the first bad element after a call returned `BAD_INPUT` or `BAD_TARGET`.
+#[no_mangle]
+pub extern "C" fn bce_error_index() -> usize {
+    // SAFETY: as above.
+    unsafe { ERROR_INDEX }
+}
+
+/// `out[i] = f(x[i])` for `i < n`; `out` may be `x` itself.
+///
+/// # Safety
+/// `x` and `out` must point to `n` floats each.
+#[inline(always)]
+pub unsafe fn map(x: *const f32, out: *mut f32, n: usize, f: impl Fn(V) -> V) {
+    for_blocks(n, |i, k| {
+        store(f(load(x, i, k, 0.0)), out, i, k);
+        true
+    });
+}

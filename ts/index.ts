@@ -1,0 +1,32 @@
+// bce-wasm: PyTorch's binary cross-entropy, sigmoid and their gradients in WebAssembly SIMD.
+// Data flows one way: user arrays -> this facade (checks, memory) -> crate/ kernels -> results.
+
+export { init, initSync, isInitialized, wasmMemory, type InitSource } from './wasm.js';
+export { createBuffer, WasmBuffer, type FloatInput, type FloatOutput } from './memory.js';
+export { sigmoid, logSigmoid, approximations } from './sigmoid.js';
+export {
+  binaryCrossEntropy,
+  binaryCrossEntropyBackward,
+  binaryCrossEntropyForwardBackward,
+  type BCEOptions,
+  type BCEBackwardOptions,
+  type BCEForwardBackwardOptions,
+} from './bce.js';
+export {
+  binaryCrossEntropyWithLogits,
+  binaryCrossEntropyWithLogitsBackward,
+  binaryCrossEntropyWithLogitsForwardBackward,
+  type BCEWithLogitsOptions,
+  type BCEWithLogitsForwardOptions,
+  type BCEWithLogitsBackwardOptions,
+  type BCEWithLogitsForwardBackwardOptions,
+} from './bce_with_logits.js';
+export { Sigmoid, BCELoss, BCEWithLogitsLoss, type CallOptions } from './modules.js';
+export type {
+  Reduction,
+  LossFor,
+  LossOptions,
+  OutputOptions,
+  GradOptions,
+  ForwardBackward,
+} from './pass.js';

@@ -1,0 +1,141 @@
+// Loading the kernels: `init()` / `initSync()`, and the one place that holds the instance.
+// Everything else reaches the exports through `kernels()`, which throws a clear error before init.
+
+/** The C ABI of `crate/` (see the Rust doc comments there). Pointers and lengths are i32. */
+export interface KernelExports {
+  readonly memory: WebAssembly.Memory;
+  bce_alloc(bytes: number): number;
+  bce_free(ptr: number, bytes: number): void;
+  bce_sigmoid(x: number, out: number, n: number): void;
+  bce_logsigmoid(x: number, out: number, n: number): void;
+  bce_exp(x: number, out: number, n: number): void;
+  bce_log(x: number, out: number, n: number): void;
+  bce_log1p(x: number, out: number, n: number): void;
+  bce_binary_cross_entropy(
+    x: number, y: number, n: number, w: number, wLen: number, g: number, gLen: number,
+    gradDiv: number, lossOut: number, gradOut: number, what: number,
+  ): number;
+  bce_binary_cross_entropy_with_logits(
+    x: number, y: number, n: number, w: number, wLen: number, p: number, pLen: number,
+    g: number, gLen: number, gradDiv: number, lossOut: number, gradOut: number, what: number,
+  ): number;
+  bce_last_sum(): number;
+  bce_error_index(): number;
+}
+
+/**
+ * Where `init()` can get the WebAssembly module from: its bytes, a URL (or a string URL) to fetch or,
+ * in Node, a `file:` URL to read, a `Response` (or a promise of one, e.g. `fetch(...)`), or a compiled
+ * `WebAssembly.Module`. With no argument, `bce_wasm.wasm` beside this module is used.
+ */
+export type InitSource =
+  | BufferSource
+  | URL
+  | string
+  | Response
+  | PromiseLike<Response>
+  | WebAssembly.Module;
+
+/** The part of `node:fs/promises` that init() uses in Node. */
+interface NodeFs {
+  readFile(path: URL): Promise<Uint8Array<ArrayBuffer>>;
+}
+
+let exportsOrNull: KernelExports | null = null;
+let pending: Promise<void> | null = null;
+
+/** The kernel exports; throws if `init()` has not finished. */
+export function kernels(): KernelExports {
+  if (exportsOrNull === null) {
+    throw new Error('bce-wasm is not initialized: call `await init()` (or `initSync(bytes)`) first');
+  }
+  return exportsOrNull;
+}
+
+/** Whether `init()` or `initSync()` has completed. */
+export function isInitialized(): boolean {
+  return exportsOrNull !== null;
+}
+
+/** The WebAssembly memory that buffers live in (for diagnostics and advanced zero-copy use). */
+export function wasmMemory(): WebAssembly.Memory {
+  return kernels().memory;
+}
+
+function adopt(instance: WebAssembly.Instance): void {
+  exportsOrNull = instance.exports as unknown as KernelExports;
+}
+
+/**
+ * Loads and instantiates the kernels once; later calls return the same promise. Every other function
+ * of this package needs it to have finished.
+ *
+ * @param source where the `.wasm` comes from (see {@link InitSource}); default: the file shipped
+ *   beside this module, read from disk in Node and fetched (streaming-compiled) in browsers.
+ */
+export function init(source?: InitSource): Promise<void> {
+  if (exportsOrNull !== null) return Promise.resolve();
+  if (pending === null) {
+    pending = instantiate(source ?? new URL('./bce_wasm.wasm', import.meta.url)).then(adopt, (err) => {
+      pending = null;
+      throw err;
+    });
+  }
+  return pending;
+}
+
+/**
+ * Instantiates the kernels synchronously from bytes or a compiled module (for Workers and tests that
+ * already hold them). Browsers only allow this for small modules on the main thread; this one is.
+ */
+export function initSync(source: BufferSource | WebAssembly.Module): void {
+  if (exportsOrNull !== null) return;
+  const module = source instanceof WebAssembly.Module ? source : new WebAssembly.Module(bytesOf(source));
+  adopt(new WebAssembly.Instance(module, {}));
+}
+
+function bytesOf(source: unknown): BufferSource {
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return source as BufferSource;
+  throw new TypeError('bce-wasm: expected the bytes of the .wasm module (ArrayBuffer or a typed array)');
+}
+
+async function instantiate(source: InitSource): Promise<WebAssembly.Instance> {
+  if (source instanceof WebAssembly.Module) return WebAssembly.instantiate(source, {});
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
+    return (await WebAssembly.instantiate(source as BufferSource, {})).instance;
+  }
+  if (typeof source === 'string' || source instanceof URL) {
+    const url = new URL(source, typeof location === 'undefined' ? import.meta.url : location.href);
+    if (url.protocol === 'file:') {
+      // Node (or another runtime with node:fs). The specifier is a variable so that bundlers for the
+      // web leave it alone; they take the fetch() path below.
+      const fsModule = 'node:fs/promises';
+      const fs = (await import(/* webpackIgnore: true */ /* @vite-ignore */ fsModule)) as NodeFs;
+      return (await WebAssembly.instantiate(await fs.readFile(url), {})).instance;
+    }
+    return fromResponse(fetch(url));
+  }
+  if (typeof (source as PromiseLike<Response>).then === 'function' || isResponse(source)) {
+    return fromResponse(source as Response | PromiseLike<Response>);
+  }
+  throw new TypeError(
+    'bce-wasm: init() takes bytes, a URL, a Response or a WebAssembly.Module, not ' + typeof source,
+  );
+}
+
+function isResponse(v: unknown): v is Response {
+  return typeof Response !== 'undefined' && v instanceof Response;
+}
+
+async function fromResponse(pending: Response | PromiseLike<Response>): Promise<WebAssembly.Instance> {
+  const response = await pending;
+  if (!response.ok) {
+    throw new Error(`bce-wasm: fetching ${response.url || 'the .wasm'} failed: HTTP ${response.status}`);
+  }
+  const type = response.headers.get('content-type') ?? '';
+  if (typeof WebAssembly.instantiateStreaming === 'function' && type.startsWith('application/wasm')) {
+    return (await WebAssembly.instantiateStreaming(response, {})).instance;
+  }
+  // Servers that send another MIME type: compile from the bytes instead.
+  return (await WebAssembly.instantiate(await response.arrayBuffer(), {})).instance;
+}

@@ -26,7 +26,11 @@ pub fn exp(x: V) -> V {
     // in range. pmax/pmin keep a NaN in x.
     let x = x.pmax(V::splat(-110.0)).pmin(V::splat(90.0));
     let n = (x * V::splat(LOG2_E) + V::splat(0.5)).floor();
-    let r = x - n * V::splat(LN2_HI) - n * V::splat(LN2_LO);
+    // r = x - n ln 2 as rh - c: rh is exact (n * LN2_HI is), c is small. The sum below adds c to the
+    // small terms before rh, so that the rounding of rh - c does not reach the result.
+    let rh = x - n * V::splat(LN2_HI);
+    let c = n * V::splat(LN2_LO);
+    let r = rh - c;
     // exp(r) on |r| <= 0.5 ln 2: 1 + r + r^2 P(r).
     let z = r * r;
     let p = ((((V::splat(1.987_569_15e-4) * r + V::splat(1.398_199_950_7e-3)) * r
@@ -37,7 +41,7 @@ pub fn exp(x: V) -> V {
         + V::splat(1.666_666_545_9e-1))
         * r
         + V::splat(5.000_000_120_1e-1);
-    let e = p * z + r + V::splat(1.0);
+    let e = V::splat(1.0) + (rh + (p * z - c));
     // Scale by 2^n in two steps so that n in [-159, 130] never leaves the exponent range: the first
     // product is exact, the second rounds once (into a subnormal or to infinity where it must).
     let n1 = (n * V::splat(0.5)).floor();
@@ -116,10 +120,19 @@ pub fn exp_neg_abs(x: V) -> V {
     exp(x.abs().neg())
 }
 
-/// `sigmoid(x)` given `t = exp(-|x|)` and `d = 1 + t`: `1 / d` for `x >= 0`, `t / d` otherwise.
+/// `sigmoid(x)` given `t = exp(-|x|)` and `d = 1 + t` (rounded): `1 / (1 + t)` for `x >= 0`,
+/// `t / (1 + t)` otherwise. The rounding error of `d` would cost up to 0.5 ulp; it is recovered
+/// exactly (`err = (1 + t) - d`, exact because `t <= 1`) and the quotient `q` corrected to first
+/// order: `q / (1 + err / d) ~ q - q * err / d`, where `1 / d` is `q` itself for `x >= 0` and
+/// `1 - q` otherwise.
 #[inline(always)]
 pub fn sigmoid_with(x: V, t: V, d: V) -> V {
-    V::select(x.ge(V::splat(0.0)), V::splat(1.0), t) / d
+    let one = V::splat(1.0);
+    let positive = x.ge(V::splat(0.0));
+    let q = V::select(positive, one, t) / d;
+    let err = t - (d - one);
+    let inv_d = V::select(positive, q, one - q);
+    q - q * err * inv_d
 }
 
 /// `sigmoid(x) = 1 / (1 + exp(-x))` for every float32 `x`, without overflow:

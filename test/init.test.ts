@@ -1,0 +1,69 @@
+// Loading: every source init() takes, and the error before it. Each case loads a fresh copy of the
+// module (vi.resetModules), so none of them sees another's instance.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it, vi } from 'vitest';
+
+// The raw .wasm is reachable as a subpath of the package.
+const wasmPath = createRequire(import.meta.url).resolve('bce-wasm/bce_wasm.wasm');
+const bytes = readFileSync(wasmPath);
+
+async function fresh() {
+  vi.resetModules();
+  return import('bce-wasm');
+}
+
+describe('init', () => {
+  it('calling a kernel before init is a clear error, not a crash', async () => {
+    const m = await fresh();
+    expect(m.isInitialized()).toBe(false);
+    expect(() => m.sigmoid([0])).toThrowError(/not initialized: call `await init\(\)`/);
+    expect(() => m.binaryCrossEntropy([0.5], [1])).toThrowError(/not initialized/);
+    expect(() => m.createBuffer(4)).toThrowError(/not initialized/);
+  });
+
+  const SOURCES: [string, () => unknown][] = [
+    ['no argument (the file beside the module)', () => undefined],
+    ['bytes (Uint8Array)', () => new Uint8Array(bytes)],
+    ['an ArrayBuffer', () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)],
+    ['a file: URL', () => pathToFileURL(wasmPath)],
+    ['a file: URL string', () => pathToFileURL(wasmPath).href],
+    ['a WebAssembly.Module', () => new WebAssembly.Module(bytes)],
+    ['a Response with application/wasm', () => new Response(bytes, { headers: { 'content-type': 'application/wasm' } })],
+    ['a Response with another type', () => new Response(bytes, { headers: { 'content-type': 'text/plain' } })],
+    ['a promise of a Response', () => Promise.resolve(new Response(bytes))],
+  ];
+
+  it.each(SOURCES)('from %s', async (_label, source) => {
+    const m = await fresh();
+    await m.init(source() as never);
+    expect(m.isInitialized()).toBe(true);
+    expect(m.sigmoid([0])[0]).toBe(0.5);
+  });
+
+  it('initSync from bytes; init() afterwards is a no-op', async () => {
+    const m = await fresh();
+    m.initSync(bytes);
+    expect(m.binaryCrossEntropy([0.5], [1])).toBeCloseTo(Math.LN2, 6);
+    await m.init();
+    expect(m.isInitialized()).toBe(true);
+  });
+
+  it('concurrent init calls share one instance', async () => {
+    const m = await fresh();
+    const [a, b] = [m.init(), m.init()];
+    expect(a).toBe(b);
+    await a;
+    expect(m.wasmMemory()).toBe(m.wasmMemory());
+  });
+
+  it('bad sources fail with a clear error, and init can be retried', async () => {
+    const m = await fresh();
+    await expect(m.init(42 as never)).rejects.toThrowError(TypeError);
+    await expect(m.init(new Response('nope', { status: 404 }))).rejects.toThrowError(/HTTP 404/);
+    await expect(m.init(new Uint8Array([0, 97, 115, 109]))).rejects.toThrowError(WebAssembly.CompileError);
+    await m.init(bytes);
+    expect(m.sigmoid([0])[0]).toBe(0.5);
+  });
+});

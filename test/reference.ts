@@ -1,0 +1,105 @@
+// A float64 reference of SPEC.md's formulas, evaluated on the float32 values the kernels see,
+// and the ulp measure the tests state their tolerances in.
+
+import { expect } from 'vitest';
+
+const f64 = new Float64Array(1);
+const hi = new Uint32Array(f64.buffer, 4, 1);
+
+/** The float32 spacing at |r|: 2^(exponent(r) - 23), never below the subnormal spacing 2^-149. */
+export function ulp32(r: number): number {
+  if (r === 0) return 2 ** -149;
+  f64[0] = r;
+  const e = Math.max(((hi[0] >>> 20) & 0x7ff) - 1023, -126);
+  return 2 ** (e - 23);
+}
+
+export const sigmoid = (x: number): number => {
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+};
+
+export const logSigmoid = (x: number): number => Math.min(x, 0) - Math.log1p(Math.exp(-Math.abs(x)));
+
+/** Element loss of BCELoss, with both logs clamped at -100. */
+export function bce(x: number, y: number, w = 1): number {
+  return -(y * Math.max(Math.log(x), -100) + (1 - y) * Math.max(Math.log1p(-x), -100)) * w;
+}
+
+/** d loss / d x of BCELoss for upstream gradient g and divisor d (N for mean). */
+export function bceGrad(x: number, y: number, w = 1, g = 1, d = 1): number {
+  return ((g * (x - y)) / Math.max((1 - x) * x, 1e-12)) * w / d;
+}
+
+/** Element loss of BCEWithLogitsLoss and the magnitude of its two terms (its f32 error scales with it). */
+export function logits(x: number, y: number, w = 1, p = 1): { value: number; scale: number } {
+  const lw = 1 + (p - 1) * y;
+  const a = (1 - y) * x;
+  const b = lw * logSigmoid(x);
+  return { value: (a - b) * w, scale: (Math.abs(a) + Math.abs(b)) * Math.abs(w) };
+}
+
+/** d loss / d x of BCEWithLogitsLoss, and the magnitude of its terms. */
+export function logitsGrad(x: number, y: number, w = 1, p = 1, g = 1, d = 1): { value: number; scale: number } {
+  const lw = 1 + (p - 1) * y;
+  const s = sigmoid(x);
+  const k = (g * w) / d;
+  return { value: (lw * s - p * y) * k, scale: (Math.abs(lw * s) + Math.abs(p * y)) * Math.abs(k) };
+}
+
+/** A seeded uniform generator in [0, 1) (mulberry32), so failures reproduce. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `n` float32 values from `gen`. */
+export function f32s(n: number, gen: (i: number) => number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = gen(i);
+  return a;
+}
+
+/**
+ * Expects every `got[i]` within `tol` float32 ulps of `want[i]`; the ulp is taken at `scale[i]`
+ * when given (for formulas whose error is relative to the size of their terms, not of the result).
+ * Non-finite references must be matched exactly (NaN by NaN).
+ */
+export function expectUlps(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  tol: number,
+  scale?: ArrayLike<number>,
+): void {
+  expect(got.length).toBe(want.length);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i];
+    const w = want[i];
+    if (!Number.isFinite(w) || !Number.isFinite(g)) {
+      if (Object.is(Math.fround(w), g) || (Number.isNaN(w) && Number.isNaN(g))) continue;
+      throw new Error(`element ${i}: got ${g}, want ${w}`);
+    }
+    const err = Math.abs(g - w) / ulp32(scale ? scale[i] : w);
+    if (err > worst) {
+      worst = err;
+      at = i;
+    }
+  }
+  const where = at < 0 ? '' : ` at element ${at}: got ${got[at]}, want ${want[at]}`;
+  expect(worst, `max error ${worst.toFixed(3)} ulp${where}`).toBeLessThanOrEqual(tol);
+}
+
+/** Expects `got` within `tol` of `want`, relative to `scale` (default |want|). */
+export function expectRel(got: number, want: number, tol: number, scale = Math.abs(want)): void {
+  const err = Math.abs(got - want) / scale;
+  expect(err, `got ${got}, want ${want}: relative error ${err.toExponential(2)} > ${tol}`).toBeLessThanOrEqual(tol);
+}

@@ -73,20 +73,33 @@ if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/tsc ]; then
   npm ci --no-audit --no-fund >/dev/null
 fi
 
-# The SIMD build. The feature list is explicit so that wasm-opt neither rejects what a newer rustc's
-# standard library uses nor introduces anything an engine with SIMD128 lacks.
-WASM_FEATURES="--mvp-features --enable-simd --enable-sign-ext --enable-mutable-globals
-  --enable-nontrapping-float-to-int --enable-bulk-memory --enable-multivalue --enable-reference-types"
-say "cargo build (+simd128)"
-RUSTC="$RUSTC" RUSTFLAGS="-C target-feature=+simd128" \
-  "$CARGO" build --quiet --release --target "$TARGET" --target-dir target/simd128
+# Two builds of the same crate: SIMD128, and scalar (the same float32 operations lane by lane, for
+# engines without SIMD; bit-identical results). The feature lists are explicit so that wasm-opt neither
+# rejects what a newer rustc's standard library uses nor introduces anything the engine may lack.
+BASE_FEATURES="--mvp-features --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int
+  --enable-bulk-memory --enable-multivalue --enable-reference-types"
+build() { # build NAME RUSTFLAGS WASM_OPT_FEATURES...
+  local name=$1 flags=$2
+  shift 2
+  say "cargo build ($name)"
+  RUSTC="$RUSTC" RUSTFLAGS="$flags" \
+    "$CARGO" build --quiet --release --target "$TARGET" --target-dir "target/$name"
+  node_modules/.bin/wasm-opt -O3 "$@" --strip-debug --strip-producers \
+    "target/$name/$TARGET/release/bce_wasm_kernels.wasm" -o "$OUT/$name.wasm"
+}
+
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+# shellcheck disable=SC2086
+build simd128 "-C target-feature=+simd128" $BASE_FEATURES --enable-simd
+# shellcheck disable=SC2086
+build scalar "" $BASE_FEATURES
 
 rm -rf dist
 mkdir -p dist
-# shellcheck disable=SC2086
-node_modules/.bin/wasm-opt -O3 $WASM_FEATURES --strip-debug --strip-producers \
-  "target/simd128/$TARGET/release/bce_wasm_kernels.wasm" -o dist/bce_wasm.wasm
+cp "$OUT/simd128.wasm" dist/bce_wasm.wasm
+cp "$OUT/scalar.wasm" dist/bce_wasm_scalar.wasm
 
 say "tsc"
 node_modules/.bin/tsc -p ts/tsconfig.json
-say "dist/: $(wc -c < dist/bce_wasm.wasm) bytes of wasm, $(cat dist/*.js | wc -c) bytes of JavaScript"
+say "dist/: $(wc -c < dist/bce_wasm.wasm) bytes of SIMD wasm, $(wc -c < dist/bce_wasm_scalar.wasm) of scalar wasm, $(cat dist/*.js | wc -c) of JavaScript"

@@ -6,7 +6,7 @@
 //! with the range check `0 <= x <= 1`, `0 <= y <= 1` (NaN fails) fused into the same pass.
 
 use crate::lanes::{M, V};
-use crate::math::{log, log1p};
+use crate::math::{log1m_clamped, log_clamped};
 use crate::pass::{dispatch, Loss, Pass};
 use crate::stream::Bcast;
 
@@ -21,10 +21,7 @@ impl Loss for Probabilities {
     fn block<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V) {
         let one = V::splat(1.0);
         let loss = if L {
-            let floor = V::splat(-100.0);
-            let log_x = log(x).pmax(floor);
-            let log_1mx = log1p(x.neg()).pmax(floor);
-            ((y - one) * log_1mx - y * log_x) * w
+            ((y - one) * log1m_clamped(x) - y * log_clamped(x)) * w
         } else {
             one
         };

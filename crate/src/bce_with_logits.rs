@@ -6,10 +6,10 @@
 //! grad = g * (lw * sigmoid(x) - p * y) * w / d with pos_weight
 //!
 //! No value checks: NaN propagates, as in PyTorch. `exp(-|x|)` and `1 + exp(-|x|)` are computed
-//! once per element and shared by the logsigmoid and the sigmoid.
+//! once per element and shared by the logsigmoid and the sigmoid (see `math::Logistic`).
 
 use crate::lanes::{M, V};
-use crate::math::{exp_neg_abs, logsigmoid_with, sigmoid_with};
+use crate::math::Logistic;
 use crate::pass::{dispatch, Loss, Pass};
 use crate::stream::Bcast;
 
@@ -26,17 +26,16 @@ impl<const POS: bool> Loss for Logits<POS> {
     #[inline(always)]
     fn block<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V) {
         let one = V::splat(1.0);
-        let t = exp_neg_abs(x);
-        let e = one + t;
+        let logistic = Logistic::of(x);
         let p = if POS { self.pos_weight.next() } else { one };
         let lw = if POS { one + (p - one) * y } else { one };
         let loss = if L {
-            ((one - y) * x - lw * logsigmoid_with(x, t, e)) * w
+            ((one - y) * x - lw * logistic.logsigmoid()) * w
         } else {
             one
         };
         let grad = if G {
-            let s = sigmoid_with(x, t, e);
+            let s = logistic.sigmoid();
             let core = if POS { lw * s - p * y } else { s - y };
             g * core * w / d
         } else {

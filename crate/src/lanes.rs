@@ -17,9 +17,14 @@ const LANE_MASKS: [[bool; 4]; 5] = [
     [true, true, true, true],
 ];
 
+/// `2^23 + 127`: adding it to an integral `n` in [-127, 128] leaves `127 + n` in the low mantissa
+/// bits of the sum, which a left shift by 23 moves into the exponent field (the rest shifts out).
+/// No float-to-int conversion, which V8 lowers to a long sequence for `i32x4.trunc_sat_f32x4`.
+const EXP2I_MAGIC: f32 = 8_388_735.0;
+
 #[cfg(target_feature = "simd128")]
 mod imp {
-    use super::LANE_MASKS;
+    use super::{EXP2I_MAGIC, LANE_MASKS};
     use core::arch::wasm32::*;
 
     #[derive(Clone, Copy)]
@@ -79,14 +84,16 @@ mod imp {
             V(v128_bitselect(a.0, b.0, m.0))
         }
         /// `o < self ? o : self` (C++ `std::min(self, o)`: a NaN in `self` is kept).
+        /// Written as compare + bitselect: with a constant `o`, LLVM turns `f32x4.pmin` into the
+        /// NaN-propagating `f32x4.min`, which V8 lowers to about nine x86 instructions.
         #[inline(always)]
         pub fn pmin(self, o: V) -> V {
-            V(f32x4_pmin(self.0, o.0))
+            V(v128_bitselect(o.0, self.0, f32x4_lt(o.0, self.0)))
         }
         /// `self < o ? o : self` (C++ `std::max(self, o)`: a NaN in `self` is kept).
         #[inline(always)]
         pub fn pmax(self, o: V) -> V {
-            V(f32x4_pmax(self.0, o.0))
+            V(v128_bitselect(o.0, self.0, f32x4_lt(self.0, o.0)))
         }
         #[inline(always)]
         pub fn abs(self) -> V {
@@ -100,11 +107,10 @@ mod imp {
         pub fn floor(self) -> V {
             V(f32x4_floor(self.0))
         }
-        /// `2^n` for lanes holding integers in [-126, 127].
+        /// `2^n` for lanes holding integers in [-126, 127]; 0 for a NaN lane.
         #[inline(always)]
         pub fn exp2i(n: V) -> V {
-            let i = i32x4_trunc_sat_f32x4(n.0);
-            V(i32x4_shl(i32x4_add(i, i32x4_splat(127)), 23))
+            V(i32x4_shl(f32x4_add(n.0, f32x4_splat(EXP2I_MAGIC)), 23))
         }
         /// For positive normal lanes: `(m, e)` with `self = m * 2^e` and `m` in [0.5, 1).
         #[inline(always)]
@@ -190,7 +196,7 @@ mod imp {
 
 #[cfg(not(target_feature = "simd128"))]
 mod imp {
-    use super::LANE_MASKS;
+    use super::{EXP2I_MAGIC, LANE_MASKS};
 
     #[derive(Clone, Copy)]
     pub struct V(pub [f32; 4]);
@@ -277,7 +283,7 @@ mod imp {
         }
         #[inline(always)]
         pub fn exp2i(n: V) -> V {
-            map(n, |a| f32::from_bits(((a as i32 + 127) as u32) << 23))
+            map(n, |a| f32::from_bits((a + EXP2I_MAGIC).to_bits() << 23))
         }
         #[inline(always)]
         pub fn frexp(self) -> (V, V) {
@@ -390,16 +396,29 @@ impl Div for V {
 
 impl V {
     /// Loads the first `k` (1..=3) floats at `p` and fills the other lanes with `pad`.
+    /// (Element by element: a variable-length copy would become a call to `memcpy`.)
     #[inline(always)]
     pub unsafe fn load_partial(p: *const f32, k: usize, pad: f32) -> V {
         let mut a = [pad; 4];
-        core::ptr::copy_nonoverlapping(p, a.as_mut_ptr(), k);
+        a[0] = *p;
+        if k > 1 {
+            a[1] = *p.add(1);
+        }
+        if k > 2 {
+            a[2] = *p.add(2);
+        }
         V::from_array(a)
     }
     /// Stores the first `k` (1..=3) lanes at `p`.
     #[inline(always)]
     pub unsafe fn store_partial(self, p: *mut f32, k: usize) {
         let a = self.to_array();
-        core::ptr::copy_nonoverlapping(a.as_ptr(), p, k);
+        *p = a[0];
+        if k > 1 {
+            *p.add(1) = a[1];
+        }
+        if k > 2 {
+            *p.add(2) = a[2];
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! Vectorised `exp`, `log`, `log1p`, `sigmoid` and `logsigmoid` on four float32 lanes.
+//! Vectorised `exp`, `log`, `log1p`, `sigmoid` and `logsigmoid` on four float32 lanes, and the
+//! clamped logs of BCE on probabilities.
 //!
 //! All of them use float32 arithmetic only, with the classic scheme: split off a power of two,
 //! reduce the argument to a short interval around zero, evaluate a minimax polynomial there, and
@@ -7,9 +8,10 @@
 //! which are minimax fits for exactly these reduced intervals. `ln 2` is split into a high part with
 //! 9 significant bits (so `n * LN2_HI` is exact) and a low part.
 //!
-//! Errors below are measured by `scripts/ulp-sweep.mjs` over every float32 input of the domain, against
+//! Errors are measured by `scripts/ulp-sweep.mjs` over every float32 input of the domain, against
 //! the float64 value of the same function, in units of the float32 spacing at the exact result
-//! (ulp); a correctly rounded function would score 0.5. Figures are in README.md ("Accuracy").
+//! (ulp); a correctly rounded function would score 0.5. The figures are in README.md ("Accuracy")
+//! and `scripts/ulp-results.json`; the bounds quoted below are those measurements.
 
 use crate::lanes::V;
 
@@ -17,30 +19,39 @@ const LN2_HI: f32 = 0.693_359_375;
 const LN2_LO: f32 = -2.121_944_4e-4;
 const LOG2_E: f32 = 1.442_695_040_888_963_4;
 const SQRT_HALF: f32 = 0.707_106_781_186_547_5;
+const SQRT_2: f32 = 1.414_213_562_373_095_1;
 
-/// `exp(x)` for every float32 `x`. Results are exact for `x = 0`, overflow to `+inf` above 88.72,
-/// are subnormal between -103.97 and -87.34 and 0 below; `exp(NaN)` is NaN.
+/// `exp(x)` for every float32 `x` (max error 0.90 ulp). Exact at 0, `+inf` above 88.72, subnormal
+/// results between -103.97 and -87.34 and 0 below; NaN for NaN.
 #[inline(always)]
 pub fn exp(x: V) -> V {
-    // Arguments outside [-110, 90] give 0 or +inf anyway; clamping keeps the exponent arithmetic
-    // in range. pmax/pmin keep a NaN in x.
-    let x = x.pmax(V::splat(-110.0)).pmin(V::splat(90.0));
+    // Outside [-110, 90] the result is 0 or +inf anyway; the clamp keeps the exponent arithmetic in
+    // range. pmax/pmin keep a NaN in x.
+    exp_clamped(x.pmax(V::splat(-110.0)).pmin(V::splat(90.0)))
+}
+
+/// `exp(-|x|)`, the exponential that sigmoid and logsigmoid need: in [0, 1], never overflows.
+#[inline(always)]
+pub fn exp_neg_abs(x: V) -> V {
+    exp_clamped(x.abs().pmin(V::splat(110.0)).neg())
+}
+
+/// `exp(x)` for `x` in [-110, 90] or NaN.
+#[inline(always)]
+fn exp_clamped(x: V) -> V {
     let n = (x * V::splat(LOG2_E) + V::splat(0.5)).floor();
     // r = x - n ln 2 as rh - c: rh is exact (n * LN2_HI is), c is small. The sum below adds c to the
     // small terms before rh, so that the rounding of rh - c does not reach the result.
     let rh = x - n * V::splat(LN2_HI);
     let c = n * V::splat(LN2_LO);
     let r = rh - c;
-    // exp(r) on |r| <= 0.5 ln 2: 1 + r + r^2 P(r).
+    // exp(r) on |r| <= 0.5 ln 2: 1 + r + r^2 P(r), P of degree 5 evaluated by Estrin's scheme (three
+    // dependent multiply-adds instead of Horner's five: the loops are latency-bound).
     let z = r * r;
-    let p = ((((V::splat(1.987_569_15e-4) * r + V::splat(1.398_199_950_7e-3)) * r
-        + V::splat(8.333_451_907_3e-3))
-        * r
-        + V::splat(4.166_579_589_4e-2))
-        * r
-        + V::splat(1.666_666_545_9e-1))
-        * r
-        + V::splat(5.000_000_120_1e-1);
+    let p01 = V::splat(5.000_000_120_1e-1) + V::splat(1.666_666_545_9e-1) * r;
+    let p23 = V::splat(4.166_579_589_4e-2) + V::splat(8.333_451_907_3e-3) * r;
+    let p45 = V::splat(1.398_199_950_7e-3) + V::splat(1.987_569_15e-4) * r;
+    let p = p01 + (p23 + p45 * z) * z;
     let e = V::splat(1.0) + (rh + (p * z - c));
     // Scale by 2^n in two steps so that n in [-159, 130] never leaves the exponent range: the first
     // product is exact, the second rounds once (into a subnormal or to infinity where it must).
@@ -48,61 +59,59 @@ pub fn exp(x: V) -> V {
     e * V::exp2i(n1) * V::exp2i(n - n1)
 }
 
-/// `log(v)` of a positive normal `v = m * 2^e` (from `frexp`), plus `c / v` (the rounding error of `v` when `v = 1 + u`).
-/// `v = m * 2^e`, `m` in [sqrt(1/2), sqrt(2)), `f = m - 1` exact; `log(1 + f)` is
-/// `f - f^2/2 + f^3 P(f)` on [-0.293, 0.414].
+/// `e ln 2 + log(1 + f) + c` for `f` in [sqrt(1/2) - 1, sqrt(2) - 1], where `log(1 + f)` is
+/// `f - f^2/2 + f^3 P(f)` and `c` a small correction added with the small terms.
 #[inline(always)]
-fn log_reduced(e: V, m: V, c: V) -> V {
-    let small = m.lt(V::splat(SQRT_HALF));
-    let f = V::select(small, m + m, m) - V::splat(1.0);
-    let e = V::select(small, e - V::splat(1.0), e);
+fn log_poly(f: V, e: V, c: V) -> V {
+    // P of degree 8 by Estrin's scheme: four dependent multiply-adds instead of Horner's eight.
     let z = f * f;
-    let p = (((((((V::splat(7.037_683_629_2e-2) * f - V::splat(1.151_461_031_0e-1)) * f
-        + V::splat(1.167_699_874_0e-1))
-        * f
-        - V::splat(1.242_014_084_6e-1))
-        * f
-        + V::splat(1.424_932_278_7e-1))
-        * f
-        - V::splat(1.666_805_766_5e-1))
-        * f
-        + V::splat(2.000_071_476_5e-1))
-        * f
-        - V::splat(2.499_999_399_3e-1))
-        * f
-        + V::splat(3.333_333_117_4e-1);
+    let z2 = z * z;
+    let p01 = V::splat(3.333_333_117_4e-1) - V::splat(2.499_999_399_3e-1) * f;
+    let p23 = V::splat(2.000_071_476_5e-1) - V::splat(1.666_805_766_5e-1) * f;
+    let p45 = V::splat(1.424_932_278_7e-1) - V::splat(1.242_014_084_6e-1) * f;
+    let p67 = V::splat(1.167_699_874_0e-1) - V::splat(1.151_461_031_0e-1) * f;
+    let p8 = V::splat(7.037_683_629_2e-2);
+    let p = (p01 + p23 * z) + ((p45 + p67 * z) + p8 * z2) * z2;
     let y = p * f * z + e * V::splat(LN2_LO) + c - V::splat(0.5) * z;
     f + y + e * V::splat(LN2_HI)
 }
 
-/// Natural `log(x)` for every float32 `x`: subnormals are scaled into the normal range first,
-/// `log(0) = -inf`, `log(+inf) = +inf`, negative and NaN give NaN.
+/// `log(m * 2^e) + c` for `(m, e)` from `frexp` of a positive normal number: `m` is moved into
+/// [sqrt(1/2), sqrt(2)) (`f = m - 1` or `2m - 1`, both exact).
+#[inline(always)]
+fn log_frexp(m: V, e: V, c: V) -> V {
+    let small = m.lt(V::splat(SQRT_HALF));
+    let f = V::select(small, m + m, m) - V::splat(1.0);
+    let e = V::select(small, e - V::splat(1.0), e);
+    log_poly(f, e, c)
+}
+
+/// `log` of a non-negative `x` whose subnormals are first scaled by 2^23 (exact); any `x < 2^-126`
+/// works, 0 included (it gives -103.97 instead of -inf: callers patch or clamp it).
+#[inline(always)]
+fn log_scaled(x: V) -> V {
+    let sub = x.lt(V::splat(f32::MIN_POSITIVE));
+    let (m, e) = V::select(sub, x * V::splat(8_388_608.0), x).frexp();
+    log_frexp(m, V::select(sub, e - V::splat(23.0), e), V::splat(0.0))
+}
+
+/// Natural `log(x)` for every float32 `x` (max error 0.83 ulp): `log(0) = -inf`, `log(+inf) = +inf`,
+/// negative and NaN give NaN.
 #[inline(always)]
 pub fn log(x: V) -> V {
-    let sub = x.lt(V::splat(f32::MIN_POSITIVE));
-    let xs = V::select(sub, x * V::splat(8_388_608.0), x); // 2^23
-    let (m, e) = xs.frexp();
-    let e = V::select(sub, e - V::splat(23.0), e);
-    let r = log_reduced(e, m, V::splat(0.0));
-    patch_log(x, r)
+    patch_log(x, log_scaled(x))
 }
 
-/// `log(1 + u)` for every float32 `u`, accurate for tiny `u` too: `log1p(-1) = -inf`,
-/// `log1p(+inf) = +inf`, `u < -1` and NaN give NaN.
+/// `log(1 + u)` for every float32 `u` (max error 0.86 ulp), accurate for tiny `u`:
+/// `log1p(-1) = -inf`, `log1p(+inf) = +inf`, `u < -1` and NaN give NaN, `log1p(+-0) = +-0`.
 #[inline(always)]
 pub fn log1p(u: V) -> V {
-    log1p_with(u, V::splat(1.0) + u)
-}
-
-/// `log1p(u)` for a caller that already has `v = 1 + u` (rounded), e.g. to share it with a sigmoid.
-#[inline(always)]
-pub fn log1p_with(u: V, v: V) -> V {
-    // v is 0 or normal for u >= -1, so frexp needs no subnormal step. c recovers the part of u that
-    // the rounding of 1 + u lost; log(1 + u) = log(v) + c / v to first order.
+    // v = 1 + u is 0 or normal for u >= -1, so frexp needs no subnormal step. c recovers the part of
+    // u that the rounding of 1 + u lost (exact); log(1 + u) = log(v) + c / v to first order.
+    let v = V::splat(1.0) + u;
     let c = (u - (v - V::splat(1.0))) / v;
     let (m, e) = v.frexp();
-    let r = patch_log(v, log_reduced(e, m, c));
-    // log1p(+-0) = +-0.
+    let r = patch_log(v, log_frexp(m, e, c));
     V::select(u.eq(V::splat(0.0)), u, r)
 }
 
@@ -114,45 +123,80 @@ fn patch_log(v: V, r: V) -> V {
     V::select(v.ge(V::splat(0.0)), r, V::splat(f32::NAN))
 }
 
-/// `exp(-|x|)`, the one exponential that sigmoid and logsigmoid need: in (0, 1], never overflows.
+/// `max(log(x), -100)` for `x` in [0, 1] (BCE's input after its range check; other values give
+/// unspecified results). The clamp does the special-value work: 0 gives -100.
 #[inline(always)]
-pub fn exp_neg_abs(x: V) -> V {
-    exp(x.abs().neg())
+pub fn log_clamped(x: V) -> V {
+    log_scaled(x).pmax(V::splat(-100.0))
 }
 
-/// `sigmoid(x)` given `t = exp(-|x|)` and `d = 1 + t` (rounded): `1 / (1 + t)` for `x >= 0`,
-/// `t / (1 + t)` otherwise. The rounding error of `d` would cost up to 0.5 ulp; it is recovered
-/// exactly (`err = (1 + t) - d`, exact because `t <= 1`) and the quotient `q` corrected to first
-/// order: `q / (1 + err / d) ~ q - q * err / d`, where `1 / d` is `q` itself for `x >= 0` and
-/// `1 - q` otherwise.
+/// `max(log1p(-x), -100)` for `x` in [0, 1] (as `log_clamped`): 1 gives -100.
 #[inline(always)]
-pub fn sigmoid_with(x: V, t: V, d: V) -> V {
+pub fn log1m_clamped(x: V) -> V {
+    // v = 1 - x is exact for x >= 1/2 (and then c = 0); below, c is its rounding error and v >= 1/2,
+    // so dividing by max(v, 1/2) changes nothing there and avoids 0 / 0 at x = 1.
     let one = V::splat(1.0);
-    let positive = x.ge(V::splat(0.0));
-    let q = V::select(positive, one, t) / d;
-    let err = t - (d - one);
-    let inv_d = V::select(positive, q, one - q);
-    q - q * err * inv_d
+    let v = one - x;
+    let c = ((one - v) - x) / v.pmax(V::splat(0.5));
+    let (m, e) = v.frexp();
+    let r = log_frexp(m, e, c);
+    V::select(v.eq(V::splat(0.0)), V::splat(-100.0), r.pmax(V::splat(-100.0)))
 }
 
-/// `sigmoid(x) = 1 / (1 + exp(-x))` for every float32 `x`, without overflow:
-/// 0.5 at 0, 1 at +inf, 0 at -inf, subnormal results below -87.3, NaN for NaN.
+/// The pieces of the logistic function of `x` that sigmoid, logsigmoid and the logits loss share,
+/// from one exponential and one division:
+/// `t = exp(-|x|)`, `d = 1 + t` rounded, `err = (1 + t) - d` exactly (t <= 1), `q = 1/d` for
+/// `x >= 0` and `t/d` otherwise, and `inv_d`, an approximation of `1/d` good for corrections
+/// (`q` itself, or `1 - q`).
+pub struct Logistic {
+    x: V,
+    d: V,
+    err: V,
+    q: V,
+    inv_d: V,
+}
+
+impl Logistic {
+    #[inline(always)]
+    pub fn of(x: V) -> Logistic {
+        let one = V::splat(1.0);
+        let t = exp_neg_abs(x);
+        let d = one + t;
+        let err = t - (d - one);
+        let positive = x.ge(V::splat(0.0));
+        let q = V::select(positive, one, t) / d;
+        let inv_d = V::select(positive, q, one - q);
+        Logistic { x, d, err, q, inv_d }
+    }
+
+    /// `sigmoid(x)` (max error 1.97 ulp): the quotient corrected for the rounding of `d`,
+    /// `q / (1 + err / d) ~ q - q * err / d`. 0.5 at 0, 1 at +inf, 0 at -inf, subnormal below -87.3.
+    #[inline(always)]
+    pub fn sigmoid(&self) -> V {
+        self.q - self.q * self.err * self.inv_d
+    }
+
+    /// `logsigmoid(x) = min(x, 0) - log1p(t)` (max error 1.65 ulp), finite for finite `x`, `-inf` at
+    /// `-inf`, 0 at `+inf`. `log1p(t) = log(d) + err / d`, and `d` is in [1, 2]: no frexp, no special
+    /// values (a NaN goes through the arithmetic).
+    #[inline(always)]
+    pub fn logsigmoid(&self) -> V {
+        let big = self.d.ge(V::splat(SQRT_2));
+        let f = V::select(big, self.d * V::splat(0.5), self.d) - V::splat(1.0);
+        let e = V::select(big, V::splat(1.0), V::splat(0.0));
+        let log1p_t = log_poly(f, e, self.err * self.inv_d);
+        self.x.pmin(V::splat(0.0)) - log1p_t
+    }
+}
+
+/// `sigmoid(x) = 1 / (1 + exp(-x))` for every float32 `x`; see `Logistic::sigmoid`.
 #[inline(always)]
 pub fn sigmoid(x: V) -> V {
-    let t = exp_neg_abs(x);
-    sigmoid_with(x, t, V::splat(1.0) + t)
+    Logistic::of(x).sigmoid()
 }
 
-/// `logsigmoid(x)` given `t = exp(-|x|)` and `d = 1 + t`: `min(x, 0) - log1p(t)`.
-#[inline(always)]
-pub fn logsigmoid_with(x: V, t: V, d: V) -> V {
-    x.pmin(V::splat(0.0)) - log1p_with(t, d)
-}
-
-/// `logsigmoid(x) = min(x, 0) - log1p(exp(-|x|))` for every float32 `x`: finite for finite `x`,
-/// `-inf` at `-inf`, 0 at `+inf`, NaN for NaN.
+/// `logsigmoid(x) = min(x, 0) - log1p(exp(-|x|))` for every float32 `x`; see `Logistic::logsigmoid`.
 #[inline(always)]
 pub fn logsigmoid(x: V) -> V {
-    let t = exp_neg_abs(x);
-    logsigmoid_with(x, t, V::splat(1.0) + t)
+    Logistic::of(x).logsigmoid()
 }

@@ -3,7 +3,7 @@
 //! float64. A `Loss` says what one block of four elements computes; `run` does everything else.
 
 use crate::lanes::{Acc, M, V};
-use crate::stream::{for_blocks, load, set_error_index, set_sum, store, Bcast, BAD_INPUT, BAD_TARGET, OK};
+use crate::stream::{load, set_error_index, set_sum, store, Bcast, BAD_INPUT, BAD_TARGET, OK};
 
 /// `what` bits of a loss call.
 /// Sum the element losses; the float64 sum is then read with `bce_last_sum()`.
@@ -61,44 +61,59 @@ pub unsafe fn dispatch<K: Loss>(loss: &mut K, pass: Pass, what: u32) -> u32 {
 #[inline(always)]
 unsafe fn run<K: Loss, const L: bool, const S: bool, const G: bool>(loss: &mut K, mut p: Pass) -> u32 {
     let mut acc = Acc::zero();
-    let mut status = OK;
     let d = V::splat(p.grad_div);
-    let finished = for_blocks(p.n, |i, k| {
-        let x = load(p.x, i, k, K::PAD_INPUT);
-        let y = load(p.y, i, k, K::PAD_TARGET);
-        if K::CHECKS {
-            let (bx, by) = K::bad(x, y);
-            if (bx | by).any() {
-                // The first bad lane; the input is reported before the target at the same index.
-                let mut lane = 0;
-                while !bx.lane(lane) && !by.lane(lane) {
-                    lane += 1;
-                }
-                status = if bx.lane(lane) { BAD_INPUT } else { BAD_TARGET };
-                set_error_index(i + lane);
-                return false;
-            }
-        }
-        let w = p.w.next();
-        let g = if G { p.g.next() } else { V::splat(1.0) };
-        let (l, gr) = loss.block::<L, G>(x, y, w, g, d);
-        if L {
-            acc.add(if k == 4 { l } else { V::select(M::first_lanes(k), l, V::splat(0.0)) });
-            if S {
-                store(l, p.loss_out, i, k);
-            }
-        }
-        if G {
-            store(gr, p.grad_out, i, k);
-        }
-        true
-    });
+    let n = p.n;
+    let full = n & !3;
+    let mut i = 0;
+    let mut status = OK;
+    while i < full && status == OK {
+        status = step::<K, L, S, G, false>(loss, &mut p, &mut acc, d, i, 4);
+        i += 4;
+    }
+    if i < n && status == OK {
+        status = step::<K, L, S, G, true>(loss, &mut p, &mut acc, d, i, n - i);
+    }
     if L {
         set_sum(acc.total());
     }
-    if finished {
-        OK
-    } else {
-        status
+    status
+}
+
+/// One block of `k` elements from `i` (`k = 4` unless `TAIL`); returns `OK` or a range status.
+#[inline(always)]
+unsafe fn step<K: Loss, const L: bool, const S: bool, const G: bool, const TAIL: bool>(
+    loss: &mut K,
+    p: &mut Pass,
+    acc: &mut Acc,
+    d: V,
+    i: usize,
+    k: usize,
+) -> u32 {
+    let x = load::<TAIL>(p.x, i, k, K::PAD_INPUT);
+    let y = load::<TAIL>(p.y, i, k, K::PAD_TARGET);
+    if K::CHECKS {
+        let (bx, by) = K::bad(x, y);
+        if (bx | by).any() {
+            // The first bad lane; the input is reported before the target at the same index.
+            let mut lane = 0;
+            while !bx.lane(lane) && !by.lane(lane) {
+                lane += 1;
+            }
+            set_error_index(i + lane);
+            return if bx.lane(lane) { BAD_INPUT } else { BAD_TARGET };
+        }
     }
+    let w = p.w.next();
+    let g = if G { p.g.next() } else { V::splat(1.0) };
+    let (l, gr) = loss.block::<L, G>(x, y, w, g, d);
+    if L {
+        acc.add(if TAIL { V::select(M::first_lanes(k), l, V::splat(0.0)) } else { l });
+        if S {
+            store::<TAIL>(l, p.loss_out, i, k);
+        }
+    }
+    if G {
+        store::<TAIL>(gr, p.grad_out, i, k);
+    }
+    OK
 }

@@ -3,42 +3,24 @@
 
 use crate::lanes::V;
 
-/// Calls `f(i, k)` for the block of `k` lanes starting at element `i`: `k = 4` for every full block,
-/// then once with `k` in 1..=3 for the tail. `f` returns `false` to stop early; `for_blocks` then
-/// returns `false` too. Written so that `f` is inlined twice, once with the constant `k = 4`.
+/// Loads lanes `i..i + k` of `p`: all four in the body of a loop (`TAIL = false`), the first `k`
+/// padded with `pad` in its tail.
 #[inline(always)]
-pub fn for_blocks(n: usize, mut f: impl FnMut(usize, usize) -> bool) -> bool {
-    let full = n & !3;
-    let mut i = 0;
-    while i < full {
-        if !f(i, 4) {
-            return false;
-        }
-        i += 4;
-    }
-    if i < n {
-        return f(i, n - i);
-    }
-    true
-}
-
-/// Loads lanes `i..i + k` of `p`, padding a partial block with `pad`.
-#[inline(always)]
-pub unsafe fn load(p: *const f32, i: usize, k: usize, pad: f32) -> V {
-    if k == 4 {
-        V::load(p.add(i))
-    } else {
+pub unsafe fn load<const TAIL: bool>(p: *const f32, i: usize, k: usize, pad: f32) -> V {
+    if TAIL {
         V::load_partial(p.add(i), k, pad)
+    } else {
+        V::load(p.add(i))
     }
 }
 
-/// Stores the first `k` lanes of `v` at `p + i`.
+/// Stores the lanes of `v` at `p + i`: all four, or the first `k` in the tail.
 #[inline(always)]
-pub unsafe fn store(v: V, p: *mut f32, i: usize, k: usize) {
-    if k == 4 {
-        v.store(p.add(i))
-    } else {
+pub unsafe fn store<const TAIL: bool>(v: V, p: *mut f32, i: usize, k: usize) {
+    if TAIL {
         v.store_partial(p.add(i), k)
+    } else {
+        v.store(p.add(i))
     }
 }
 
@@ -134,9 +116,14 @@ pub extern "C" fn bce_error_index() -> usize {
 /// # Safety
 /// `x` and `out` must point to `n` floats each.
 #[inline(always)]
-pub unsafe fn map(x: *const f32, out: *mut f32, n: usize, f: impl Fn(V) -> V) {
-    for_blocks(n, |i, k| {
-        store(f(load(x, i, k, 0.0)), out, i, k);
-        true
-    });
+pub unsafe fn map(x: *const f32, out: *mut f32, n: usize, f: fn(V) -> V) {
+    let full = n & !3;
+    let mut i = 0;
+    while i < full {
+        store::<false>(f(load::<false>(x, i, 4, 0.0)), out, i, 4);
+        i += 4;
+    }
+    if i < n {
+        store::<true>(f(load::<true>(x, i, n - i, 0.0)), out, i, n - i);
+    }
 }

@@ -22,9 +22,14 @@ const LANE_MASKS: [[bool; 4]; 5] = [
 /// No float-to-int conversion, which V8 lowers to a long sequence for `i32x4.trunc_sat_f32x4`.
 const EXP2I_MAGIC: f32 = 8_388_735.0;
 
+/// The bits of sqrt(1/2). For a positive normal float with bits `b`, `k = (b - SPLIT_OFFSET) >> 23`
+/// (arithmetic) is the exponent that puts the mantissa `m`, whose bits are `b - (k << 23)`, into
+/// [sqrt(1/2), sqrt(2)): the reduction a log needs, in five integer operations (as in musl's logf).
+const SPLIT_OFFSET: i32 = 0x3f35_04f3;
+
 #[cfg(target_feature = "simd128")]
 mod imp {
-    use super::{EXP2I_MAGIC, LANE_MASKS};
+    use super::{EXP2I_MAGIC, LANE_MASKS, SPLIT_OFFSET};
     use core::arch::wasm32::*;
 
     #[derive(Clone, Copy)]
@@ -112,13 +117,14 @@ mod imp {
         pub fn exp2i(n: V) -> V {
             V(i32x4_shl(f32x4_add(n.0, f32x4_splat(EXP2I_MAGIC)), 23))
         }
-        /// For positive normal lanes: `(m, e)` with `self = m * 2^e` and `m` in [0.5, 1).
+        /// For positive normal lanes: `(m, e)` with `self = m * 2^e`, `m` in [sqrt(1/2), sqrt(2)) and
+        /// `e` integral (see `SPLIT_OFFSET`).
         #[inline(always)]
-        pub fn frexp(self) -> (V, V) {
+        pub fn split(self) -> (V, V) {
             let bits = self.0;
-            let m = v128_or(v128_and(bits, u32x4_splat(0x007f_ffff)), u32x4_splat(0x3f00_0000));
-            let e = i32x4_sub(u32x4_shr(bits, 23), i32x4_splat(126));
-            (V(m), V(f32x4_convert_i32x4(e)))
+            let k = i32x4_shr(i32x4_sub(bits, i32x4_splat(SPLIT_OFFSET)), 23);
+            let m = i32x4_sub(bits, i32x4_shl(k, 23));
+            (V(m), V(f32x4_convert_i32x4(k)))
         }
     }
 
@@ -196,7 +202,7 @@ mod imp {
 
 #[cfg(not(target_feature = "simd128"))]
 mod imp {
-    use super::{EXP2I_MAGIC, LANE_MASKS};
+    use super::{EXP2I_MAGIC, LANE_MASKS, SPLIT_OFFSET};
 
     #[derive(Clone, Copy)]
     pub struct V(pub [f32; 4]);
@@ -286,10 +292,13 @@ mod imp {
             map(n, |a| f32::from_bits((a + EXP2I_MAGIC).to_bits() << 23))
         }
         #[inline(always)]
-        pub fn frexp(self) -> (V, V) {
-            let m = map(self, |a| f32::from_bits((a.to_bits() & 0x007f_ffff) | 0x3f00_0000));
-            let e = map(self, |a| ((a.to_bits() >> 23) as i32 - 126) as f32);
-            (m, e)
+        pub fn split(self) -> (V, V) {
+            let k = map(self, |a| ((a.to_bits().wrapping_sub(SPLIT_OFFSET as u32) as i32) >> 23) as f32);
+            let m = map(self, |a| {
+                let k = (a.to_bits().wrapping_sub(SPLIT_OFFSET as u32) as i32) >> 23;
+                f32::from_bits(a.to_bits().wrapping_sub((k << 23) as u32))
+            });
+            (m, k)
         }
     }
 

@@ -18,8 +18,6 @@ use crate::lanes::V;
 const LN2_HI: f32 = 0.693_359_375;
 const LN2_LO: f32 = -2.121_944_4e-4;
 const LOG2_E: f32 = 1.442_695_040_888_963_4;
-const SQRT_HALF: f32 = 0.707_106_781_186_547_5;
-const SQRT_2: f32 = 1.414_213_562_373_095_1;
 
 /// `exp(x)` for every float32 `x` (max error 0.90 ulp). Exact at 0, `+inf` above 88.72, subnormal
 /// results between -103.97 and -87.34 and 0 below; NaN for NaN.
@@ -33,12 +31,26 @@ pub fn exp(x: V) -> V {
 /// `exp(-|x|)`, the exponential that sigmoid and logsigmoid need: in [0, 1], never overflows.
 #[inline(always)]
 pub fn exp_neg_abs(x: V) -> V {
-    exp_clamped(x.abs().pmin(V::splat(110.0)).neg())
+    let (e, n) = exp_parts(x.abs().pmin(V::splat(110.0)).neg());
+    // n is in [-159, 0]: 2^n = 2^(n + 64) * 2^-64, the first product exact, the second rounding once
+    // (into a subnormal where it must).
+    e * V::exp2i(n + V::splat(64.0)) * V::splat(5.421_010_862_427_522e-20)
 }
 
 /// `exp(x)` for `x` in [-110, 90] or NaN.
 #[inline(always)]
 fn exp_clamped(x: V) -> V {
+    let (e, n) = exp_parts(x);
+    // Scale by 2^n in two steps so that n in [-159, 130] never leaves the exponent range: the first
+    // product is exact, the second rounds once (into a subnormal or to infinity where it must).
+    let n1 = (n * V::splat(0.5)).floor();
+    e * V::exp2i(n1) * V::exp2i(n - n1)
+}
+
+/// `(e, n)` with `exp(x) = e * 2^n`, `n = round(x / ln 2)` and `e = exp(x - n ln 2)` in
+/// [sqrt(1/2), sqrt(2)], for `x` in [-110, 90] or NaN.
+#[inline(always)]
+fn exp_parts(x: V) -> (V, V) {
     let n = (x * V::splat(LOG2_E) + V::splat(0.5)).floor();
     // r = x - n ln 2 as rh - c: rh is exact (n * LN2_HI is), c is small. The sum below adds c to the
     // small terms before rh, so that the rounding of rh - c does not reach the result.
@@ -52,11 +64,7 @@ fn exp_clamped(x: V) -> V {
     let p23 = V::splat(4.166_579_589_4e-2) + V::splat(8.333_451_907_3e-3) * r;
     let p45 = V::splat(1.398_199_950_7e-3) + V::splat(1.987_569_15e-4) * r;
     let p = p01 + (p23 + p45 * z) * z;
-    let e = V::splat(1.0) + (rh + (p * z - c));
-    // Scale by 2^n in two steps so that n in [-159, 130] never leaves the exponent range: the first
-    // product is exact, the second rounds once (into a subnormal or to infinity where it must).
-    let n1 = (n * V::splat(0.5)).floor();
-    e * V::exp2i(n1) * V::exp2i(n - n1)
+    (V::splat(1.0) + (rh + (p * z - c)), n)
 }
 
 /// `e ln 2 + log(1 + f) + c` for `f` in [sqrt(1/2) - 1, sqrt(2) - 1], where `log(1 + f)` is
@@ -76,42 +84,39 @@ fn log_poly(f: V, e: V, c: V) -> V {
     f + y + e * V::splat(LN2_HI)
 }
 
-/// `log(m * 2^e) + c` for `(m, e)` from `frexp` of a positive normal number: `m` is moved into
-/// [sqrt(1/2), sqrt(2)) (`f = m - 1` or `2m - 1`, both exact).
+/// `log(v) + c` for a positive normal `v`, by `V::split`: `v = m * 2^e` with `f = m - 1` exact.
 #[inline(always)]
-fn log_frexp(m: V, e: V, c: V) -> V {
-    let small = m.lt(V::splat(SQRT_HALF));
-    let f = V::select(small, m + m, m) - V::splat(1.0);
-    let e = V::select(small, e - V::splat(1.0), e);
-    log_poly(f, e, c)
+fn log_split(v: V, c: V) -> V {
+    let (m, e) = v.split();
+    log_poly(m - V::splat(1.0), e, c)
 }
 
-/// `log` of a non-negative `x` whose subnormals are first scaled by 2^23 (exact); any `x < 2^-126`
-/// works, 0 included (it gives -103.97 instead of -inf: callers patch or clamp it).
+/// `log(x * 2^23) - 23 ln 2`, for a non-negative `x` of any size up to 2^104: the exact scaling
+/// makes subnormals normal. 0 gives -103.97 instead of -inf (callers patch or clamp it).
 #[inline(always)]
 fn log_scaled(x: V) -> V {
-    let sub = x.lt(V::splat(f32::MIN_POSITIVE));
-    let (m, e) = V::select(sub, x * V::splat(8_388_608.0), x).frexp();
-    log_frexp(m, V::select(sub, e - V::splat(23.0), e), V::splat(0.0))
+    let (m, e) = (x * V::splat(8_388_608.0)).split();
+    log_poly(m - V::splat(1.0), e - V::splat(23.0), V::splat(0.0))
 }
 
 /// Natural `log(x)` for every float32 `x` (max error 0.83 ulp): `log(0) = -inf`, `log(+inf) = +inf`,
 /// negative and NaN give NaN.
 #[inline(always)]
 pub fn log(x: V) -> V {
-    patch_log(x, log_scaled(x))
+    // Subnormals through log_scaled, the rest directly (x * 2^23 would overflow above 2^104).
+    let r = V::select(x.lt(V::splat(f32::MIN_POSITIVE)), log_scaled(x), log_split(x, V::splat(0.0)));
+    patch_log(x, r)
 }
 
 /// `log(1 + u)` for every float32 `u` (max error 0.86 ulp), accurate for tiny `u`:
 /// `log1p(-1) = -inf`, `log1p(+inf) = +inf`, `u < -1` and NaN give NaN, `log1p(+-0) = +-0`.
 #[inline(always)]
 pub fn log1p(u: V) -> V {
-    // v = 1 + u is 0 or normal for u >= -1, so frexp needs no subnormal step. c recovers the part of
+    // v = 1 + u is 0 or normal for u >= -1, so split needs no subnormal step. c recovers the part of
     // u that the rounding of 1 + u lost (exact); log(1 + u) = log(v) + c / v to first order.
     let v = V::splat(1.0) + u;
     let c = (u - (v - V::splat(1.0))) / v;
-    let (m, e) = v.frexp();
-    let r = patch_log(v, log_frexp(m, e, c));
+    let r = patch_log(v, log_split(v, c));
     V::select(u.eq(V::splat(0.0)), u, r)
 }
 
@@ -134,13 +139,13 @@ pub fn log_clamped(x: V) -> V {
 #[inline(always)]
 pub fn log1m_clamped(x: V) -> V {
     // v = 1 - x is exact for x >= 1/2 (and then c = 0); below, c is its rounding error and v >= 1/2,
-    // so dividing by max(v, 1/2) changes nothing there and avoids 0 / 0 at x = 1.
+    // so dividing by max(v, 1/2) changes nothing there and avoids 0 / 0 at x = 1. v is 0 or normal;
+    // scaling it by 2^23 as in log_scaled sends 0 to -103.97, which the clamp turns into -100.
     let one = V::splat(1.0);
     let v = one - x;
     let c = ((one - v) - x) / v.pmax(V::splat(0.5));
-    let (m, e) = v.frexp();
-    let r = log_frexp(m, e, c);
-    V::select(v.eq(V::splat(0.0)), V::splat(-100.0), r.pmax(V::splat(-100.0)))
+    let (m, e) = (v * V::splat(8_388_608.0)).split();
+    log_poly(m - one, e - V::splat(23.0), c).pmax(V::splat(-100.0))
 }
 
 /// The pieces of the logistic function of `x` that sigmoid, logsigmoid and the logits loss share,
@@ -177,14 +182,11 @@ impl Logistic {
     }
 
     /// `logsigmoid(x) = min(x, 0) - log1p(t)` (max error 1.65 ulp), finite for finite `x`, `-inf` at
-    /// `-inf`, 0 at `+inf`. `log1p(t) = log(d) + err / d`, and `d` is in [1, 2]: no frexp, no special
-    /// values (a NaN goes through the arithmetic).
+    /// `-inf`, 0 at `+inf`. `log1p(t) = log(d) + err / d`, and `d` is in [1, 2]: no special values
+    /// (a NaN goes through the arithmetic).
     #[inline(always)]
     pub fn logsigmoid(&self) -> V {
-        let big = self.d.ge(V::splat(SQRT_2));
-        let f = V::select(big, self.d * V::splat(0.5), self.d) - V::splat(1.0);
-        let e = V::select(big, V::splat(1.0), V::splat(0.0));
-        let log1p_t = log_poly(f, e, self.err * self.inv_d);
+        let log1p_t = log_split(self.d, self.err * self.inv_d);
         self.x.pmin(V::splat(0.0)) - log1p_t
     }
 }

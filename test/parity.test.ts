@@ -1,5 +1,6 @@
 // The scalar build (no +simd128) evaluates the same float32 operations lane by lane: every result,
-// reduced sums included, must be bit-identical to the SIMD build's.
+// reduced sums included, must be bit-identical to the SIMD build's (NaN for NaN: WebAssembly leaves
+// a NaN's sign and payload to the engine; toEqual compares NaNs as equal, and -0 apart from 0).
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it, vi } from 'vitest';

@@ -1,7 +1,16 @@
 // bce-wasm: PyTorch's binary cross-entropy, sigmoid and their gradients in WebAssembly SIMD.
 // Data flows one way: user arrays -> this facade (checks, memory) -> crate/ kernels -> results.
 
-export { init, initSync, isInitialized, wasmMemory, type InitSource } from './wasm.js';
+export {
+  init,
+  initSync,
+  isInitialized,
+  backend,
+  simdSupported,
+  wasmMemory,
+  type Backend,
+  type InitSource,
+} from './wasm.js';
 export { createBuffer, WasmBuffer, type FloatInput, type FloatOutput } from './memory.js';
 export { sigmoid, logSigmoid, approximations } from './sigmoid.js';
 export {

@@ -21,7 +21,11 @@ export interface KernelExports {
   ): number;
   bce_last_sum(): number;
   bce_error_index(): number;
+  bce_build(): number;
 }
+
+/** Which build of the kernels runs: WebAssembly SIMD128, or the scalar fallback (same results). */
+export type Backend = 'simd128' | 'scalar';
 
 /**
  * Where `init()` can get the WebAssembly module from: its bytes, a URL (or a string URL) to fetch or,
@@ -57,6 +61,24 @@ export function isInitialized(): boolean {
   return exportsOrNull !== null;
 }
 
+/** Which build of the kernels `init` loaded: `'simd128'`, or `'scalar'` where the engine lacks SIMD. */
+export function backend(): Backend {
+  return kernels().bce_build() === 1 ? 'simd128' : 'scalar';
+}
+
+// The smallest module that uses a SIMD128 instruction: (func (result v128) (v128.const i32x4 0 0 0 0)).
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11,
+]);
+let simd: boolean | undefined;
+
+/** Whether this engine runs WebAssembly SIMD128 (probed once with `WebAssembly.validate`). */
+export function simdSupported(): boolean {
+  if (simd === undefined) simd = WebAssembly.validate(SIMD_PROBE);
+  return simd;
+}
+
 /** The WebAssembly memory that buffers live in (for diagnostics and advanced zero-copy use). */
 export function wasmMemory(): WebAssembly.Memory {
   return kernels().memory;
@@ -71,12 +93,17 @@ function adopt(instance: WebAssembly.Instance): void {
  * of this package needs it to have finished.
  *
  * @param source where the `.wasm` comes from (see {@link InitSource}); default: the file shipped
- *   beside this module, read from disk in Node and fetched (streaming-compiled) in browsers.
+ *   beside this module, `bce_wasm.wasm` (SIMD128) or, where the engine has no SIMD,
+ *   `bce_wasm_scalar.wasm`; read from disk in Node and fetched (streaming-compiled) in browsers.
  */
 export function init(source?: InitSource): Promise<void> {
   if (exportsOrNull !== null) return Promise.resolve();
   if (pending === null) {
-    pending = instantiate(source ?? new URL('./bce_wasm.wasm', import.meta.url)).then(adopt, (err) => {
+    // Both URLs are written out literally so that bundlers (Vite, webpack 5) see and copy the files.
+    const url = simdSupported()
+      ? new URL('./bce_wasm.wasm', import.meta.url)
+      : new URL('./bce_wasm_scalar.wasm', import.meta.url);
+    pending = instantiate(source ?? url).then(adopt, (err) => {
       pending = null;
       throw err;
     });

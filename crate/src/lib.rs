@@ -17,3 +17,9 @@ pub mod memory;
 pub mod pass;
 pub mod sigmoid;
 pub mod stream;
+
+/// Which build this is: 1 for `+simd128`, 0 for the scalar one (the facade's `backend()`).
+#[no_mangle]
+pub extern "C" fn bce_build() -> u32 {
+    cfg!(target_feature = "simd128") as u32
+}

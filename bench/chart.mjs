@@ -16,7 +16,7 @@ function colorFor(name, used) {
 const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
 export function renderChart({ machine, sizes, methods }) {
-  const W = 980;
+  const W = 1060;
   const H = 560;
   const plot = { x: 80, y: 50, w: 560, h: 440 };
   const rates = Object.values(methods).flatMap((rs) => rs.map((r) => r.n / r.ms / 1000 * 1e6));

@@ -1,7 +1,7 @@
 // What a bundle for the web sees: no Buffer, no node:fs. The module still loads from bytes or a
 // Response, and the inline entry needs neither fetch nor fs. (Hiding Buffer inside vitest would break
 // vitest itself, so those checks run in child processes: test/fixtures/.)
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -56,12 +56,19 @@ describe('builds and sizes', () => {
     expect(s.backend()).toBe('scalar');
   });
 
-  it('size budget: the default entry (all its JavaScript) plus its .wasm is at most 40 KiB gzipped', () => {
+  it('size budget: the default entry (index.js and everything it imports) plus its .wasm is at most 40 KiB gzipped', () => {
     const dist = require.resolve('bce-wasm').replace(/index\.js$/, '');
-    // Every JavaScript file of dist/ but the inline entry.
-    const files = readdirSync(dist).filter((f) => f.endsWith('.js') && f !== 'inline.js');
-    expect(files).toContain('index.js');
-    const js = files.map((f) => gzipSync(readFileSync(dist + f), { level: 9 }).length).reduce((a, b) => a + b, 0);
+    // The import closure of index.js, followed through its relative imports.
+    const files = new Set<string>();
+    const visit = (f: string) => {
+      if (files.has(f)) return;
+      files.add(f);
+      for (const m of readFileSync(dist + f, 'utf8').matchAll(/from '\.\/([\w.]+\.js)'/g)) visit(m[1]);
+    };
+    visit('index.js');
+    expect([...files]).toContain('wasm.js');
+    expect([...files]).not.toContain('pool.js');
+    const js = [...files].map((f) => gzipSync(readFileSync(dist + f), { level: 9 }).length).reduce((a, b) => a + b, 0);
     const wasm = gzipSync(readFileSync(`${dist}bce_wasm.wasm`), { level: 9 }).length;
     expect(js + wasm, `JavaScript ${js} B + wasm ${wasm} B gzipped`).toBeLessThanOrEqual(40 * 1024);
   });

@@ -76,6 +76,6 @@ export function binaryCrossEntropyForwardBackward<R extends Reduction = 'mean'>(
   target: FloatInput,
   options?: BCEForwardBackwardOptions<R>,
 ): ForwardBackward<R> {
-  const r = runPass(Kind.Probabilities, 'binaryCrossEntropyForwardBackward', input, target, options, LOSS | GRAD);
-  return r as ForwardBackward<R>;
+  const { loss, grad } = runPass(Kind.Probabilities, 'binaryCrossEntropyForwardBackward', input, target, options, LOSS | GRAD);
+  return { loss, grad } as ForwardBackward<R>;
 }

@@ -85,5 +85,6 @@ export function binaryCrossEntropyWithLogitsForwardBackward<R extends Reduction 
   options?: BCEWithLogitsForwardBackwardOptions<R>,
 ): ForwardBackward<R> {
   const fn = 'binaryCrossEntropyWithLogitsForwardBackward';
-  return runPass(Kind.Logits, fn, input, target, options, LOSS | GRAD) as ForwardBackward<R>;
+  const { loss, grad } = runPass(Kind.Logits, fn, input, target, options, LOSS | GRAD);
+  return { loss, grad } as ForwardBackward<R>;
 }

@@ -31,6 +31,12 @@ export {
   type BCEWithLogitsForwardBackwardOptions,
 } from './bce_with_logits.js';
 export { Sigmoid, BCELoss, BCEWithLogitsLoss, type CallOptions } from './modules.js';
+export {
+  createAccumulator,
+  type Accumulator,
+  type AccumulatorOptions,
+  type AccumulatedLoss,
+} from './accumulator.js';
 export type {
   Reduction,
   LossFor,
@@ -39,3 +45,4 @@ export type {
   GradOptions,
   ForwardBackward,
 } from './pass.js';
+export { OutOfRangeError } from './pass.js';

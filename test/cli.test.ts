@@ -1,0 +1,128 @@
+// The bce-wasm score CLI end to end, through the package's bin, on generated .npy and text files.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import * as bce from 'bce-wasm';
+import './setup.js';
+import * as ref from './reference.js';
+
+const require = createRequire(import.meta.url);
+const pkg = require.resolve('bce-wasm/package.json');
+const BIN = join(dirname(pkg), JSON.parse(readFileSync(pkg, 'utf8')).bin['bce-wasm']);
+const dir = mkdtempSync(join(tmpdir(), 'bce-cli-'));
+
+/** Writes a .npy file (version 1.0). */
+function npy(name: string, data: Float32Array | Float64Array, shape: number[], { descr, fortran = false }: { descr?: string; fortran?: boolean } = {}): string {
+  const d = descr ?? (data instanceof Float64Array ? '<f8' : '<f4');
+  let header = `{'descr': '${d}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  const head = Buffer.alloc(10);
+  head.write('\x93NUMPY', 0, 'latin1');
+  head[6] = 1;
+  head[7] = 0;
+  head.writeUInt16LE(header.length, 8);
+  const file = join(dir, name);
+  writeFileSync(file, Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]));
+  return file;
+}
+
+function text(name: string, rows: string[]): string {
+  const file = join(dir, name);
+  writeFileSync(file, rows.join('\n') + '\n');
+  return file;
+}
+
+function run(...args: string[]): { code: number; stdout: string; stderr: string } {
+  try {
+    const stdout = execFileSync(process.execPath, [BIN, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return { code: 0, stdout, stderr: '' };
+  } catch (e) {
+    const err = e as { status: number; stdout: string; stderr: string };
+    return { code: err.status, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+await bce.init(); // the data below is made at load time, before the setup hook runs
+
+const N = 2000;
+const C = 4;
+const next = ref.rng(99);
+const z = ref.f32s(N * C, () => (next() - 0.5) * 12);
+const p = bce.sigmoid(z);
+const y = ref.f32s(N * C, () => (next() < 0.5 ? 0 : 1));
+const files = {
+  z: npy('z.npy', z, [N, C]),
+  z64: npy('z64.npy', Float64Array.from(z), [N, C]),
+  p: npy('p.npy', p, [N, C]),
+  y: npy('y.npy', y, [N, C]),
+  yCsv: text('y.csv', ['a,b,c,d', ...Array.from({ length: N }, (_, r) => Array.from(y.subarray(r * C, r * C + C)).join(','))]),
+  pTxt: text('p.txt', Array.from({ length: N }, (_, r) => Array.from(p.subarray(r * C, r * C + C), (v) => v.toPrecision(9)).join('  '))),
+};
+
+describe('bce-wasm score', () => {
+  it('logits from .npy: the same mean as one call, as JSON, per class too', () => {
+    const r = run('score', files.z, files.y, '--logits', '--json', '--per-class');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ loss: 'BCEWithLogitsLoss', count: N * C, shape: [N, C] });
+    ref.expectRel(out.mean, bce.binaryCrossEntropyWithLogits(z, y), 1e-12);
+    ref.expectRel(out.sum, bce.binaryCrossEntropyWithLogits(z, y, { reduction: 'sum' }), 1e-12);
+    expect(out.perClass).toHaveLength(C);
+    const first = bce.binaryCrossEntropyWithLogits(z, y, { reduction: 'sum', weight: [1, 0, 0, 0] });
+    ref.expectRel(out.perClass[0].sum, first, 1e-6);
+  });
+
+  it('float64 .npy, CSV with a header, whitespace text: all agree; any chunk size gives the same result', () => {
+    const a = JSON.parse(run('score', files.z64, files.yCsv, '--logits', '--json').stdout);
+    const b = JSON.parse(run('score', files.z, files.y, '--logits', '--json', '--chunk', '7', '--threads', '2').stdout);
+    ref.expectRel(a.mean, b.mean, 1e-12);
+    const c = JSON.parse(run('score', files.pTxt, files.yCsv, '--json').stdout);
+    expect(c.loss).toBe('BCELoss');
+    ref.expectRel(c.mean, bce.binaryCrossEntropy(p, y), 1e-6);
+  });
+
+  it('prints the loss as text by default', () => {
+    const r = run('score', files.p, files.y);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^BCELoss of .*p\.npy against .*y\.npy, shape \(2000, 4\)\nmean   \d+\.\d+\nsum    \d+\.\d+\ncount  8000\n$/);
+  });
+
+  const bad: [string, () => string[], number, RegExp][] = [
+    ['a dtype other than float32/float64', () => [npy('i.npy', new Float32Array(8), [8], { descr: '<i4' }), files.y], 3, /i\.npy: dtype '<i4' is not supported/],
+    ['Fortran order', () => [npy('f.npy', z, [N, C], { fortran: true }), files.y], 3, /f\.npy: Fortran-order arrays are not supported/],
+    ['a truncated .npy', () => {
+      const full = readFileSync(files.z);
+      const f = join(dir, 'cut.npy');
+      writeFileSync(f, full.subarray(0, full.length - 10));
+      return [f, files.y, '--logits'];
+    }, 3, /cut\.npy: truncated: shape \(2000, 4\) needs 8000 values .* it ends at value 7997/],
+    ['not a .npy file', () => [text('fake.npy', ['1,2,3']), files.y], 3, /fake\.npy: not a \.npy file/],
+    ['shapes that differ', () => [npy('short.npy', z.subarray(0, 4000), [1000, C]), files.y, '--logits'], 3, /shape mismatch: .*short\.npy has \(1000, 4\), .*y\.npy has \(2000, 4\)/],
+    ['a text file shorter than the other', () => [text('short.csv', ['0.5', '0.5']), files.y], 3, /short\.csv ends at value 2/],
+    ['a word in a text file', () => [text('word.csv', ['0.5,0.5', '0.5,oops']), text('y2.csv', ['1,1', '1,1'])], 3, /word\.csv:2:2: 'oops' is not a number/],
+    ['ragged text columns', () => [text('rag.csv', ['0.5,0.5', '0.5']), text('y3.csv', ['1,1', '1,1'])], 3, /rag\.csv:2: 1 columns, but the first data line has 2/],
+    ['a missing file', () => [join(dir, 'nope.npy'), files.y], 3, /nope\.npy: cannot read/],
+    ['NaN where probabilities are expected', () => {
+      const q = p.slice();
+      q[4 * 123 + 2] = NaN;
+      return [npy('nan.npy', q, [N, C]), files.y];
+    }, 4, /nan\.npy: value 494 \(row 123, column 2\) is NaN: probabilities must be in \[0, 1\]/],
+    ['a target outside [0, 1]', () => {
+      const t = y.slice();
+      t[7000] = 2;
+      return [files.p, npy('t.npy', t, [N, C])];
+    }, 4, /t\.npy: value 7000 \(row 1750, column 0\) is 2: targets must be in \[0, 1\]/],
+    ['a missing argument', () => ['--json'], 2, /missing required argument/],
+    ['a bad option value', () => [files.p, files.y, '--chunk', '0'], 2, /--chunk must be a positive integer/],
+  ];
+
+  it.each(bad)('%s: exit code and a message naming the file and position', (_name, args, code, message) => {
+    const r = run('score', ...args());
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe('');
+  });
+});

@@ -1,0 +1,148 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import * as bce from 'bce-wasm';
+import { createPool } from 'bce-wasm/pool';
+import './setup.js';
+import * as ref from './reference.js';
+
+// Above the threshold (set low here so the tests stay fast), calls are split across 2 workers.
+const pool = createPool({ threads: 2, threshold: 1000 });
+afterAll(() => pool.close());
+
+function data(n: number, seed: number, sharedMemory = false) {
+  const next = ref.rng(seed);
+  const make = () => new Float32Array(sharedMemory ? new SharedArrayBuffer(n * 4) : new ArrayBuffer(n * 4));
+  const z = make();
+  const p = make();
+  const y = make();
+  for (let i = 0; i < n; i++) {
+    z[i] = (next() - 0.5) * 20;
+    p[i] = next();
+    y[i] = next() < 0.3 ? next() : next() < 0.5 ? 0 : 1;
+  }
+  return { z, p, y };
+}
+
+// Chunk sums are added in float64 in another order than one pass's lane sums.
+const F64 = 1e-12;
+
+describe('pool', () => {
+  it('sizes itself to the machine by default, and keeps small calls on the calling thread', async () => {
+    const p = createPool();
+    expect(p.threads).toBeGreaterThanOrEqual(1);
+    const { z, y } = data(100, 1);
+    expect(await p.binaryCrossEntropyWithLogits(z, y)).toBe(bce.binaryCrossEntropyWithLogits(z, y));
+    await p.close();
+  });
+
+  it.each(['none', 'mean', 'sum'] as const)("every loss equals the single-thread call ('%s'; bit for bit but reduced sums)", async (reduction) => {
+    const n = 10_010; // 2 * 5 * 7 * 11 * 13: every weight length below divides it
+    for (const sharedMemory of [false, true]) {
+      const { z, p, y } = data(n, 2, sharedMemory);
+      const w = [0.5, 1, 2, 1.5, 3, 0.25, 1, 1, 2, 2, 1, 0.5, 0.75];
+      const cases = [
+        [bce.binaryCrossEntropyForwardBackward(p, y, { reduction, weight: [1, 2] }), await pool.binaryCrossEntropyForwardBackward(p, y, { reduction, weight: [1, 2] })],
+        [bce.binaryCrossEntropyWithLogitsForwardBackward(z, y, { reduction, posWeight: [3] }), await pool.binaryCrossEntropyWithLogitsForwardBackward(z, y, { reduction, posWeight: [3] })],
+        [{ loss: bce.binaryCrossEntropyWithLogits(z, y, { reduction, weight: w }), grad: bce.binaryCrossEntropyWithLogitsBackward(z, y, { reduction, weight: w }) },
+         { loss: await pool.binaryCrossEntropyWithLogits(z, y, { reduction, weight: w }), grad: await pool.binaryCrossEntropyWithLogitsBackward(z, y, { reduction, weight: w }) }],
+      ] as const;
+      for (const [single, pooled] of cases) {
+        expect(pooled.grad).toEqual(single.grad);
+        if (reduction === 'none') expect(pooled.loss).toEqual(single.loss);
+        else ref.expectRel(pooled.loss as number, single.loss as number, F64);
+      }
+    }
+  });
+
+  it('per-element weight and gradOutput, outputs in caller memory', async () => {
+    const n = 5003;
+    const { z, y } = data(n, 3);
+    const w = ref.f32s(n, (i) => (i % 7) / 3);
+    const g = ref.f32s(n, (i) => Math.cos(i));
+    const out = new Float32Array(n);
+    const gradOut = new Float32Array(n);
+    const r = await pool.binaryCrossEntropyWithLogitsForwardBackward(z, y, { reduction: 'none', weight: w, gradOutput: g, out, gradOut });
+    expect(r.loss).toBe(out);
+    expect(r.grad).toBe(gradOut);
+    expect(out).toEqual(bce.binaryCrossEntropyWithLogits(z, y, { reduction: 'none', weight: w }));
+    expect(gradOut).toEqual(bce.binaryCrossEntropyWithLogitsBackward(z, y, { reduction: 'none', weight: w, gradOutput: g }));
+  });
+
+  it('sigmoid and logSigmoid', async () => {
+    const { z } = data(9001, 4);
+    expect(await pool.sigmoid(z)).toEqual(bce.sigmoid(z));
+    expect(await pool.logSigmoid(z)).toEqual(bce.logSigmoid(z));
+  });
+
+  it('errors: the same messages, range errors with the index in the whole batch', async () => {
+    const n = 20_000;
+    const p = new Float32Array(n).fill(0.5);
+    const y = new Float32Array(n).fill(1);
+    p[17_777] = Number.NaN;
+    const err = await pool.binaryCrossEntropy(p, y).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(bce.OutOfRangeError);
+    expect(err).toBeInstanceOf(RangeError);
+    expect(err).toMatchObject({
+      message: 'binaryCrossEntropy: input[17777] = NaN is outside [0, 1]; all elements of input should be between 0 and 1',
+      argument: 'input',
+      index: 17_777,
+    });
+    await expect(pool.binaryCrossEntropy(p, y.subarray(1))).rejects.toThrowError(/target has length 19999 but input has length 20000/);
+    await expect(pool.binaryCrossEntropyWithLogits(p, y, { weight: [1, 2, 3] })).rejects.toThrowError(/weight of length 3 does not broadcast/);
+  });
+
+  it('a closed pool rejects calls', async () => {
+    const p = createPool({ threads: 2 });
+    await p.close();
+    await expect(p.binaryCrossEntropy([0.5], [1])).rejects.toThrowError(/closed/);
+  });
+
+  it('never keeps the process alive: a script that forgets close() exits by itself', () => {
+    const script = fileURLToPath(new URL('./fixtures/pool-no-close.mjs', import.meta.url));
+    const out = execFileSync(process.execPath, [script], { encoding: 'utf8', timeout: 30_000 });
+    expect(out.trim()).toBe('done 0.6931');
+  });
+});
+
+describe('accumulator', () => {
+  it('random chunkings give the single call over the concatenation', () => {
+    const n = 100_003;
+    const { z, p, y } = data(n, 5);
+    const next = ref.rng(6);
+    const w = [0.5, 2, 1, 3, 1.5];
+    const cases = [
+      { opts: {}, x: p, whole: (o: object) => bce.binaryCrossEntropy(p.subarray(0, 100_000), y.subarray(0, 100_000), o) },
+      { opts: { logits: true }, x: z, whole: (o: object) => bce.binaryCrossEntropyWithLogits(z.subarray(0, 100_000), y.subarray(0, 100_000), o) },
+    ];
+    for (const { opts, x, whole } of cases) {
+      for (const extra of [{}, { weight: w }]) {
+        const want = whole({ ...extra, reduction: 'sum' }) as number;
+        for (let trial = 0; trial < 5; trial++) {
+          const acc = bce.createAccumulator({ ...opts, ...extra });
+          let at = 0;
+          while (at < 100_000) {
+            const size = Math.min(100_000 - at, 1 + Math.floor(next() * (trial < 2 ? 9 : 30_000)));
+            acc.add(x.subarray(at, at + size), y.subarray(at, at + size));
+            at += size;
+          }
+          const r = acc.result();
+          expect(r.count).toBe(100_000);
+          ref.expectRel(r.sum, want, F64);
+          ref.expectRel(r.mean, want / 100_000, F64);
+        }
+      }
+    }
+  });
+
+  it('empty: mean NaN; range errors name the index in the stream; weights must divide the total', () => {
+    expect(bce.createAccumulator().result()).toEqual({ mean: Number.NaN, sum: 0, count: 0 });
+    const acc = bce.createAccumulator();
+    acc.add([0.5, 0.5, 0.5], [1, 1, 1]);
+    expect(() => acc.add([0.5, 1.5], [0, 0])).toThrowError('accumulator.add: input[4] = 1.5 is outside [0, 1]');
+    const w = bce.createAccumulator({ weight: [1, 2] });
+    w.add([0.5, 0.5, 0.5], [1, 1, 1]);
+    expect(() => w.result()).toThrowError(/weight of length 2 does not broadcast over input of length 3/);
+    expect(() => bce.createAccumulator({ posWeight: [2] }).add([0.5], [1])).toThrowError(TypeError);
+  });
+});

@@ -1,0 +1,88 @@
+#!/usr/bin/env node
+// bce-wasm score <predictions> <targets> [--logits] [--json] [--per-class] [--threads N] [--chunk N]
+//
+// Exit codes: 0 the loss was printed; 2 usage error; 3 a file cannot be scored (unreadable, not .npy
+// or text columns, unsupported dtype or order, truncated, shapes that differ); 4 a value the loss
+// rejects (a probability or target outside [0, 1], or NaN); 1 anything else.
+
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { createPool } from './pool.js';
+import { FileError, score, ValueError } from './score.js';
+
+const EXIT = { ok: 0, other: 1, usage: 2, file: 3, value: 4 } as const;
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    return n;
+  };
+}
+
+const program = new Command()
+  .name('bce-wasm')
+  .description("PyTorch's binary cross-entropy over files of any size, in WebAssembly SIMD on all cores")
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+program
+  .command('score')
+  .description(
+    'Prints the loss of <predictions> against <targets>: .npy files (float32 or float64, C order, ' +
+      'shape [N] or [N, C]) or text files of comma/whitespace separated columns. Exit codes: 0 ok, ' +
+      '2 usage, 3 bad file, 4 bad value, 1 other.',
+  )
+  .argument('<predictions>', 'probabilities in [0, 1] (or logits with --logits)')
+  .argument('<targets>', 'targets in [0, 1], same shape')
+  .option('--logits', 'predictions are logits: BCEWithLogitsLoss instead of BCELoss')
+  .option('--json', 'print one JSON object: {"loss", "mean", "sum", "count", "shape", "perClass"?}')
+  .option('--per-class', 'also report the loss of each column of [N, C] data')
+  .option('--threads <n>', 'worker threads (default: the machine)', positiveInt('--threads'))
+  .option('--chunk <n>', 'elements read per chunk from each file', positiveInt('--chunk'), 1 << 20)
+  .option('--quiet', 'no progress bar')
+  .action(async (predictions: string, targets: string, opts) => {
+    const bar = process.stderr.isTTY && !opts.quiet ? new SingleBar({ stream: process.stderr, hideCursor: true }, Presets.shades_classic) : null;
+    const pool = createPool({ threads: opts.threads });
+    bar?.start(100, 0);
+    try {
+      const r = await score(predictions, targets, pool, {
+        logits: opts.logits,
+        chunk: opts.chunk,
+        perClass: opts.perClass,
+        progress: (f) => bar?.update(Math.round(100 * f)),
+      });
+      bar?.stop();
+      const loss = opts.logits ? 'BCEWithLogitsLoss' : 'BCELoss';
+      if (opts.json) {
+        process.stdout.write(JSON.stringify({ loss, ...r }) + '\n');
+      } else {
+        const lines = [
+          `${loss} of ${predictions} against ${targets}, shape (${r.shape.join(', ')})`,
+          `mean   ${r.mean}`,
+          `sum    ${r.sum}`,
+          `count  ${r.count}`,
+        ];
+        r.perClass?.forEach((k, i) => lines.push(`class ${i}: mean ${k.mean}, sum ${k.sum}, count ${k.count}`));
+        process.stdout.write(lines.join('\n') + '\n');
+      }
+    } finally {
+      bar?.stop();
+      await pool.close();
+    }
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // Help and version are not errors; commander has printed its message already.
+    process.exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? EXIT.ok : EXIT.usage;
+  } else if (e instanceof FileError || e instanceof ValueError) {
+    process.stderr.write(`bce-wasm: ${e.message}\n`);
+    process.exitCode = e instanceof FileError ? EXIT.file : EXIT.value;
+  } else {
+    process.stderr.write(`bce-wasm: ${(e as Error).stack ?? e}\n`);
+    process.exitCode = EXIT.other;
+  }
+}

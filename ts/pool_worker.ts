@@ -1,0 +1,56 @@
+// One worker of a pool (see pool.ts): its own wasm instance, running chunks of a batch. Inputs arrive
+// as Float32Arrays over SharedArrayBuffers (shared, not copied); outputs are written into shared
+// Float32Arrays the caller provides.
+
+import { parentPort } from 'node:worker_threads';
+import { init } from './wasm.js';
+import { OutOfRangeError, runPass, type Kind } from './pass.js';
+import { sigmoid, logSigmoid } from './sigmoid.js';
+import type { Job, JobResult } from './pool.js';
+
+const port = parentPort!;
+/** Elements per piece: 64K floats of input, target and gradient (768 KB) stay in L2. */
+const PIECE = 1 << 16;
+await init();
+
+port.on('message', (job: Job) => {
+  let reply: JobResult;
+  try {
+    if (job.map !== undefined) {
+      (job.map === 'sigmoid' ? sigmoid : logSigmoid)(job.x, job.out!);
+      reply = { id: job.id, sum: 0 };
+    } else {
+      const options = {
+        reduction: job.reduction,
+        weight: job.weight,
+        posWeight: job.posWeight,
+        gradOutput: job.gradOutput,
+        out: job.out,
+        gradOut: job.gradOut,
+      };
+      // The chunk goes through this worker's WebAssembly memory in pieces that stay in cache: copy
+      // in, compute, copy out, 64K elements at a time (a whole chunk would be copied through memory).
+      let sum = 0;
+      const n = job.x.length;
+      for (let a = 0; a < n || a === 0; a += PIECE) {
+        const b = Math.min(n, a + PIECE);
+        const piece = {
+          ...options,
+          gradOutput: options.gradOutput instanceof Float32Array ? options.gradOutput.subarray(a, b) : options.gradOutput,
+          out: options.out?.subarray(a, b),
+          gradOut: options.gradOut?.subarray(a, b),
+        };
+        const chunk = { offset: job.offset + a, total: job.total };
+        sum += runPass(job.kind as Kind, job.fn, job.x.subarray(a, b), job.y!.subarray(a, b), piece, job.what, chunk).sum;
+        if (n === 0) break;
+      }
+      reply = { id: job.id, sum };
+    }
+  } catch (e) {
+    const err = e as Error;
+    const range = err instanceof OutOfRangeError ? { argument: err.argument, index: err.index, value: err.value } : {};
+    reply = { id: job.id, sum: 0, error: { name: err.name, message: err.message, ...range } };
+  }
+  port.postMessage(reply);
+});
+port.postMessage({ id: -1, sum: 0 });

@@ -1,0 +1,302 @@
+// Scoring files with bounded memory: readers for .npy (float32/float64, C order) and CSV / plain text
+// columns that fill reusable chunks, and the loop that feeds them to a pool in lockstep.
+
+import { createReadStream } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { OutOfRangeError } from './pass.js';
+import type { Pool } from './pool.js';
+
+/** A file that cannot be scored as it is: unreadable, bad format or dtype, truncated, shapes that differ. */
+export class FileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FileError';
+  }
+}
+
+/** A value the loss rejects: a probability or target outside [0, 1], or NaN where one is expected. */
+export class ValueError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ValueError';
+  }
+}
+
+/** A stream of float32 values from one file. */
+export interface Source {
+  readonly file: string;
+  /** `[N]` or `[N, C]`; for text files known once the file has been read (until then `[-1, C]`). */
+  readonly shape: number[];
+  readonly dtype: 'float32' | 'float64' | 'text';
+  /** Bytes of the file consumed so far, and its size (for progress). */
+  readonly bytesRead: number;
+  readonly bytes: number;
+  /** Fills `into` from the start with the next values; returns how many (0 at the end). */
+  read(into: Float32Array): Promise<number>;
+  close(): Promise<void>;
+}
+
+const NPY_MAGIC = '\x93NUMPY';
+
+/** Opens `file`: `.npy` by its header, anything else as comma/whitespace separated text columns. */
+export async function openSource(file: string): Promise<Source> {
+  let size: number;
+  try {
+    size = (await stat(file)).size;
+  } catch (e) {
+    throw new FileError(`${file}: cannot read: ${(e as Error).message}`);
+  }
+  return file.toLowerCase().endsWith('.npy') ? openNpy(file, size) : openText(file, size);
+}
+
+async function openNpy(file: string, size: number): Promise<Source> {
+  const fh = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(12);
+    const { bytesRead } = await fh.read(head, 0, 12, 0);
+    if (bytesRead < 10 || head.toString('latin1', 0, 6) !== NPY_MAGIC) {
+      throw new FileError(`${file}: not a .npy file (no \\x93NUMPY magic at byte 0)`);
+    }
+    const major = head[6];
+    const prefix = major === 1 ? 10 : 12;
+    const headerLength = major === 1 ? head.readUInt16LE(8) : head.readUInt32LE(8);
+    if (major < 1 || major > 3 || size < prefix + headerLength) {
+      throw new FileError(`${file}: truncated or unsupported .npy header (version ${major}.${head[7]})`);
+    }
+    const header = Buffer.alloc(headerLength);
+    await fh.read(header, 0, headerLength, prefix);
+    const text = header.toString(major === 3 ? 'utf8' : 'latin1');
+    const descr = /'descr'\s*:\s*'([^']*)'/.exec(text)?.[1];
+    const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text)?.[1];
+    const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
+    if (descr === undefined || fortran === undefined || shapeText === undefined) {
+      throw new FileError(`${file}: unreadable .npy header: ${text.trim()}`);
+    }
+    const itemSize = descr === '<f4' || descr === '=f4' ? 4 : descr === '<f8' || descr === '=f8' ? 8 : 0;
+    if (itemSize === 0) {
+      throw new FileError(`${file}: dtype '${descr}' is not supported (little-endian float32 '<f4' or float64 '<f8')`);
+    }
+    if (fortran === 'True') throw new FileError(`${file}: Fortran-order arrays are not supported (C order only)`);
+    const shape = shapeText.split(',').map((d) => d.trim()).filter(Boolean).map(Number);
+    if (shape.length > 2 || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+      throw new FileError(`${file}: shape (${shapeText}) is not supported ([N] or [N, C])`);
+    }
+    const count = shape.reduce((a, b) => a * b, 1);
+    const start = prefix + headerLength;
+    const expected = start + count * itemSize;
+    if (size !== expected) {
+      const have = Math.floor((size - start) / itemSize);
+      throw new FileError(
+        size < expected
+          ? `${file}: truncated: shape (${shape.join(', ')}) needs ${count} values (${count * itemSize} bytes of data), ` +
+              `the file holds ${size - start} bytes (${have} values); it ends at value ${have}`
+          : `${file}: ${size - expected} bytes after the ${count} values of shape (${shape.join(', ')})`,
+      );
+    }
+    let position = start;
+    let scratch = Buffer.alloc(0);
+    return {
+      file,
+      shape,
+      dtype: itemSize === 4 ? 'float32' : 'float64',
+      get bytesRead() {
+        return position;
+      },
+      bytes: size,
+      async read(into: Float32Array): Promise<number> {
+        const want = Math.min(into.length, (size - position) / itemSize);
+        if (want <= 0) return 0;
+        if (itemSize === 4) {
+          // Straight into the (shared) chunk's memory.
+          await readFully(fh, Buffer.from(into.buffer, into.byteOffset, want * 4), position, file);
+        } else {
+          if (scratch.length < want * 8) scratch = Buffer.alloc(want * 8);
+          await readFully(fh, scratch.subarray(0, want * 8), position, file);
+          const f64 = new Float64Array(scratch.buffer, scratch.byteOffset, want);
+          for (let i = 0; i < want; i++) into[i] = f64[i];
+        }
+        position += want * itemSize;
+        return want;
+      },
+      close: () => fh.close(),
+    };
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
+}
+
+async function readFully(fh: FileHandle, into: Buffer, position: number, file: string): Promise<void> {
+  let done = 0;
+  while (done < into.length) {
+    const { bytesRead } = await fh.read(into, done, into.length - done, position + done);
+    if (bytesRead === 0) throw new FileError(`${file}: truncated: the file ended at byte ${position + done}`);
+    done += bytesRead;
+  }
+}
+
+async function openText(file: string, size: number): Promise<Source> {
+  const stream = createReadStream(file);
+  const lines = createInterface({ input: stream, crlfDelay: Infinity })[Symbol.asyncIterator]();
+  let line = 0;
+  let columns = -1;
+  let rows = 0;
+  let pending: number[] = [];
+  let ended = false;
+  const source = {
+    file,
+    shape: [-1, -1],
+    dtype: 'text' as const,
+    get bytesRead() {
+      return stream.bytesRead;
+    },
+    bytes: size,
+    async read(into: Float32Array): Promise<number> {
+      let filled = 0;
+      while (filled < into.length) {
+        if (pending.length > 0) {
+          const k = Math.min(pending.length, into.length - filled);
+          for (let i = 0; i < k; i++) into[filled + i] = pending[i];
+          pending = pending.slice(k);
+          filled += k;
+          continue;
+        }
+        if (ended) break;
+        const next = await lines.next();
+        if (next.done) {
+          ended = true;
+          source.shape = columns <= 1 ? [rows] : [rows, columns];
+          break;
+        }
+        line++;
+        const text = next.value.trim();
+        if (text === '' || text.startsWith('#')) continue;
+        const fields = text.split(/[\s,;]+/);
+        const values = fields.map(Number);
+        const bad = values.findIndex((v, i) => Number.isNaN(v) && !/^nan$/i.test(fields[i]));
+        if (bad >= 0) {
+          // A first line of names is a header; anything else is an error at that line and column.
+          if (columns < 0 && values.every((v, i) => Number.isNaN(v) && !/^nan$/i.test(fields[i]))) continue;
+          throw new FileError(`${file}:${line}:${bad + 1}: '${fields[bad]}' is not a number`);
+        }
+        if (columns < 0) {
+          columns = fields.length;
+          source.shape = [-1, columns];
+        } else if (fields.length !== columns) {
+          throw new FileError(`${file}:${line}: ${fields.length} columns, but the first data line has ${columns}`);
+        }
+        rows++;
+        pending = values;
+      }
+      return filled;
+    },
+    close: async () => {
+      stream.destroy();
+    },
+  };
+  return source;
+}
+
+/** What {@link score} reports. */
+export interface Score {
+  mean: number;
+  sum: number;
+  count: number;
+  shape: number[];
+  /** For `[N, C]` data with `perClass`: the loss of each column. */
+  perClass?: { mean: number; sum: number; count: number }[];
+}
+
+/** Options of {@link score}. */
+export interface ScoreOptions {
+  /** Predictions are logits (BCEWithLogitsLoss) rather than probabilities (BCELoss). */
+  logits?: boolean;
+  /** Elements per chunk read from each file (memory is about 12 bytes per element of chunk). */
+  chunk?: number;
+  /** Also report each column's loss for `[N, C]` data. */
+  perClass?: boolean;
+  /** Called after each chunk with the fraction of bytes read. */
+  progress?: (fraction: number) => void;
+}
+
+function describe(s: Source): string {
+  return `(${s.shape.join(', ')})`;
+}
+
+/**
+ * Streams two files of predictions and targets through `pool` in chunks and returns the loss: the
+ * mean, sum and count, and optionally per column. Memory stays bounded by the chunk size whatever the
+ * file size. Throws {@link FileError} or {@link ValueError} naming the file and the position.
+ */
+export async function score(predictions: string, targets: string, pool: Pool, options: ScoreOptions = {}): Promise<Score> {
+  const chunk = options.chunk ?? 1 << 20;
+  const pred = await openSource(predictions);
+  const targ = await openSource(targets).catch(async (e) => {
+    await pred.close();
+    throw e;
+  });
+  try {
+    if (pred.dtype !== 'text' && targ.dtype !== 'text' && describe(pred) !== describe(targ)) {
+      throw new FileError(`shape mismatch: ${pred.file} has ${describe(pred)}, ${targ.file} has ${describe(targ)}`);
+    }
+    const x = new Float32Array(new SharedArrayBuffer(chunk * 4));
+    const y = new Float32Array(new SharedArrayBuffer(chunk * 4));
+    const columns = () => (pred.shape.length === 2 && pred.shape[1] > 0 ? pred.shape[1] : 1);
+    let perClass: { sum: number; count: number }[] | undefined;
+    let sum = 0;
+    let count = 0;
+    for (;;) {
+      const [a, b] = await Promise.all([pred.read(x), targ.read(y)]);
+      if (a !== b) {
+        const short = a < b ? pred : targ;
+        throw new FileError(
+          `${short.file} ends at value ${count + Math.min(a, b)} but ${(a < b ? targ : pred).file} goes on: shapes differ`,
+        );
+      }
+      if (a === 0) break;
+      const xs = x.subarray(0, a);
+      const ys = y.subarray(0, a);
+      try {
+        if (options.perClass) {
+          const c = columns();
+          perClass ??= Array.from({ length: c }, () => ({ sum: 0, count: 0 }));
+          const losses = options.logits
+            ? await pool.binaryCrossEntropyWithLogits(xs, ys, { reduction: 'none' })
+            : await pool.binaryCrossEntropy(xs, ys, { reduction: 'none' });
+          let chunkSum = 0;
+          for (let i = 0; i < a; i++) {
+            const k = (count + i) % c;
+            perClass[k].sum += losses[i];
+            perClass[k].count++;
+            chunkSum += losses[i];
+          }
+          sum += chunkSum;
+        } else {
+          sum += options.logits
+            ? await pool.binaryCrossEntropyWithLogits(xs, ys, { reduction: 'sum' })
+            : await pool.binaryCrossEntropy(xs, ys, { reduction: 'sum' });
+        }
+      } catch (e) {
+        if (e instanceof OutOfRangeError) {
+          const at = count + e.index;
+          const file = e.argument === 'input' ? pred.file : targ.file;
+          const c = columns();
+          const where = c > 1 ? ` (row ${Math.floor(at / c)}, column ${at % c})` : '';
+          throw new ValueError(`${file}: value ${at}${where} is ${e.value}: ${e.argument === 'input' ? 'probabilities' : 'targets'} must be in [0, 1]`);
+        }
+        throw e;
+      }
+      count += a;
+      options.progress?.((pred.bytesRead + targ.bytesRead) / Math.max(1, pred.bytes + targ.bytes));
+    }
+    if (describe(pred) !== describe(targ)) {
+      throw new FileError(`shape mismatch: ${pred.file} has ${describe(pred)}, ${targ.file} has ${describe(targ)}`);
+    }
+    const result: Score = { mean: sum / count, sum, count, shape: pred.shape };
+    if (perClass) result.perClass = perClass.map((k) => ({ mean: k.sum / k.count, sum: k.sum, count: k.count }));
+    return result;
+  } finally {
+    await Promise.all([pred.close(), targ.close()]);
+  }
+}

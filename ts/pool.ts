@@ -54,11 +54,12 @@ export interface JobResult {
 }
 
 /**
- * Below this many elements a call runs on the calling thread: measured on 2 cores (Node 20), a
- * pooled call costs about 0.1 ms of messaging, which two threads win back from about 256K elements
- * on (see README, "Node batches").
+ * Below this many elements a call runs on the calling thread. Measured on 2 cores (Node 20, fused
+ * logits pass, inputs in plain Float32Arrays): a pooled call has a fixed cost of about 0.1 ms; the
+ * pool ran at 0.36-0.48x the single thread at 16K elements and 1.2-1.3x at 64K in two runs
+ * (`npm run bench:node`).
  */
-export const DEFAULT_THRESHOLD = 1 << 18;
+export const DEFAULT_THRESHOLD = 1 << 16;
 
 /** Options of {@link createPool}. */
 export interface PoolOptions {
@@ -116,11 +117,37 @@ function spawn(): Slot {
   return { worker, ready, pending };
 }
 
-/** `x` as a Float32Array over a SharedArrayBuffer: itself if it already is one, else one copy. */
-function shared(x: FloatInput): Float32Array {
+/**
+ * Reusable SharedArrayBuffers for copying non-shared inputs (allocating one per call costs far more
+ * than the copy). A call takes a buffer and gives it back when done; a concurrent call that finds it
+ * taken allocates its own.
+ */
+class SharedScratch {
+  #free: SharedArrayBuffer[] = [];
+
+  take(bytes: number): SharedArrayBuffer {
+    const i = this.#free.findIndex((b) => b.byteLength >= bytes);
+    if (i >= 0) return this.#free.splice(i, 1)[0];
+    return new SharedArrayBuffer(Math.max(64, 2 ** Math.ceil(Math.log2(Math.max(bytes, 1)))));
+  }
+
+  give(buffers: SharedArrayBuffer[]): void {
+    // Keep a few, the largest.
+    this.#free.push(...buffers);
+    this.#free.sort((a, b) => b.byteLength - a.byteLength).splice(4);
+  }
+}
+
+/**
+ * `x` as a Float32Array over a SharedArrayBuffer: itself if it already is one, else a copy in a
+ * scratch buffer (recorded in `taken` to be given back).
+ */
+function shared(x: FloatInput, scratch: SharedScratch, taken: SharedArrayBuffer[]): Float32Array {
   if (x instanceof Float32Array && x.buffer instanceof SharedArrayBuffer) return x;
   const src = x instanceof WasmBuffer ? x.view : x;
-  const out = new Float32Array(new SharedArrayBuffer(src.length * 4));
+  const buffer = scratch.take(src.length * 4);
+  taken.push(buffer);
+  const out = new Float32Array(buffer, 0, src.length);
   out.set(src);
   return out;
 }
@@ -152,7 +179,7 @@ function rebuild(e: NonNullable<JobResult['error']>): Error {
  * mean/sum (chunk sums are added in float64). Smaller calls run on the calling thread.
  *
  * Memory: inputs backed by a SharedArrayBuffer reach the workers without a copy; other inputs
- * (arrays, WasmBuffers) are copied once into a SharedArrayBuffer. Workers write results into shared
+ * (arrays, WasmBuffers) are copied once into a SharedArrayBuffer that the pool reuses across calls. Workers write results into shared
  * memory that is returned as is (or copied into a non-shared `out`/`gradOut`). Each worker copies its
  * chunk into its own WebAssembly memory to compute.
  *
@@ -168,6 +195,7 @@ export function createPool(options: PoolOptions = {}): Pool {
   const threshold = options.threshold ?? DEFAULT_THRESHOLD;
   const mainReady = init();
   const slots = Array.from({ length: threads }, spawn);
+  const scratch = new SharedScratch();
   let nextId = 0;
   let closed = false;
 
@@ -203,24 +231,30 @@ export function createPool(options: PoolOptions = {}): Pool {
     const c = checkPass(kind, fn, input, target, options, what);
     const { n, o } = c;
     if (n < threshold || threads < 2) return runPass(kind, fn, input, target, options, what);
-    const x = shared(input);
-    const y = shared(target);
+    const taken: SharedArrayBuffer[] = [];
+    const x = shared(input, scratch, taken);
+    const y = shared(target, scratch, taken);
     const small = (w: FloatInput | undefined, len: number) =>
-      w === undefined ? undefined : len === n ? shared(w) : Float32Array.from(w instanceof WasmBuffer ? w.view : w);
+      w === undefined ? undefined : len === n ? shared(w, scratch, taken) : Float32Array.from(w instanceof WasmBuffer ? w.view : w);
     const weight = small(c.weight, c.wLen);
     const posWeight = small(c.posWeight, c.pLen);
     const g = c.gradOutput;
-    const gradOutput = g === undefined || typeof g === 'number' ? g : shared(g);
+    const gradOutput = g === undefined || typeof g === 'number' ? g : shared(g, scratch, taken);
     const lossOut = c.wantLoss && c.none ? sharedOutput(o.out, n) : undefined;
     const gradOut = c.wantGrad ? sharedOutput(o.gradOut, n) : undefined;
-    const sum = await scatter(
-      chunks(n).map(([a, b]) => ({
-        kind, fn, what, reduction: c.reduction, offset: a, total: n,
-        x: x.subarray(a, b), y: y.subarray(a, b), weight, posWeight,
-        gradOutput: gradOutput instanceof Float32Array ? gradOutput.subarray(a, b) : gradOutput,
-        out: lossOut?.subarray(a, b), gradOut: gradOut?.subarray(a, b),
-      })),
-    );
+    let sum: number;
+    try {
+      sum = await scatter(
+        chunks(n).map(([a, b]) => ({
+          kind, fn, what, reduction: c.reduction, offset: a, total: n,
+          x: x.subarray(a, b), y: y.subarray(a, b), weight, posWeight,
+          gradOutput: gradOutput instanceof Float32Array ? gradOutput.subarray(a, b) : gradOutput,
+          out: lossOut?.subarray(a, b), gradOut: gradOut?.subarray(a, b),
+        })),
+      );
+    } finally {
+      scratch.give(taken);
+    }
     const result: PassResult = { loss: 0, grad: new Float32Array(0), sum };
     if (c.wantLoss) result.loss = c.none ? deliverShared(o.out, lossOut!) : c.reduction === 'sum' ? sum : sum / n;
     if (c.wantGrad) result.grad = deliverShared(o.gradOut, gradOut!);
@@ -233,9 +267,14 @@ export function createPool(options: PoolOptions = {}): Pool {
     const n = lengthOf(x, `${kind}: input`);
     if (n < threshold || threads < 2) return (kind === 'sigmoid' ? sigmoid : logSigmoid)(x, out);
     checkOutput(out, n, `${kind}: out`);
-    const sx = shared(x);
+    const taken: SharedArrayBuffer[] = [];
+    const sx = shared(x, scratch, taken);
     const so = sharedOutput(out, n);
-    await scatter(chunks(n).map(([a, b]) => ({ map: kind, fn: kind, what: 0, x: sx.subarray(a, b), out: so.subarray(a, b), offset: a, total: n })));
+    try {
+      await scatter(chunks(n).map(([a, b]) => ({ map: kind, fn: kind, what: 0, x: sx.subarray(a, b), out: so.subarray(a, b), offset: a, total: n })));
+    } finally {
+      scratch.give(taken);
+    }
     return deliverShared(out, so);
   }
 

@@ -7,35 +7,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { bceWithLogitsModel } from './onnx-graph.mjs';
+import { naiveLogits, naiveProbabilities } from './naive.mjs';
 
 const require = createRequire(import.meta.url);
-
-function naiveLogits(x, y, g) {
-  const n = x.length;
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    const xi = x[i];
-    const yi = y[i];
-    const t = Math.exp(-Math.abs(xi));
-    sum += (1 - yi) * xi - (Math.min(xi, 0) - Math.log1p(t));
-    const s = xi >= 0 ? 1 / (1 + t) : t / (1 + t);
-    g[i] = (s - yi) / n;
-  }
-  return sum / n;
-}
-
-function naiveProbabilities(x, y, g) {
-  const n = x.length;
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    const xi = x[i];
-    const yi = y[i];
-    if (!(xi >= 0 && xi <= 1)) throw new RangeError('input out of range');
-    sum -= yi * Math.max(Math.log(xi), -100) + (1 - yi) * Math.max(Math.log1p(-xi), -100);
-    g[i] = (xi - yi) / Math.max((1 - xi) * xi, 1e-12) / n;
-  }
-  return sum / n;
-}
 
 async function bceWasm(build) {
   const bce = await import('bce-wasm');

@@ -1,20 +1,17 @@
 // bce-wasm in a real browser: Debian's Chromium driven by playwright-core (never a browser download).
 // The demo page, both builds' parity inside the browser (each in its own Worker), a Worker computing
 // the seed loss, the inline entry (no .wasm fetched), and a screenshot of the demo checked for content.
-// Chromium is required under CI (.ci/run installs it); elsewhere the suite is skipped if it is absent.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import * as bce from 'bce-wasm';
 import './setup.js';
+import { available, launch } from './browser/chromium.js';
 // @ts-expect-error plain JavaScript module shared with the browser
 import { runCases } from './browser/cases.js';
 // @ts-expect-error plain JavaScript module
 import { serve } from '../examples/browser/serve.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI) throw new Error(`Chromium not found at ${CHROMIUM}: CI must install it`);
 
 describe.skipIf(!available)('in headless Chromium', () => {
   let browser: Browser;
@@ -22,15 +19,8 @@ describe.skipIf(!available)('in headless Chromium', () => {
   let base: string;
 
   beforeAll(async () => {
-    const { chromium } = await import('playwright-core');
     ({ server, url: base } = await serve(0));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      ],
-    });
+    browser = await launch();
   }, 60_000);
 
   afterAll(async () => {

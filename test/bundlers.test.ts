@@ -1,15 +1,14 @@
 // The package through Vite and webpack 5 with no plugin and no wasm configuration: each bundles
 // test/fixtures/bundle-app (bce-wasm imported by name, init() with no argument), must emit the .wasm
 // files as assets, and the bundle must compute the seed loss in headless Chromium.
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
+import { available, launch } from './browser/chromium.js';
 // @ts-expect-error plain JavaScript module
 import { serve } from '../examples/browser/serve.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
 const app = fileURLToPath(new URL('./fixtures/bundle-app/', import.meta.url));
 const out = fileURLToPath(new URL('../test-results/bundles/', import.meta.url));
 
@@ -50,12 +49,8 @@ describe.each(BUNDLERS)('bundled by %s', (name, bundle) => {
     let server: { close(): void };
     let base: string;
     beforeAll(async () => {
-      const { chromium } = await import('playwright-core');
       ({ server, url: base } = await serve(0));
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
+      browser = await launch();
     }, 60_000);
     afterAll(async () => {
       await browser?.close();

@@ -1,5 +1,6 @@
 // The demo page: every number and every curve comes from bce-wasm's kernels.
 import * as bce from 'bce-wasm';
+import { naiveLogits } from '/bench/naive.mjs';
 
 await bce.init();
 const $ = (id) => document.getElementById(id);
@@ -146,19 +147,6 @@ for (let i = 0; i < N; i++) {
 bx.view.set(jx);
 by.view.set(jy);
 
-function naive(x, y, g) {
-  const n = x.length;
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    const xi = x[i];
-    const yi = y[i];
-    const t = Math.exp(-Math.abs(xi));
-    sum += (1 - yi) * xi - (Math.min(xi, 0) - Math.log1p(t));
-    g[i] = ((xi >= 0 ? 1 / (1 + t) : t / (1 + t)) - yi) / n;
-  }
-  return sum / n;
-}
-
 function median(f, reps) {
   // Warm up for half a second: V8 first runs WebAssembly with its baseline compiler and swaps in the
   // optimized code (compiled in the background) only after the function has run for a while.
@@ -179,9 +167,9 @@ async function bench() {
   await new Promise((r) => setTimeout(r, 30));
   const options = { gradOut: bg };
   const tw = median(() => bce.binaryCrossEntropyWithLogitsForwardBackward(bx, by, options), 15);
-  const tj = median(() => naive(jx, jy, jg), 15);
+  const tj = median(() => naiveLogits(jx, jy, jg), 15);
   const lossW = bce.binaryCrossEntropyWithLogitsForwardBackward(bx, by, options).loss;
-  const lossJ = naive(jx, jy, jg);
+  const lossJ = naiveLogits(jx, jy, jg);
   const result = { wasmMps: N / tw / 1e3, jsMps: N / tj / 1e3, ratio: tj / tw, agree: Math.abs(lossW - lossJ) / lossJ };
   $('bench-out').innerHTML =
     `bce-wasm ${result.wasmMps.toFixed(0)} M elements/s, plain JavaScript ${result.jsMps.toFixed(0)} M elements/s: ` +

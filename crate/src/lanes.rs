@@ -4,7 +4,8 @@
 //! `[f32; 4]` and `[bool; 4]` with one scalar operation per lane. Every operation here is exact
 //! IEEE-754 float32 arithmetic in both forms (wasm has no fused multiply-add and no flush to zero),
 //! and `pmin`/`pmax`/`floor`/`select` are defined lane by lane, so the SIMD and the scalar build
-//! return bit-identical results. This is the only file that knows which form is in use.
+//! return bit-identical results. This is the only file whose code differs between the two forms
+//! (`lib.rs` only reports which one was built).
 
 use core::ops::{Add, Div, Mul, Sub};
 

@@ -106,4 +106,4 @@ say "tsc"
 node_modules/.bin/tsc -p ts/tsconfig.json
 node scripts/make-inline.mjs
 chmod +x dist/cli.js
-say "dist/: $(wc -c < dist/bce_wasm.wasm) bytes of SIMD wasm, $(wc -c < dist/bce_wasm_scalar.wasm) of scalar wasm, $(cat dist/*.js | wc -c) of JavaScript"
+say "dist/: $(wc -c < dist/bce_wasm.wasm) bytes of SIMD wasm, $(wc -c < dist/bce_wasm_scalar.wasm) of scalar wasm, $(cat dist/inline.js | wc -c) of inline entry"

@@ -2,40 +2,26 @@
 // The demo page, both builds' parity inside the browser (each in its own Worker), a Worker computing
 // the seed loss, the inline entry (no .wasm fetched), and a screenshot of the demo checked for content.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import * as bce from 'bce-wasm';
 import './setup.js';
-import { available, launch } from './browser/chromium.js';
+import { available, withBrowser } from './browser/chromium.js';
 // @ts-expect-error plain JavaScript module shared with the browser
 import { runCases } from './browser/cases.js';
-// @ts-expect-error plain JavaScript module
-import { serve } from '../examples/browser/serve.mjs';
 
 
 describe.skipIf(!available)('in headless Chromium', () => {
-  let browser: Browser;
-  let server: { close(): void };
-  let base: string;
-
-  beforeAll(async () => {
-    ({ server, url: base } = await serve(0));
-    browser = await launch();
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    server?.close();
-  });
+  const ctx = withBrowser();
 
   async function open(path: string): Promise<{ page: Page; errors: string[]; requests: string[] }> {
-    const page = await browser.newPage({ viewport: { width: 1150, height: 900 } });
+    const page = await ctx.browser.newPage({ viewport: { width: 1150, height: 900 } });
     const errors: string[] = [];
     const requests: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     page.on('request', (r) => requests.push(new URL(r.url()).pathname));
-    await page.goto(base + path);
+    await page.goto(ctx.base + path);
     return { page, errors, requests };
   }
 

@@ -3,11 +3,8 @@
 // files as assets, and the bundle must compute the seed loss in headless Chromium.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { available, launch } from './browser/chromium.js';
-// @ts-expect-error plain JavaScript module
-import { serve } from '../examples/browser/serve.mjs';
+import { describe, expect, it } from 'vitest';
+import { available, withBrowser } from './browser/chromium.js';
 
 const app = fileURLToPath(new URL('./fixtures/bundle-app/', import.meta.url));
 const out = fileURLToPath(new URL('../test-results/bundles/', import.meta.url));
@@ -45,23 +42,13 @@ describe.each(BUNDLERS)('bundled by %s', (name, bundle) => {
   }, 120_000);
 
   describe.skipIf(!available)('in headless Chromium', () => {
-    let browser: Browser;
-    let server: { close(): void };
-    let base: string;
-    beforeAll(async () => {
-      ({ server, url: base } = await serve(0));
-      browser = await launch();
-    }, 60_000);
-    afterAll(async () => {
-      await browser?.close();
-      server?.close();
-    });
+    const ctx = withBrowser();
 
     it('runs: the bundle loads its .wasm and computes the seed loss', async () => {
-      const page = await browser.newPage();
+      const page = await ctx.browser.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(String(e)));
-      await page.goto(`${base}test-results/bundles/${name}/index.html`);
+      await page.goto(`${ctx.base}test-results/bundles/${name}/index.html`);
       const r = (await (await page.waitForFunction(() => (window as unknown as { __bundled?: object }).__bundled, null, { timeout: 30_000 })).jsonValue()) as {
         backend: string;
         loss: number;

@@ -40,7 +40,7 @@ async function worker(name, sizes) {
     const data = makeData(kind, n);
     const ref = reference(kind, data.x, data.y);
     const method = await setup(data);
-    const call = method.async ? method.run : method.run;
+    const call = method.run;
     const time = method.async
       ? async (inner) => {
           const t0 = performance.now();

@@ -20,29 +20,22 @@ port.on('message', (job: Job) => {
       (job.map === 'sigmoid' ? sigmoid : logSigmoid)(job.x, job.out!);
       reply = { id: job.id, sum: 0 };
     } else {
-      const options = {
-        reduction: job.reduction,
-        weight: job.weight,
-        posWeight: job.posWeight,
-        gradOutput: job.gradOutput,
-        out: job.out,
-        gradOut: job.gradOut,
-      };
       // The chunk goes through this worker's WebAssembly memory in pieces that stay in cache: copy
       // in, compute, copy out, 64K elements at a time (a whole chunk would be copied through memory).
       let sum = 0;
-      const n = job.x.length;
-      for (let a = 0; a < n || a === 0; a += PIECE) {
-        const b = Math.min(n, a + PIECE);
+      const g = job.gradOutput;
+      for (let a = 0; a < job.x.length; a += PIECE) {
+        const b = Math.min(job.x.length, a + PIECE);
         const piece = {
-          ...options,
-          gradOutput: options.gradOutput instanceof Float32Array ? options.gradOutput.subarray(a, b) : options.gradOutput,
-          out: options.out?.subarray(a, b),
-          gradOut: options.gradOut?.subarray(a, b),
+          reduction: job.reduction,
+          weight: job.weight,
+          posWeight: job.posWeight,
+          gradOutput: g instanceof Float32Array ? g.subarray(a, b) : g,
+          out: job.out?.subarray(a, b),
+          gradOut: job.gradOut?.subarray(a, b),
         };
         const chunk = { offset: job.offset + a, total: job.total };
         sum += runPass(job.kind as Kind, job.fn, job.x.subarray(a, b), job.y!.subarray(a, b), piece, job.what, chunk).sum;
-        if (n === 0) break;
       }
       reply = { id: job.id, sum };
     }

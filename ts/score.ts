@@ -224,6 +224,13 @@ function describe(s: Source): string {
   return `(${s.shape.join(', ')})`;
 }
 
+/** Throws unless the two sources have the same shape (a text file's is known once it is read). */
+function checkShapes(pred: Source, targ: Source): void {
+  if (describe(pred) !== describe(targ)) {
+    throw new FileError(`shape mismatch: ${pred.file} has ${describe(pred)}, ${targ.file} has ${describe(targ)}`);
+  }
+}
+
 /**
  * Streams two files of predictions and targets through `pool` in chunks and returns the loss: the
  * mean, sum and count, and optionally per column. Memory stays bounded by the chunk size whatever the
@@ -237,9 +244,7 @@ export async function score(predictions: string, targets: string, pool: Pool, op
     throw e;
   });
   try {
-    if (pred.dtype !== 'text' && targ.dtype !== 'text' && describe(pred) !== describe(targ)) {
-      throw new FileError(`shape mismatch: ${pred.file} has ${describe(pred)}, ${targ.file} has ${describe(targ)}`);
-    }
+    if (pred.dtype !== 'text' && targ.dtype !== 'text') checkShapes(pred, targ);
     const x = new Float32Array(new SharedArrayBuffer(chunk * 4));
     const y = new Float32Array(new SharedArrayBuffer(chunk * 4));
     const columns = () => (pred.shape.length === 2 && pred.shape[1] > 0 ? pred.shape[1] : 1);
@@ -290,9 +295,7 @@ export async function score(predictions: string, targets: string, pool: Pool, op
       count += a;
       options.progress?.((pred.bytesRead + targ.bytesRead) / Math.max(1, pred.bytes + targ.bytes));
     }
-    if (describe(pred) !== describe(targ)) {
-      throw new FileError(`shape mismatch: ${pred.file} has ${describe(pred)}, ${targ.file} has ${describe(targ)}`);
-    }
+    checkShapes(pred, targ);
     const result: Score = { mean: sum / count, sum, count, shape: pred.shape };
     if (perClass) result.perClass = perClass.map((k) => ({ mean: k.sum / k.count, sum: k.sum, count: k.count }));
     return result;

@@ -2,71 +2,47 @@
 # Builds the bce-wasm package into dist/:
 #   crate/ --(rustc, wasm32-unknown-unknown, +simd128)--> wasm --(wasm-opt)--> dist/bce_wasm.wasm
 #   ts/    --(tsc)--> dist/*.js + dist/*.d.ts
-# Finds a Rust toolchain that has the wasm32 target (rustup's where it has or can add the target,
-# otherwise Debian's rustc 1.63), and installs Debian's packages itself when it runs as root with
-# apt-get and finds none. Usage: bash build.sh [--quiet]
+# Uses Debian's rustc-web and builds the wasm32 standard library from source; installs Debian's
+# packages itself when it runs as root with apt-get and finds them missing. Usage: bash build.sh [--quiet]
 set -euo pipefail
 cd "$(dirname "$0")"
 
 TARGET=wasm32-unknown-unknown
-DEBIAN_PACKAGES="rustc cargo libstd-rust-dev-wasm32 lld"
+# Debian 12's current Rust (security suite): rustc-web/cargo-web 1.96 with LLVM 22, the standard
+# library's source (rust-web-src; Debian ships no prebuilt wasm32 std for it, so it is built from
+# source with -Zbuild-std, which needs RUSTC_BOOTSTRAP=1), and LLVM 22's wasm-ld as the linker.
+DEBIAN_PACKAGES="rustc-web cargo-web rust-web-src lld-22"
+RUSTC=/usr/bin/rustc
+CARGO=/usr/bin/cargo
+LINKER=wasm-ld-22
 QUIET=0
 [ "${1:-}" = "--quiet" ] && QUIET=1
 say() { [ "$QUIET" = 1 ] || echo "build.sh: $*"; }
 
-# Whether rustc $1 has the standard library for $TARGET.
-has_target() {
-  local sysroot
-  sysroot=$("$1" --print sysroot 2>/dev/null) || return 1
-  [ -d "$sysroot/lib/rustlib/$TARGET/lib" ]
+have_toolchain() {
+  [ -x "$RUSTC" ] && [ -x "$CARGO" ] && command -v "$LINKER" >/dev/null 2>&1 &&
+    [ -d "$("$RUSTC" --print sysroot 2>/dev/null)/lib/rustlib/src/rust/library/std" ] &&
+    "$RUSTC" --version 2>/dev/null | grep -qE '^rustc 1\.(9[6-9]|[1-9][0-9][0-9])'
 }
 
-# Sets RUSTC and CARGO to a pair that can build for $TARGET, or returns 1.
-find_toolchain() {
-  if command -v rustup >/dev/null 2>&1 && command -v rustc >/dev/null 2>&1; then
-    if ! has_target "$(command -v rustc)"; then
-      say "trying: rustup target add $TARGET"
-      timeout 300 rustup target add "$TARGET" >/dev/null 2>&1 || true
-    fi
-    if has_target "$(command -v rustc)" && command -v cargo >/dev/null 2>&1; then
-      RUSTC=$(command -v rustc) CARGO=$(command -v cargo)
-      return 0
-    fi
-  fi
-  # A rustc whose own sysroot has the target, driven by the cargo installed beside it (a newer
-  # cargo cannot drive an older rustc, so the two must come as a pair).
-  local rustc
-  for rustc in "$(command -v rustc 2>/dev/null || true)" /usr/bin/rustc /usr/local/bin/rustc; do
-    [ -n "$rustc" ] && [ -x "$rustc" ] || continue
-    if has_target "$rustc" && [ -x "$(dirname "$rustc")/cargo" ]; then
-      RUSTC=$rustc CARGO="$(dirname "$rustc")/cargo"
-      return 0
-    fi
-  done
-  return 1
-}
-
-if ! find_toolchain; then
+if ! have_toolchain; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "build.sh: no Rust toolchain with the $TARGET target found;"
-    echo "build.sh: installing Debian's: apt-get install -y --no-install-recommends $DEBIAN_PACKAGES"
+    echo "build.sh: installing Debian's Rust for wasm: apt-get install $DEBIAN_PACKAGES"
     apt-get update -qq
     # shellcheck disable=SC2086
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $DEBIAN_PACKAGES >/dev/null
   fi
-  if ! find_toolchain; then
+  if ! have_toolchain; then
     cat >&2 <<EOF
-build.sh: no Rust toolchain with the $TARGET target was found. Install one of:
-  - Debian/Ubuntu (as root):
-      apt-get update && apt-get install -y --no-install-recommends $DEBIAN_PACKAGES
-  - rustup (where it can download):
-      rustup target add $TARGET
+build.sh: no suitable Rust toolchain: this build needs Debian's rustc-web (>= 1.96) with the standard
+library's source and LLVM 22's wasm-ld. As root on Debian 12:
+  apt-get update && apt-get install -y --no-install-recommends $DEBIAN_PACKAGES
 then run: bash build.sh
 EOF
     exit 1
   fi
 fi
-say "rust: $("$RUSTC" --version) ($RUSTC, $CARGO)"
+say "rust: $("$RUSTC" --version) ($RUSTC, $CARGO, linker $LINKER)"
 
 if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/tsc ]; then
   say "installing npm devDependencies (npm ci)"
@@ -84,8 +60,11 @@ build() { # build NAME RUSTFLAGS WASM_OPT_FEATURES...
   local name=$1 flags=$2
   shift 2
   say "cargo build ($name)"
-  RUSTC="$RUSTC" RUSTFLAGS="$flags" \
-    "$CARGO" build --quiet --release --target "$TARGET" --target-dir "target/$name"
+  # Debian's toolchain first on PATH (rustup's may come first on this machine).
+  PATH="/usr/bin:$PATH" RUSTC="$RUSTC" RUSTC_BOOTSTRAP=1 RUSTFLAGS="$flags" \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$LINKER" \
+    "$CARGO" build --quiet --release --target "$TARGET" --target-dir "target/$name" \
+    -Zbuild-std=std,panic_abort
   node_modules/.bin/wasm-opt -O3 "$@" --strip-debug --strip-producers \
     "target/$name/$TARGET/release/bce_wasm_kernels.wasm" -o "$OUT/$name.wasm"
 }

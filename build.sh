@@ -83,6 +83,7 @@ cp "$OUT/scalar.wasm" dist/bce_wasm_scalar.wasm
 
 say "tsc"
 node_modules/.bin/tsc -p ts/tsconfig.json
+node_modules/.bin/tsc -p ts/node/tsconfig.json
 node scripts/make-inline.mjs
-chmod +x dist/cli.js
+chmod +x dist/node/cli.js
 say "dist/: $(wc -c < dist/bce_wasm.wasm) bytes of SIMD wasm, $(wc -c < dist/bce_wasm_scalar.wasm) of scalar wasm, $(cat dist/inline.js | wc -c) of inline entry"

@@ -124,7 +124,7 @@ const zFile = join(dir, 'logits.npy');
 const yFile = join(dir, 'targets.npy');
 writeNpy(zFile, (i) => Math.sin(i * 0.7) * 8);
 writeNpy(yFile, (i) => ((i * 2654435761) >>> 0) % 3 === 0 ? 1 : 0);
-const cli = new URL('../dist/cli.js', import.meta.url).pathname;
+const cli = new URL('../dist/node/cli.js', import.meta.url).pathname;
 const report = join(dir, 'time.txt');
 const t0 = performance.now();
 const out = execFileSync('/usr/bin/time', ['-v', '-o', report, process.execPath, cli, 'score', zFile, yFile, '--logits', '--json', '--quiet'], {

@@ -4,7 +4,7 @@
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { checkOutput, lengthOf, WasmBuffer, type FloatInput, type FloatOutput } from './memory.js';
+import { checkOutput, lengthOf, WasmBuffer, type FloatInput, type FloatOutput } from '../memory.js';
 import {
   checkPass,
   GRAD,
@@ -17,15 +17,15 @@ import {
   type LossFor,
   type PassResult,
   type Reduction,
-} from './pass.js';
-import type { BCEBackwardOptions, BCEForwardBackwardOptions, BCEOptions } from './bce.js';
+} from '../pass.js';
+import type { BCEBackwardOptions, BCEForwardBackwardOptions, BCEOptions } from '../bce.js';
 import type {
   BCEWithLogitsBackwardOptions,
   BCEWithLogitsForwardBackwardOptions,
   BCEWithLogitsForwardOptions,
-} from './bce_with_logits.js';
-import { logSigmoid, sigmoid } from './sigmoid.js';
-import { init } from './wasm.js';
+} from '../bce_with_logits.js';
+import { logSigmoid, sigmoid } from '../sigmoid.js';
+import { init } from '../wasm.js';
 
 /** @internal A chunk of work for pool_worker.ts. */
 export interface Job {

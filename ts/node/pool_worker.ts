@@ -3,9 +3,9 @@
 // Float32Arrays the caller provides.
 
 import { parentPort } from 'node:worker_threads';
-import { init } from './wasm.js';
-import { OutOfRangeError, runPass, type Kind } from './pass.js';
-import { sigmoid, logSigmoid } from './sigmoid.js';
+import { init } from '../wasm.js';
+import { OutOfRangeError, runPass, type Kind } from '../pass.js';
+import { sigmoid, logSigmoid } from '../sigmoid.js';
 import type { Job, JobResult } from './pool.js';
 
 const port = parentPort!;

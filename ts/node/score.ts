@@ -4,7 +4,7 @@
 import { createReadStream } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { OutOfRangeError } from './pass.js';
+import { OutOfRangeError } from '../pass.js';
 import type { Pool } from './pool.js';
 
 /** A file that cannot be scored as it is: unreadable, bad format or dtype, truncated, shapes that differ. */

@@ -129,10 +129,12 @@ fn patch_log(v: V, r: V) -> V {
 }
 
 /// `max(log(x), -100)` for `x` in [0, 1] (BCE's input after its range check; other values give
-/// unspecified results). The clamp does the special-value work: 0 gives -100.
+/// unspecified results). The clamp does the special-value work: +0 and -0 give -100 (`log(-0)` is
+/// `-inf` in IEEE arithmetic and in PyTorch; the range check lets -0 through as `-0 >= 0`, and the
+/// sign bit would otherwise reach `split` as a huge exponent, so it is cleared first).
 #[inline(always)]
 pub fn log_clamped(x: V) -> V {
-    log_scaled(x).pmax(V::splat(-100.0))
+    log_scaled(x.abs()).pmax(V::splat(-100.0))
 }
 
 /// `max(log1p(-x), -100)` for `x` in [0, 1] (as `log_clamped`): 1 gives -100.

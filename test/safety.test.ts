@@ -1,0 +1,271 @@
+// Defects an outside test found (issue 8), each with its class: wrong numbers from special values
+// and coerced elements, ignored option typos, and memory corrupted or detached by large or failing
+// calls. Every test here failed before its fix.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { describe, expect, it, vi } from 'vitest';
+import * as bce from 'bce-wasm';
+import './setup.js';
+
+const require = createRequire(import.meta.url);
+type Bce = typeof import('bce-wasm');
+
+/** Every loss function, with a valid (input, target) pair for it. */
+const LOSSES = [
+  ['binaryCrossEntropy', [0.2, 0.4, 0.6, 0.8, 0.9], [0, 1, 1, 0, 1]],
+  ['binaryCrossEntropyBackward', [0.2, 0.4, 0.6, 0.8, 0.9], [0, 1, 1, 0, 1]],
+  ['binaryCrossEntropyForwardBackward', [0.2, 0.4, 0.6, 0.8, 0.9], [0, 1, 1, 0, 1]],
+  ['binaryCrossEntropyWithLogits', [-2, -1, 0, 1, 2], [0, 1, 1, 0, 1]],
+  ['binaryCrossEntropyWithLogitsBackward', [-2, -1, 0, 1, 2], [0, 1, 1, 0, 1]],
+  ['binaryCrossEntropyWithLogitsForwardBackward', [-2, -1, 0, 1, 2], [0, 1, 1, 0, 1]],
+] as const;
+type LossName = (typeof LOSSES)[number][0];
+const call = (name: LossName, ...args: unknown[]) => (bce[name] as (...a: unknown[]) => unknown)(...args);
+
+describe('-0 and values that round to -0 as probabilities (PyTorch: log(-0) = -inf, clamped to -100)', () => {
+  async function both(): Promise<Bce[]> {
+    vi.resetModules();
+    const scalar = await import('bce-wasm');
+    scalar.initSync(readFileSync(require.resolve('bce-wasm/bce_wasm_scalar.wasm')));
+    return [bce, scalar];
+  }
+
+  it('binaryCrossEntropy([-0], [1]) is 100 in both builds, in every lane position and tail', async () => {
+    for (const m of await both()) {
+      expect(m.binaryCrossEntropy([-0], [1])).toBe(100);
+      for (const n of [1, 3, 4, 5, 16, 17, 33]) {
+        for (const at of [0, n - 1, n >> 1]) {
+          const x = new Float32Array(n).fill(0.5);
+          const y = new Float32Array(n).fill(0);
+          x[at] = -0;
+          y[at] = 1;
+          const l = m.binaryCrossEntropy(x, y, { reduction: 'none' });
+          expect(l[at]).toBe(100);
+          expect(m.binaryCrossEntropy(x, y, { reduction: 'sum' })).toBeCloseTo(100 + (n - 1) * Math.log(2), 4);
+          // The gradient is PyTorch's: (x - y) / max((1 - x) x, 1e-12) = -1e12.
+          expect(m.binaryCrossEntropyBackward(x, y, { reduction: 'none' })[at]).toBe(Math.fround(-1e12));
+        }
+      }
+    }
+  });
+
+  it('a float64 -1e-300 rounds to -0 on the way in: still 100, never negative', () => {
+    expect(bce.binaryCrossEntropy(new Float64Array([-1e-300]), [1])).toBe(100);
+    expect(bce.binaryCrossEntropy([-1e-300, 0.5], [1, 1], { reduction: 'none' })[0]).toBe(100);
+    // ... and -0 with target 0 is an exact 0 loss, like +0.
+    expect(bce.binaryCrossEntropy([-0], [0])).toBe(0);
+    expect(bce.binaryCrossEntropy([-0], [-0])).toBe(0);
+  });
+});
+
+describe('elements that are not numbers: TypeError naming the argument and the index', () => {
+  const BAD: [string, unknown][] = [
+    ['null', null],
+    ['a numeric string', '0.5'],
+    ['true', true],
+    ['undefined', undefined],
+    ['an object', {}],
+    ['a BigInt', 1n],
+  ];
+
+  it.each(BAD)('%s in input, target, weight, posWeight, gradOutput of every loss', (_label, bad) => {
+    for (const [name, x, y] of LOSSES) {
+      const logits = name.includes('Logits');
+      const backward = name.includes('Backward');
+      const args: [string, (v: unknown[]) => unknown[]][] = [
+        ['input', (v) => [v, y]],
+        ['target', (v) => [x, v]],
+        ['weight', (v) => [x, y, { weight: v }]],
+      ];
+      if (logits) args.push(['posWeight', (v) => [x, y, { posWeight: v }]]);
+      if (backward) args.push(['gradOutput', (v) => [x, y, { reduction: 'none', gradOutput: v }]]);
+      for (const [arg, make] of args) {
+        const v: unknown[] = [...(arg === 'input' ? x : arg === 'target' ? y : [1, 1, 1, 1, 1])];
+        v[3] = bad;
+        expect(() => call(name, ...make(v)), `${name} ${arg}`).toThrowError(TypeError);
+        expect(() => call(name, ...make(v)), `${name} ${arg}`).toThrowError(`${name}: ${arg}[3] is `);
+      }
+    }
+  });
+
+  it('a hole in a sparse array', () => {
+    const x = [0.5, 0.5, 0.5];
+    delete (x as unknown[])[1];
+    expect(() => bce.binaryCrossEntropy(x, [1, 1, 1])).toThrowError(/input\[1\] is undefined/);
+    expect(() => bce.sigmoid(x)).toThrowError(/sigmoid: input\[1\] is undefined/);
+    expect(() => bce.createBuffer(x)).toThrowError(/createBuffer: values\[1\] is undefined/);
+  });
+
+  it('far into a long plain array (a later piece), with the index in the whole array', () => {
+    const x: unknown[] = new Array(100_000).fill(0.5);
+    x[70_001] = '0.5';
+    expect(() => bce.binaryCrossEntropy(x as number[], new Float32Array(100_000))).toThrowError(
+      "binaryCrossEntropy: input[70001] is the string '0.5', not a number",
+    );
+  });
+
+  it('BigInt typed arrays are refused by name; other typed arrays convert', () => {
+    expect(() => bce.sigmoid(new BigInt64Array(3))).toThrowError(/sigmoid: input must hold numbers, got a BigInt64Array/);
+    expect(bce.binaryCrossEntropy(new Uint8Array([1, 0]), new Uint8Array([1, 0]))).toBe(0);
+    expect(bce.sigmoid(new Int16Array([0]))[0]).toBe(0.5);
+  });
+});
+
+describe('unknown option keys: TypeError naming the key and the likely one', () => {
+  it.each([
+    [{ reductions: 'sum' }, 'reductions', 'reduction'],
+    [{ Reduction: 'sum' }, 'Reduction', 'reduction'],
+    [{ weights: [1] }, 'weights', 'weight'],
+  ])('%j in every loss', (opts, key, guess) => {
+    for (const [name, x, y] of LOSSES) {
+      expect(() => call(name, x, y, opts)).toThrowError(new RegExp(`${name}: unknown option '${key}' \\(did you mean '${guess}'\\?\\)`));
+    }
+  });
+
+  it.each(['posweight', 'pos_weight', 'posWeights'])('%s in the logits losses', (key) => {
+    for (const [name, x, y] of LOSSES.filter(([n]) => n.includes('Logits'))) {
+      expect(() => call(name, x, y, { [key]: [100] })).toThrowError(`unknown option '${key}' (did you mean 'posWeight'?)`);
+    }
+  });
+
+  it('options of another variant are refused too, and a key with nothing close gets the list', () => {
+    expect(() => bce.binaryCrossEntropy([0.5], [1], { gradOutput: 2 } as object)).toThrowError(/unknown option 'gradOutput'/);
+    expect(() => bce.binaryCrossEntropyBackward([0.5], [1], { out: new Float32Array(1) } as object)).toThrowError(/unknown option 'out'/);
+    expect(() => bce.binaryCrossEntropy([0.5], [1], { foo: 1 } as object)).toThrowError(/unknown option 'foo'; valid options: weight, reduction, out/);
+  });
+
+  it('out with a reduction that returns a number is an error, not ignored', () => {
+    expect(() => bce.binaryCrossEntropy([0.5], [1], { out: new Float32Array(1) })).toThrowError(/out receives element losses/);
+  });
+
+  it('the accumulator, the module classes and their per-call overrides', () => {
+    expect(() => bce.createAccumulator({ logit: true } as object)).toThrowError("createAccumulator: unknown option 'logit' (did you mean 'logits'?)");
+    expect(() => bce.createAccumulator({ logits: 'yes' } as object)).toThrowError(/logits must be a boolean/);
+    expect(() => bce.createAccumulator({ posWeight: [2] })).toThrowError(/posWeight exists only for the logits loss/);
+    expect(() => new bce.BCELoss({ reductions: 'sum' } as object)).toThrowError(/did you mean 'reduction'/);
+    const m = new bce.BCEWithLogitsLoss();
+    expect(() => m.backward([1], [1], { gradOutputs: 2 } as object)).toThrowError(
+      "BCEWithLogitsLoss.backward: unknown option 'gradOutputs' (did you mean 'gradOutput'?)",
+    );
+    expect(() => m.forwardBackward([1], [1], { reduction: 'sum' } as object)).toThrowError(/unknown option 'reduction'/);
+  });
+
+  it('keys whose value is undefined are ignored', () => {
+    expect(bce.binaryCrossEntropy([0.5], [1], { reductions: undefined } as object)).toBeCloseTo(Math.LN2, 6);
+  });
+});
+
+describe('memory: sizes, failed calls, views of WebAssembly memory', () => {
+  const memBytes = () => bce.wasmMemory().buffer.byteLength;
+
+  it('createBuffer beyond what one block can hold: RangeError naming the limit; nothing changes', () => {
+    const keep = bce.createBuffer(new Float32Array(1000).fill(0.25));
+    const before = memBytes();
+    for (const n of [2 ** 29, 2 ** 30 - 1, 2 ** 32, 2 ** 32 + 4, 2 ** 53]) {
+      expect(() => bce.createBuffer(n)).toThrowError(/createBuffer: length must be an integer from 0 to 536870908/);
+    }
+    expect(memBytes()).toBe(before);
+    bce.sigmoid(new Float32Array(1000).fill(9));
+    expect(keep.view[0]).toBe(0.25);
+    keep.free();
+  });
+
+  it('a call on more than 2^29 elements works (streamed) and corrupts nothing', () => {
+    const big = new Float32Array(2 ** 29 + 4);
+    big[2 ** 29 + 3] = 40;
+    const before = memBytes();
+    const s = bce.sigmoid(big);
+    expect(s.length).toBe(2 ** 29 + 4);
+    expect(s[0]).toBe(0.5);
+    expect(s[2 ** 29 + 3]).toBe(1);
+    expect(memBytes()).toBe(before);
+    const keep = bce.createBuffer(new Float32Array(1000).fill(0.25));
+    bce.sigmoid(new Float32Array(1000).fill(9));
+    expect(keep.view[0]).toBe(0.25);
+    keep.free();
+  }, 120_000);
+
+  it('scratch is bounded: plain-array calls of any size never grow memory', () => {
+    bce.sigmoid([0]);
+    const before = memBytes();
+    for (const n of [1, 1000, 100_000, 3_000_001]) {
+      const x = new Float32Array(n).fill(0.3);
+      bce.binaryCrossEntropyForwardBackward(x, x, { reduction: 'none', weight: x });
+      bce.binaryCrossEntropyWithLogitsForwardBackward(Array.from(x.subarray(0, 50_000)), x.subarray(0, 50_000), { posWeight: x.subarray(0, 50_000) });
+      bce.sigmoid(x);
+    }
+    expect(memBytes()).toBe(before);
+  });
+
+  it('a failed call of any kind leaves every buffer and every later call as if it had never been made', () => {
+    const a = bce.createBuffer(Float32Array.from({ length: 4095 }, (_, i) => (i % 100) / 100));
+    const b = bce.createBuffer(Float32Array.from({ length: 4095 }, (_, i) => ((i * 7) % 100) / 100));
+    const freed = bce.createBuffer(3);
+    freed.free();
+    const snapshot = () => [Array.from(a.view), Array.from(b.view), memBytes()];
+    const reference = () => [
+      bce.binaryCrossEntropyForwardBackward(a, b, { reduction: 'none' }),
+      bce.binaryCrossEntropyWithLogitsForwardBackward(Array.from(a.view), b, { weight: [1, 2, 3, 4, 5, 6, 7], posWeight: [2] }),
+      bce.sigmoid(Array.from(b.view)),
+    ];
+    const before = snapshot();
+    const expected = JSON.stringify(reference());
+    const failing: (() => unknown)[] = [
+      () => bce.sigmoid(new Float32Array(2 ** 29 + 4), new Float32Array(3)),
+      () => bce.binaryCrossEntropy(a, b, { reduction: 'none', out: new Float32Array(4094) }),
+      () => bce.binaryCrossEntropy(a, [...b.view.subarray(0, 4094), 2]),
+      () => bce.binaryCrossEntropy([...a.view.subarray(0, 4094), NaN], b),
+      () => bce.binaryCrossEntropyWithLogits(a, b, { weight: new Float32Array(4094) }),
+      () => bce.binaryCrossEntropyWithLogits(a, freed),
+      () => bce.binaryCrossEntropyWithLogits(a, b, { reductions: 'sum' } as object),
+      () => bce.binaryCrossEntropyWithLogits([...a.view, null] as number[], [...b.view, 1]),
+      () => bce.createBuffer(2 ** 32),
+      () => bce.createBuffer(freed),
+      () => bce.sigmoid({ length: 2 ** 60 } as ArrayLike<number>),
+    ];
+    for (const f of failing) {
+      expect(f).toThrow();
+      expect(snapshot()).toEqual(before);
+      expect(JSON.stringify(reference())).toBe(expected);
+    }
+    a.free();
+    b.free();
+  });
+
+  it('a Float32Array over WebAssembly memory is used in place (input, target, out, gradOut), and is not detached', () => {
+    const n = 2 ** 20 + 3;
+    const X = bce.createBuffer(n);
+    X.view.fill(0.25);
+    const O = bce.createBuffer(n);
+    const G = bce.createBuffer(n);
+    const o = O.view;
+    const r = bce.binaryCrossEntropyForwardBackward(X.view, X.view, { reduction: 'none', out: o, gradOut: G.view });
+    expect(r.loss).toBe(o);
+    expect(o.length).toBe(n);
+    expect(o[n - 1]).toBeCloseTo(-(0.25 * Math.log(0.25) + 0.75 * Math.log(0.75)), 6);
+    expect(r.grad[0]).toBe(0);
+    // A view of part of a buffer works by its offset too.
+    const part = X.view.subarray(5, 13);
+    const l = bce.binaryCrossEntropyWithLogits(part, part, { reduction: 'none', out: O.view.subarray(100, 108) });
+    expect(l.byteOffset).toBe(O.view.byteOffset + 400);
+    expect(bce.sigmoid(part, part)[0]).toBe(part[0]);
+    X.free();
+    O.free();
+    G.free();
+  });
+
+  it('createBuffer(aWasmBuffer) copies a live one and refuses a freed one', () => {
+    const src = bce.createBuffer([1, 2, 3]);
+    const copy = bce.createBuffer(src);
+    expect(Array.from(copy.view)).toEqual([1, 2, 3]);
+    copy.view[0] = 9;
+    expect(src.view[0]).toBe(1);
+    // A view of WebAssembly memory as the source, across the growth the new buffer may cause.
+    const fromView = bce.createBuffer(src.view);
+    expect(Array.from(fromView.view)).toEqual([1, 2, 3]);
+    src.free();
+    expect(() => bce.createBuffer(src)).toThrowError(/createBuffer: values: this WasmBuffer was freed/);
+    copy.free();
+    fromView.free();
+  });
+});

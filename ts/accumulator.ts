@@ -1,7 +1,7 @@
 // Streaming loss over data larger than memory: chunks of any size in sequence, one result.
 
 import { lengthOf, type FloatInput } from './memory.js';
-import { broadcastLength, Kind, LOSS, runPass } from './pass.js';
+import { broadcastLength, checkKeys, Kind, LOSS, runPass } from './pass.js';
 
 /** Options of {@link createAccumulator}. */
 export interface AccumulatorOptions {
@@ -45,7 +45,14 @@ export interface Accumulator {
  * acc.result(); // { mean, sum, count }
  */
 export function createAccumulator(options: AccumulatorOptions = {}): Accumulator {
+  checkKeys(options, ['logits', 'weight', 'posWeight'], 'createAccumulator');
+  if (options.logits !== undefined && typeof options.logits !== 'boolean') {
+    throw new TypeError(`createAccumulator: logits must be a boolean, got ${typeof options.logits}`);
+  }
   const kind = options.logits ? Kind.Logits : Kind.Probabilities;
+  if (kind === Kind.Probabilities && options.posWeight !== undefined) {
+    throw new TypeError('createAccumulator: posWeight exists only for the logits loss (as in PyTorch); pass logits: true');
+  }
   const fn = 'accumulator.add';
   const weight = options.weight;
   const posWeight = options.posWeight;

@@ -1,5 +1,10 @@
-// Linear memory: buffers the caller owns (`createBuffer`), scratch the facade reuses for plain
-// arrays, and the one float32 view of the whole memory, re-created whenever `memory.grow` detaches it.
+// Linear memory: buffers the caller owns (`createBuffer`), the fixed scratch that plain arrays stream
+// through, and the one float32 view of the whole memory, re-created whenever `memory.grow` detaches it.
+//
+// Growth rule: memory grows only when a WasmBuffer is created (the scratch is allocated before the
+// first one, or by the first call). A loss or sigmoid call never allocates, so a view that the caller
+// holds stays valid through any call, and a Float32Array over the module's memory can be passed as an
+// argument: it is used in place, by address.
 
 import { kernels } from './wasm.js';
 
@@ -10,15 +15,40 @@ export type FloatInput = WasmBuffer | ArrayLike<number>;
 export type FloatOutput = WasmBuffer | Float32Array;
 
 const BYTES = 4;
-/** Largest element count one array can have: 4 bytes each in a 32-bit address space. */
-export const MAX_LENGTH = 2 ** 30 - 1;
+
+/**
+ * Elements per piece: arrays that are not in WebAssembly memory stream through scratch this many
+ * elements at a time (16K floats: 64 KiB per operand, so input, target and outputs stay in L2 cache).
+ */
+export const PIECE = 1 << 14;
+
+/**
+ * The largest {@link WasmBuffer}, in elements: Rust's allocator on wasm32 serves at most
+ * `2^31 - 16` bytes in one block (`isize::MAX` rounded down to the 16-byte alignment).
+ */
+export const MAX_BUFFER_LENGTH = (2 ** 31 - 16) / BYTES;
+
+/** Scratch slots, one piece each. */
+export const enum Slot {
+  Input,
+  Target,
+  Weight,
+  PosWeight,
+  GradOutput,
+  Loss,
+  Grad,
+}
+const SLOTS = 7;
+
+/** The scratch block: `SLOTS * PIECE` floats, allocated once (see the growth rule above). */
+let scratchBase = 0;
 
 const disposeSymbol: symbol =
   (Symbol as unknown as { dispose?: symbol }).dispose ?? Symbol.for('Symbol.dispose');
 
 let heap: Float32Array | null = null;
 
-/** A Float32Array over the whole WebAssembly memory, valid until the next allocation. */
+/** A Float32Array over the whole WebAssembly memory (re-created after `memory.grow`). */
 export function heapF32(): Float32Array {
   const buffer = kernels().memory.buffer;
   if (heap === null || heap.buffer !== buffer) heap = new Float32Array(buffer);
@@ -26,6 +56,9 @@ export function heapF32(): Float32Array {
 }
 
 function allocate(bytes: number, what: string): number {
+  if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > MAX_BUFFER_LENGTH * BYTES) {
+    throw new RangeError(`bce-wasm: cannot allocate ${bytes} bytes for ${what} (at most ${MAX_BUFFER_LENGTH * BYTES})`);
+  }
   const ptr = kernels().bce_alloc(bytes) >>> 0;
   if (ptr === 0) {
     throw new RangeError(`bce-wasm: out of WebAssembly memory allocating ${bytes} bytes for ${what}`);
@@ -33,7 +66,21 @@ function allocate(bytes: number, what: string): number {
   return ptr;
 }
 
-// Frees the memory of a buffer that was garbage-collected without `free()`.
+/**
+ * Allocates the scratch block if it does not exist yet; a no-op afterwards. Every call runs it before
+ * it looks at its arguments, so the one growth it may cause happens before any view is taken.
+ */
+export function ensureScratch(): void {
+  if (scratchBase === 0) scratchBase = allocate(SLOTS * PIECE * BYTES, 'scratch');
+}
+
+/** The byte address of scratch slot `slot` (after {@link ensureScratch}). */
+export function slotAddress(slot: Slot): number {
+  return scratchBase + slot * PIECE * BYTES;
+}
+
+// Frees the memory of a buffer that was garbage-collected without `free()`. Finalizers run only
+// between tasks, and not at all in a synchronous loop: `free()` / `using` is the way to free.
 const leaks =
   typeof FinalizationRegistry === 'undefined'
     ? null
@@ -43,8 +90,10 @@ const leaks =
 
 /**
  * float32 storage inside the WebAssembly memory. Functions given a `WasmBuffer` read and write it in
- * place (zero-copy); `view` is how JavaScript reads and fills it. Free it with `free()` (or a `using`
- * declaration); one that is garbage-collected unfreed is freed then.
+ * place (zero-copy); `view` is how JavaScript reads and fills it. Free it with `free()`, or declare it
+ * with `using` so that it is freed at the end of the block. A buffer that is dropped without `free()`
+ * is returned only if and when the garbage collector finalizes it, which may be never within a
+ * synchronous loop: do not rely on it.
  */
 export class WasmBuffer {
   /** Number of float32 elements. */
@@ -55,18 +104,20 @@ export class WasmBuffer {
 
   /** @internal Use {@link createBuffer}. */
   constructor(length: number) {
+    ensureScratch();
     this.length = length;
     this.#ptr = allocate(length * BYTES, 'a WasmBuffer');
     leaks?.register(this, { ptr: this.#ptr, bytes: length * BYTES }, this.#token);
   }
 
   /**
-   * The elements as a Float32Array over WebAssembly memory. Re-read it after calls that may grow
-   * memory (an old view is then detached and has length 0); this getter always returns a live one.
+   * The elements as a Float32Array over WebAssembly memory. Creating another WasmBuffer may grow the
+   * memory, which detaches views taken before (they then have length 0): re-read `view` after that.
+   * Loss and sigmoid calls never grow memory.
    */
   get view(): Float32Array {
-    const buffer = kernels().memory.buffer;
     if (this.#ptr === 0) throw freedError('view');
+    const buffer = kernels().memory.buffer;
     if (this.#view === null || this.#view.buffer !== buffer) {
       this.#view = new Float32Array(buffer, this.#ptr, this.length);
     }
@@ -110,106 +161,104 @@ function freedError(name: string): TypeError {
 
 /**
  * Allocates a {@link WasmBuffer} in WebAssembly memory: `createBuffer(n)` gives `n` zeros,
- * `createBuffer(values)` a copy of `values`.
+ * `createBuffer(values)` a copy of `values` (an array of numbers, a typed array, or another WasmBuffer).
+ *
+ * @throws RangeError for a length above {@link MAX_BUFFER_LENGTH} or when memory cannot grow;
+ *   TypeError for a freed WasmBuffer or an element that is not a number (naming its index)
  */
-export function createBuffer(lengthOrValues: number | ArrayLike<number>): WasmBuffer {
+export function createBuffer(lengthOrValues: number | FloatInput): WasmBuffer {
+  const fn = 'createBuffer';
   if (typeof lengthOrValues === 'number') {
-    checkLength(lengthOrValues, 'createBuffer: length');
+    if (!Number.isInteger(lengthOrValues) || lengthOrValues < 0 || lengthOrValues > MAX_BUFFER_LENGTH) {
+      throw new RangeError(`${fn}: length must be an integer from 0 to ${MAX_BUFFER_LENGTH}, got ${lengthOrValues}`);
+    }
     const buf = new WasmBuffer(lengthOrValues);
     buf.view.fill(0);
     return buf;
   }
-  const length = lengthOf(lengthOrValues, 'createBuffer: values');
-  const buf = new WasmBuffer(length);
-  buf.view.set(lengthOrValues);
+  const n = lengthOf(lengthOrValues, `${fn}: values`);
+  if (n > MAX_BUFFER_LENGTH) {
+    throw new RangeError(`${fn}: values has ${n} elements; a WasmBuffer holds at most ${MAX_BUFFER_LENGTH}`);
+  }
+  // The source's address before the allocation, which may grow memory and detach a view of it.
+  const from = addressOf(lengthOrValues, `${fn}: values`);
+  const buf = new WasmBuffer(n);
+  const to = buf.address(fn) >>> 2;
+  if (from >= 0) heapF32().copyWithin(to, from >>> 2, (from >>> 2) + n);
+  else copyIn(lengthOrValues as ArrayLike<number>, 0, n, to, `${fn}: values`);
   return buf;
 }
 
-function checkLength(n: number, name: string): void {
-  if (!Number.isInteger(n) || n < 0 || n > MAX_LENGTH) {
-    throw new RangeError(`${name} must be an integer from 0 to ${MAX_LENGTH}, got ${n}`);
-  }
-}
-
-/** The element count of an input; TypeError naming `name` for anything that is not a float input. */
+/**
+ * The element count of a float input; TypeError naming `name` for anything that is not one (a
+ * BigInt64Array included), RangeError for an array-like whose length is not a valid length.
+ */
 export function lengthOf(x: unknown, name: string): number {
   if (x instanceof WasmBuffer) return x.length;
-  if (x !== null && typeof x === 'object' && typeof (x as ArrayLike<number>).length === 'number') {
+  if (x !== null && typeof x === 'object') {
     const n = (x as ArrayLike<number>).length;
-    checkLength(n, name + '.length');
-    return n;
+    if (typeof n === 'number') {
+      if (x instanceof BigInt64Array || x instanceof BigUint64Array) {
+        throw new TypeError(`${name} must hold numbers, got a ${x.constructor.name} (convert it to Float32Array)`);
+      }
+      if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${name}.length must be a non-negative integer, got ${n}`);
+      return n;
+    }
   }
   throw new TypeError(
-    `${name} must be a Float32Array, an array of numbers or a WasmBuffer, got ${x === null ? 'null' : typeof x}`,
+    `${name} must be a Float32Array, an array of numbers or a WasmBuffer, got ${describe(x)}`,
   );
 }
 
-/** Scratch slots: one reusable block per argument position, so repeated calls never allocate. */
-export const enum Slot {
-  Input,
-  Target,
-  Weight,
-  PosWeight,
-  GradOutput,
-  Loss,
-  Grad,
-}
-
-const scratchPtr = [0, 0, 0, 0, 0, 0, 0];
-const scratchBytes = [0, 0, 0, 0, 0, 0, 0];
-
-/** A scratch block of at least `n` floats for `slot`, grown (to a power of two) only when too small. */
-export function scratch(slot: Slot, n: number): number {
-  const bytes = n * BYTES;
-  if (scratchBytes[slot] < bytes) {
-    const k = kernels();
-    if (scratchPtr[slot] !== 0) k.bce_free(scratchPtr[slot], scratchBytes[slot]);
-    scratchPtr[slot] = 0;
-    scratchBytes[slot] = 0;
-    const size = Math.max(64, 2 ** Math.ceil(Math.log2(bytes)));
-    scratchPtr[slot] = allocate(size, 'scratch');
-    scratchBytes[slot] = size;
-  }
-  return scratchPtr[slot];
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  return typeof v;
 }
 
 /**
- * The address of an input's `n` floats in WebAssembly memory: a WasmBuffer's own, or a scratch block
- * that the values are copied into.
+ * The byte address of `x`'s elements if they live in WebAssembly memory (a WasmBuffer, or a
+ * Float32Array over the module's memory, used in place), else -1. Throws for a freed WasmBuffer.
  */
-export function place(x: FloatInput, n: number, slot: Slot, name: string): number {
+export function addressOf(x: unknown, name: string): number {
   if (x instanceof WasmBuffer) return x.address(name);
-  if (n === 0) return scratch(slot, 1);
-  const ptr = scratch(slot, n);
-  heapF32().set(x, ptr >>> 2);
-  return ptr;
-}
-
-/** Where a result of `n` floats is written: an output WasmBuffer in place, else a scratch block. */
-export function target(out: FloatOutput | undefined, n: number, slot: Slot, name: string): number {
-  if (out instanceof WasmBuffer) return out.address(name);
-  return scratch(slot, Math.max(n, 1));
+  if (x instanceof Float32Array && x.buffer === kernels().memory.buffer) return x.byteOffset;
+  return -1;
 }
 
 /**
- * The result written at `ptr`: the output WasmBuffer's view, the caller's Float32Array filled from
- * scratch, or a new Float32Array.
+ * Copies `src[a .. a + m)` to float index `to` of WebAssembly memory, in the one pass that also
+ * checks a plain array's elements: anything but a number is a TypeError naming `name` and the index.
+ * Typed arrays (already numbers) are copied with `set`, converting to float32.
  */
-export function deliver(out: FloatOutput | undefined, ptr: number, n: number): Float32Array {
-  if (out instanceof WasmBuffer) return out.view;
-  const from = heapF32().subarray(ptr >>> 2, (ptr >>> 2) + n);
-  if (out === undefined) return from.slice();
-  out.set(from);
-  return out;
+export function copyIn(src: ArrayLike<number>, a: number, m: number, to: number, name: string): void {
+  const h = heapF32();
+  if (ArrayBuffer.isView(src)) {
+    const t = src as unknown as Float32Array;
+    h.set(a === 0 && m === t.length ? t : t.subarray(a, a + m), to);
+    return;
+  }
+  for (let i = 0; i < m; i++) {
+    const v = src[a + i];
+    if (typeof v !== 'number') throw notANumber(name, a + i, v);
+    h[to + i] = v;
+  }
 }
 
-/** Checks an output's type and length before anything runs. */
-export function checkOutput(out: unknown, n: number, name: string): void {
-  if (out === undefined) return;
+function notANumber(name: string, index: number, v: unknown): TypeError {
+  const what = v === undefined ? 'undefined (a hole or a missing element)' : typeof v === 'string' ? `the string '${v}'` : describe(v) + (typeof v === 'object' ? '' : ` ${String(v)}`);
+  return new TypeError(`${name}[${index}] is ${what}, not a number`);
+}
+
+/** Checks an output's type, state and length before anything runs; returns its address or -1. */
+export function checkOutput(out: unknown, n: number, name: string): number {
+  if (out === undefined) return -1;
   if (!(out instanceof WasmBuffer) && !(out instanceof Float32Array)) {
-    throw new TypeError(`${name} must be a Float32Array or a WasmBuffer`);
+    throw new TypeError(`${name} must be a Float32Array or a WasmBuffer, got ${describe(out)}`);
   }
+  const address = addressOf(out, name);
   if (out.length !== n) {
     throw new RangeError(`${name} has length ${out.length} but the result has ${n} elements`);
   }
+  return address;
 }

@@ -13,19 +13,13 @@ import {
   type BCEWithLogitsOptions,
 } from './bce_with_logits.js';
 import type { FloatInput, FloatOutput } from './memory.js';
-import { reductionOf, type ForwardBackward, type GradOptions, type LossFor, type LossOptions, type OutputOptions, type Reduction } from './pass.js';
+import { checkKeys, reductionOf, type ForwardBackward, type GradOptions, type LossFor, type LossOptions, type OutputOptions, type Reduction } from './pass.js';
 import { sigmoid } from './sigmoid.js';
 
 /** Per-call options of a loss module's `backward` and `forwardBackward`. */
 export type CallOptions = GradOptions & OutputOptions;
-
-function checkKeys(options: object, allowed: readonly string[], cls: string): void {
-  for (const key of Object.keys(options)) {
-    if (!allowed.includes(key)) {
-      throw new TypeError(`${cls}: unknown option '${key}' (expected ${allowed.join(', ')})`);
-    }
-  }
-}
+const BACKWARD_KEYS = ['gradOutput', 'gradOut'];
+const CALL_KEYS = ['gradOutput', 'gradOut', 'out'];
 
 /** `torch.nn.Sigmoid`. */
 export class Sigmoid {
@@ -59,11 +53,13 @@ export class BCELoss<R extends Reduction = 'mean'> {
 
   /** The gradient w.r.t. `input`; see {@link binaryCrossEntropyBackward}. */
   backward(input: FloatInput, target: FloatInput, options?: CallOptions): Float32Array {
+    checkKeys(options ?? {}, BACKWARD_KEYS, 'BCELoss.backward');
     return binaryCrossEntropyBackward<R>(input, target, { ...this.options, ...options });
   }
 
   /** Loss and gradient from one pass; see {@link binaryCrossEntropyForwardBackward}. */
   forwardBackward(input: FloatInput, target: FloatInput, options?: CallOptions): ForwardBackward<R> {
+    checkKeys(options ?? {}, CALL_KEYS, 'BCELoss.forwardBackward');
     return binaryCrossEntropyForwardBackward<R>(input, target, { ...this.options, ...options });
   }
 }
@@ -92,11 +88,13 @@ export class BCEWithLogitsLoss<R extends Reduction = 'mean'> {
 
   /** The gradient w.r.t. the logits; see {@link binaryCrossEntropyWithLogitsBackward}. */
   backward(input: FloatInput, target: FloatInput, options?: CallOptions): Float32Array {
+    checkKeys(options ?? {}, BACKWARD_KEYS, 'BCEWithLogitsLoss.backward');
     return binaryCrossEntropyWithLogitsBackward<R>(input, target, { ...this.options, ...options });
   }
 
   /** Loss and gradient from one pass; see {@link binaryCrossEntropyWithLogitsForwardBackward}. */
   forwardBackward(input: FloatInput, target: FloatInput, options?: CallOptions): ForwardBackward<R> {
+    checkKeys(options ?? {}, CALL_KEYS, 'BCEWithLogitsLoss.forwardBackward');
     return binaryCrossEntropyWithLogitsForwardBackward<R>(input, target, { ...this.options, ...options });
   }
 }

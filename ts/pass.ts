@@ -3,14 +3,15 @@
 
 import {
   WasmBuffer,
+  addressOf,
   checkOutput,
-  deliver,
+  copyIn,
+  ensureScratch,
   heapF32,
   lengthOf,
-  place,
-  scratch,
+  PIECE,
   Slot,
-  target as outputAddress,
+  slotAddress,
   type FloatInput,
   type FloatOutput,
 } from './memory.js';
@@ -114,6 +115,61 @@ export interface CheckedPass {
   what: number;
 }
 
+/** The option keys each variant takes, by `kind` and `what` (LOSS, GRAD, LOSS | GRAD). */
+function allowedKeys(kind: Kind, what: number): readonly string[] {
+  const keys = ['weight', 'reduction'];
+  if (kind === Kind.Logits) keys.push('posWeight');
+  if (what & LOSS) keys.push('out');
+  if (what & GRAD) keys.push('gradOutput', 'gradOut');
+  return keys;
+}
+const KEYS: (readonly string[])[] = [];
+for (const kind of [Kind.Probabilities, Kind.Logits]) {
+  for (const what of [LOSS, GRAD, LOSS | GRAD]) KEYS[kind * 8 + what] = allowedKeys(kind, what);
+}
+
+/**
+ * TypeError for an option key that `fn` does not take (a typo would otherwise be ignored), with the
+ * valid key it most likely meant. Keys whose value is `undefined` are ignored.
+ */
+export function checkKeys(options: object, allowed: readonly string[], fn: string): void {
+  for (const key in options) {
+    if (!allowed.includes(key) && (options as Record<string, unknown>)[key] !== undefined) {
+      throw unknownOption(key, allowed, fn);
+    }
+  }
+}
+
+function unknownOption(key: string, allowed: readonly string[], fn: string): TypeError {
+  const guess = closest(key, allowed);
+  const hint = guess === undefined ? '' : ` (did you mean '${guess}'?)`;
+  return new TypeError(`${fn}: unknown option '${key}'${hint}; valid options: ${allowed.join(', ')}`);
+}
+
+/** The allowed key nearest to `key`: the same letters ignoring case and `_`/`-`, or within 2 edits. */
+function closest(key: string, allowed: readonly string[]): string | undefined {
+  const norm = (s: string) => s.toLowerCase().replace(/[_-]/g, '');
+  let best: string | undefined;
+  let bestD = 3;
+  for (const a of allowed) {
+    const d = norm(a) === norm(key) ? 0 : editDistance(norm(a), norm(key));
+    if (d < bestD) [best, bestD] = [a, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
 /**
  * Checks a pass's arguments without running anything: options, lengths, broadcasting, outputs and
  * the upstream gradient. Throws the documented TypeError / RangeError naming the argument.
@@ -128,7 +184,13 @@ export function checkPass(
   chunk?: Chunk,
 ): CheckedPass {
   const o: AnyOptions = options ?? {};
-  if (typeof o !== 'object') throw new TypeError(`${fn}: options must be an object`);
+  if (typeof o !== 'object' || o === null) throw new TypeError(`${fn}: options must be an object`);
+  if (kind === Kind.Probabilities && o.posWeight !== undefined) {
+    throw new TypeError(
+      `${fn}: posWeight exists only for the logits loss (as in PyTorch); use binaryCrossEntropyWithLogits`,
+    );
+  }
+  checkKeys(o, KEYS[kind * 8 + (what & (LOSS | GRAD))], fn);
   const reduction = reductionOf(o.reduction, fn);
   const n = lengthOf(input, `${fn}: input`);
   const nt = lengthOf(targetValues, `${fn}: target`);
@@ -138,22 +200,15 @@ export function checkPass(
   const whole = chunk === undefined ? n : chunk.total ?? -1;
   const weight = o.weight;
   const wLen = weight === undefined ? 0 : broadcastLength(weight, whole, fn, 'weight');
-  let posWeight: FloatInput | undefined;
-  let pLen = 0;
-  if (kind === Kind.Logits) {
-    posWeight = o.posWeight;
-    if (posWeight !== undefined) pLen = broadcastLength(posWeight, whole, fn, 'posWeight');
-  } else if (o.posWeight !== undefined) {
-    throw new TypeError(
-      `${fn}: posWeight exists only for the logits loss (as in PyTorch); use binaryCrossEntropyWithLogits`,
-    );
-  }
+  const posWeight = kind === Kind.Logits ? o.posWeight : undefined;
+  const pLen = posWeight === undefined ? 0 : broadcastLength(posWeight, whole, fn, 'posWeight');
   const none = reduction === 'none';
   const wantLoss = (what & LOSS) !== 0;
   const wantGrad = (what & GRAD) !== 0;
   if (wantLoss && none) what |= LOSS_STORE;
-  if (wantLoss && none) checkOutput(o.out, n, `${fn}: out`);
-  if (wantGrad) checkOutput(o.gradOut, n, `${fn}: gradOut`);
+  if (o.out !== undefined && !none) {
+    throw new TypeError(`${fn}: out receives element losses, so it needs reduction 'none' (got '${reduction}')`);
+  }
 
   // The upstream gradient: absent (1), a scalar, or (for 'none') one value per element.
   const gradOutput = wantGrad ? o.gradOutput : undefined;
@@ -170,8 +225,57 @@ export function checkPass(
 }
 
 /**
+ * A broadcast operand (weight, posWeight) as the kernel reads it: in WebAssembly memory at `ptr`
+ * with period `len` (a WasmBuffer, a view of the module's memory, or a plain array of at most
+ * PIECE elements copied into its scratch slot once per call), or `ptr = -1`: a long plain array whose
+ * elements each piece gathers into the slot.
+ */
+interface Operand {
+  src: FloatInput | undefined;
+  ptr: number;
+  len: number;
+  slot: Slot;
+  name: string;
+}
+
+function operand(src: FloatInput | undefined, len: number, slot: Slot, name: string): Operand {
+  if (src === undefined) return { src, ptr: 0, len: 0, slot, name };
+  let ptr = addressOf(src, name);
+  if (ptr < 0 && len <= PIECE) {
+    ptr = slotAddress(slot);
+    copyIn(src as ArrayLike<number>, 0, len, ptr >>> 2, name);
+  }
+  return { src, ptr, len, slot, name };
+}
+
+/** The operand for the piece of `m` elements at global index `at`: `[ptr, len, phase]`. */
+function operandPiece(w: Operand, at: number, m: number): [number, number, number] {
+  if (w.ptr >= 0) return [w.ptr, w.len, w.len === 0 ? 0 : at % w.len];
+  // Gather w[at % len ...] for m < len elements: at most one wrap.
+  const to = slotAddress(w.slot) >>> 2;
+  const s = at % w.len;
+  const first = Math.min(m, w.len - s);
+  copyIn(w.src as ArrayLike<number>, s, first, to, w.name);
+  if (first < m) copyIn(w.src as ArrayLike<number>, 0, m - first, to + first, w.name);
+  return [to << 2, m, 0];
+}
+
+/** An array operand of `n` elements: its address in WebAssembly memory, or -1 to stream it. */
+function pieceAddress(src: FloatInput, address: number, a: number, m: number, slot: Slot, name: string): number {
+  if (address >= 0) return address + a * 4;
+  const ptr = slotAddress(slot);
+  copyIn(src as ArrayLike<number>, a, m, ptr >>> 2, name);
+  return ptr;
+}
+
+/**
  * Runs one pass. `fn` names the public function in messages; `what` is a combination of LOSS and
  * GRAD (LOSS_STORE is added for `reduction: 'none'`); `chunk` when the data is part of a whole.
+ *
+ * Arrays in WebAssembly memory (WasmBuffers, views of the module's memory) are read and written in
+ * place; any other array streams through the fixed scratch, {@link PIECE} elements at a time, its
+ * elements checked in the same copy. Nothing here allocates WebAssembly memory (after the scratch
+ * exists), so no view is detached during a call.
  */
 export function runPass(
   kind: Kind,
@@ -183,57 +287,81 @@ export function runPass(
   chunk?: Chunk,
 ): PassResult {
   const k = kernels();
+  ensureScratch();
   const c = checkPass(kind, fn, input, targetValues, options, what, chunk);
-  const { o, reduction, n, whole, wLen, pLen, none, wantLoss, wantGrad, gradOutput } = c;
-  const phase = chunk === undefined ? 0 : chunk.offset;
-  let { weight, posWeight } = c;
+  const { o, reduction, n, whole, none, wantLoss, wantGrad, gradOutput } = c;
+  const offset = chunk === undefined ? 0 : chunk.offset;
   what = c.what;
 
-  let wPlaced = wLen;
-  let pPlaced = pLen;
-  if (chunk !== undefined) {
-    // A chunk: per-element operands are sliced, shorter ones start at the chunk's phase.
-    if (weight !== undefined) [weight, wPlaced] = atPhase(weight, wLen, phase, n, whole);
-    if (posWeight !== undefined) [posWeight, pPlaced] = atPhase(posWeight, pLen, phase, n, whole);
-  }
-
-  // Addresses first (allocation may grow memory), values copied in as each is placed.
-  const xPtr = place(input, n, Slot.Input, `${fn}: input`);
-  const yPtr = place(targetValues, n, Slot.Target, `${fn}: target`);
-  const wPtr = weight === undefined ? 0 : place(weight, wPlaced, Slot.Weight, `${fn}: weight`);
-  const pPtr = posWeight === undefined ? 0 : place(posWeight, pPlaced, Slot.PosWeight, `${fn}: posWeight`);
-  let gPtr = 0;
+  // Addresses of everything already in WebAssembly memory (outputs checked first: nothing is
+  // written before every argument has passed its checks).
+  const lossAddr = wantLoss && none ? checkOutput(o.out, n, `${fn}: out`) : -1;
+  const gradAddr = wantGrad ? checkOutput(o.gradOut, n, `${fn}: gradOut`) : -1;
+  const xAddr = addressOf(input, `${fn}: input`);
+  const yAddr = addressOf(targetValues, `${fn}: target`);
+  const w = operand(c.weight, c.wLen, Slot.Weight, `${fn}: weight`);
+  const p = operand(c.posWeight, c.pLen, Slot.PosWeight, `${fn}: posWeight`);
+  let gAddr = -1;
   let gLen = 0;
   if (typeof gradOutput === 'number') {
     if (gradOutput !== 1) {
       gLen = 1;
-      gPtr = scratch(Slot.GradOutput, 1);
-      heapF32()[gPtr >>> 2] = gradOutput;
+      gAddr = slotAddress(Slot.GradOutput);
+      heapF32()[gAddr >>> 2] = gradOutput;
     }
   } else if (gradOutput !== undefined) {
-    gLen = n;
-    gPtr = place(gradOutput, n, Slot.GradOutput, `${fn}: gradOutput`);
+    gLen = -1; // per element, sliced like the input
+    gAddr = addressOf(gradOutput, `${fn}: gradOutput`);
   }
-  const lossPtr = wantLoss && none ? outputAddress(o.out, n, Slot.Loss, `${fn}: out`) : 0;
-  const gradPtr = wantGrad ? outputAddress(o.gradOut, n, Slot.Grad, `${fn}: gradOut`) : 0;
   const gradDiv = reduction === 'mean' ? whole : 1;
 
-  const status =
-    kind === Kind.Logits
-      ? k.bce_binary_cross_entropy_with_logits(
-          xPtr, yPtr, n, wPtr, wPlaced, pPtr, pPlaced, gPtr, gLen, gradDiv, lossPtr, gradPtr, what,
-        )
-      : k.bce_binary_cross_entropy(xPtr, yPtr, n, wPtr, wPlaced, gPtr, gLen, gradDiv, lossPtr, gradPtr, what);
-  if (status !== 0) throw statusError(status, fn, status === BAD_INPUT ? xPtr : yPtr, phase);
+  // Results that do not live in WebAssembly memory: the caller's Float32Array, or a new one.
+  const lossArray = wantLoss && none && lossAddr < 0 ? (o.out as Float32Array | undefined) ?? new Float32Array(n) : null;
+  const gradArray = wantGrad && gradAddr < 0 ? (o.gradOut as Float32Array | undefined) ?? new Float32Array(n) : null;
+
+  let sum = 0;
+  for (let a = 0; a < n; a += PIECE) {
+    const m = Math.min(PIECE, n - a);
+    const xPtr = pieceAddress(input, xAddr, a, m, Slot.Input, `${fn}: input`);
+    const yPtr = pieceAddress(targetValues, yAddr, a, m, Slot.Target, `${fn}: target`);
+    const [wPtr, wLen, wPhase] = operandPiece(w, offset + a, m);
+    let gPtr = gAddr;
+    let gn = gLen;
+    if (gLen < 0) {
+      gPtr = pieceAddress(gradOutput as FloatInput, gAddr, a, m, Slot.GradOutput, `${fn}: gradOutput`);
+      gn = m;
+    }
+    const lossPtr = lossAddr >= 0 ? lossAddr + 4 * a : lossArray !== null ? slotAddress(Slot.Loss) : 0;
+    const gradPtr = gradAddr >= 0 ? gradAddr + 4 * a : gradArray !== null ? slotAddress(Slot.Grad) : 0;
+    let status: number;
+    if (kind === Kind.Logits) {
+      const [pPtr, pLen, pPhase] = operandPiece(p, offset + a, m);
+      status = k.bce_binary_cross_entropy_with_logits(
+        xPtr, yPtr, m, wPtr, wLen, wPhase, pPtr, pLen, pPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, what,
+      );
+    } else {
+      status = k.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wLen, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, what);
+    }
+    if (status !== 0) throw statusError(status, fn, status === BAD_INPUT ? xPtr : yPtr, offset + a);
+    if (wantLoss) sum += k.bce_last_sum();
+    const h = heapF32();
+    if (lossArray !== null) lossArray.set(h.subarray(lossPtr >>> 2, (lossPtr >>> 2) + m), a);
+    if (gradArray !== null) gradArray.set(h.subarray(gradPtr >>> 2, (gradPtr >>> 2) + m), a);
+  }
 
   let loss: number | Float32Array = 0;
-  const sum = wantLoss ? k.bce_last_sum() : 0;
   if (wantLoss) {
-    if (none) loss = deliver(o.out, lossPtr, n);
+    if (none) loss = lossArray ?? view(o.out as FloatOutput, lossAddr, n);
     else loss = reduction === 'sum' ? sum : sum / n;
   }
-  const grad = wantGrad ? deliver(o.gradOut, gradPtr, n) : EMPTY;
+  const grad = wantGrad ? gradArray ?? view(o.gradOut as FloatOutput, gradAddr, n) : EMPTY;
   return { loss, grad, sum };
+}
+
+/** An output in WebAssembly memory as the caller gets it back: its own view (still live: no call grows memory). */
+function view(out: FloatOutput, address: number, n: number): Float32Array {
+  if (out instanceof WasmBuffer) return out.view;
+  return (out as Float32Array).buffer === kernels().memory.buffer ? out : new Float32Array(kernels().memory.buffer, address, n);
 }
 
 /** A range error of BCELoss: names the argument, the index (in the whole, for a chunk) and the value. */
@@ -266,23 +394,6 @@ function statusError(status: number, fn: string, ptr: number, offset: number): E
     index,
     value,
   );
-}
-
-/**
- * The broadcast operand `x` (of length `len`) as a chunk of `n` elements starting at `phase` sees it:
- * the slice for a per-element operand (`len` = the whole's length), else `x` rotated to the phase.
- */
-function atPhase(x: FloatInput, len: number, phase: number, n: number, whole: number): [FloatInput, number] {
-  const src = x instanceof WasmBuffer ? x.view : x;
-  if (len === whole) {
-    const part = src instanceof Float32Array ? src.subarray(phase, phase + n) : Float32Array.from({ length: n }, (_, i) => src[phase + i]);
-    return [part, n];
-  }
-  const k = phase % len;
-  if (k === 0) return [x, len];
-  const out = new Float32Array(len);
-  for (let i = 0; i < len; i++) out[i] = src[(i + k) % len];
-  return [out, len];
 }
 
 /** The reduction option, checked: TypeError for a non-string, RangeError for an unknown name. */

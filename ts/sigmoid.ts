@@ -1,25 +1,41 @@
 // Elementwise kernels (mirrors crate/src/sigmoid.rs).
 
-import { checkOutput, deliver, lengthOf, place, Slot, target, type FloatInput, type FloatOutput } from './memory.js';
+import { addressOf, checkOutput, copyIn, ensureScratch, heapF32, lengthOf, PIECE, Slot, slotAddress, type FloatInput, type FloatOutput } from './memory.js';
 import { kernels, type KernelExports } from './wasm.js';
 
 type Elementwise = 'bce_sigmoid' | 'bce_logsigmoid' | 'bce_exp' | 'bce_log' | 'bce_log1p';
 
+/**
+ * `out[i] = f(x[i])`: in place for operands in WebAssembly memory, else streamed through the scratch
+ * {@link PIECE} elements at a time (see `runPass`).
+ */
 function elementwise(kernel: Elementwise, fn: string, x: FloatInput, out?: FloatOutput): Float32Array {
   const k: KernelExports = kernels();
+  ensureScratch();
   const n = lengthOf(x, `${fn}: input`);
-  checkOutput(out, n, `${fn}: out`);
-  const xPtr = place(x, n, Slot.Input, `${fn}: input`);
-  const outPtr = target(out, n, Slot.Loss, `${fn}: out`);
-  k[kernel](xPtr, outPtr, n);
-  return deliver(out, outPtr, n);
+  const outAddr = checkOutput(out, n, `${fn}: out`);
+  const xAddr = addressOf(x, `${fn}: input`);
+  const result = outAddr >= 0 ? null : (out as Float32Array | undefined) ?? new Float32Array(n);
+  for (let a = 0; a < n; a += PIECE) {
+    const m = Math.min(PIECE, n - a);
+    let xPtr = xAddr + 4 * a;
+    if (xAddr < 0) {
+      xPtr = slotAddress(Slot.Input);
+      copyIn(x as ArrayLike<number>, a, m, xPtr >>> 2, `${fn}: input`);
+    }
+    const outPtr = outAddr >= 0 ? outAddr + 4 * a : slotAddress(Slot.Loss);
+    k[kernel](xPtr, outPtr, m);
+    if (result !== null) result.set(heapF32().subarray(outPtr >>> 2, (outPtr >>> 2) + m), a);
+  }
+  if (result !== null) return result;
+  return out instanceof Float32Array ? out : (out as { view: Float32Array }).view;
 }
 
 /**
  * PyTorch's `torch.sigmoid`: `1 / (1 + exp(-x))` per element, without overflow for any input
  * (0 at -inf, 1 at +inf, NaN for NaN), within 2 float32 ulps (see README, "Accuracy").
  *
- * @param out where to write the result (may be `x` itself when both are the same WasmBuffer)
+ * @param out where to write the result (may be `x` itself)
  */
 export function sigmoid(x: FloatInput, out?: FloatOutput): Float32Array {
   return elementwise('bce_sigmoid', 'sigmoid', x, out);

@@ -12,12 +12,12 @@ export interface KernelExports {
   bce_log(x: number, out: number, n: number): void;
   bce_log1p(x: number, out: number, n: number): void;
   bce_binary_cross_entropy(
-    x: number, y: number, n: number, w: number, wLen: number, g: number, gLen: number,
+    x: number, y: number, n: number, w: number, wLen: number, wPhase: number, g: number, gLen: number,
     gradDiv: number, lossOut: number, gradOut: number, what: number,
   ): number;
   bce_binary_cross_entropy_with_logits(
-    x: number, y: number, n: number, w: number, wLen: number, p: number, pLen: number,
-    g: number, gLen: number, gradDiv: number, lossOut: number, gradOut: number, what: number,
+    x: number, y: number, n: number, w: number, wLen: number, wPhase: number, p: number, pLen: number,
+    pPhase: number, g: number, gLen: number, gradDiv: number, lossOut: number, gradOut: number, what: number,
   ): number;
   bce_last_sum(): number;
   bce_error_index(): number;

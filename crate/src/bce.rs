@@ -44,7 +44,8 @@ impl Loss for Probabilities {
 
 /// BCE on probabilities over `n` elements of `x` (input) and `y` (target).
 ///
-/// `w`/`w_len`: weight of period `w_len` (0: none). `g`/`g_len`: upstream gradient of period
+/// `w`/`w_len`/`w_phase`: weight of period `w_len` (0: none), the first element using `w[w_phase]`
+/// (see `stream::Bcast`). `g`/`g_len`: upstream gradient of period
 /// `g_len` (0: 1). `grad_div`: N for `mean`, else 1. `what`: `pass::LOSS | LOSS_STORE | GRAD` bits.
 /// Returns 0, or 1 / 2 when an input / target element is outside [0, 1] (index in
 /// `bce_error_index()`), or 3 for a bad `what`. The loss sum is in `bce_last_sum()`.
@@ -58,6 +59,7 @@ pub unsafe extern "C" fn bce_binary_cross_entropy(
     n: usize,
     w: *const f32,
     w_len: usize,
+    w_phase: usize,
     g: *const f32,
     g_len: usize,
     grad_div: f32,
@@ -69,8 +71,8 @@ pub unsafe extern "C" fn bce_binary_cross_entropy(
         x,
         y,
         n,
-        w: Bcast::new(w, w_len, 1.0),
-        g: Bcast::new(g, g_len, 1.0),
+        w: Bcast::new(w, w_len, w_phase, 1.0),
+        g: Bcast::new(g, g_len, 0, 1.0),
         grad_div,
         loss_out,
         grad_out,

@@ -52,7 +52,8 @@ impl<const POS: bool> Loss for Logits<POS> {
 }
 
 /// BCE with logits over `n` elements of `x` (logits) and `y` (target). Arguments as for
-/// `bce_binary_cross_entropy`, plus `p`/`p_len`: pos_weight of period `p_len` (0: none).
+/// `bce_binary_cross_entropy`, plus `p`/`p_len`/`p_phase`: pos_weight of period `p_len` (0: none)
+/// starting at `p[p_phase]`.
 /// Returns 0, or 3 for a bad `what`. The loss sum is in `bce_last_sum()`.
 ///
 /// # Safety
@@ -64,8 +65,10 @@ pub unsafe extern "C" fn bce_binary_cross_entropy_with_logits(
     n: usize,
     w: *const f32,
     w_len: usize,
+    w_phase: usize,
     p: *const f32,
     p_len: usize,
+    p_phase: usize,
     g: *const f32,
     g_len: usize,
     grad_div: f32,
@@ -77,13 +80,13 @@ pub unsafe extern "C" fn bce_binary_cross_entropy_with_logits(
         x,
         y,
         n,
-        w: Bcast::new(w, w_len, 1.0),
-        g: Bcast::new(g, g_len, 1.0),
+        w: Bcast::new(w, w_len, w_phase, 1.0),
+        g: Bcast::new(g, g_len, 0, 1.0),
         grad_div,
         loss_out,
         grad_out,
     };
-    let pos_weight = Bcast::new(p, p_len, 1.0);
+    let pos_weight = Bcast::new(p, p_len, p_phase, 1.0);
     if p_len == 0 {
         dispatch(&mut Logits::<false> { pos_weight }, pass, what)
     } else {

@@ -26,7 +26,9 @@ pub unsafe fn store<const TAIL: bool>(v: V, p: *mut f32, i: usize, k: usize) {
 
 /// An operand of period `len` (a weight, a pos_weight, a gradient): element `i` of the data uses
 /// `ptr[i % len]`, read in step with the data, four lanes at a time, with no expanded copy.
-/// `len = 0` means "absent" and reads as the constant `absent`; `len = 1` is a scalar.
+/// `len = 0` means "absent" and reads as the constant `absent`; `len = 1` is a scalar. `phase`
+/// (reduced modulo `len`) is the index of the operand that the first element uses: a piece of a
+/// longer array that starts at element `a` passes `a % len`.
 pub struct Bcast {
     ptr: *const f32,
     len: usize,
@@ -38,12 +40,13 @@ impl Bcast {
     /// # Safety
     /// `ptr` must point to `len` readable floats when `len > 0`.
     #[inline(always)]
-    pub unsafe fn new(ptr: *const f32, len: usize, absent: f32) -> Bcast {
+    pub unsafe fn new(ptr: *const f32, len: usize, phase: usize, absent: f32) -> Bcast {
         let splat = match len {
             0 => V::splat(absent),
             _ => V::splat(*ptr),
         };
-        Bcast { ptr, len, pos: 0, splat }
+        let pos = if len == 0 { 0 } else { phase % len };
+        Bcast { ptr, len, pos, splat }
     }
 
     /// The next four lanes. Past the end of the data they wrap around, which is harmless: a partial

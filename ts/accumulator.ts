@@ -66,7 +66,7 @@ export function createAccumulator(options: AccumulatorOptions = {}): Accumulator
     add(input: FloatInput, target: FloatInput): void {
       const r = runPass(kind, fn, input, target, passOptions, LOSS, { offset: count });
       sum += r.sum;
-      count += lengthOf(input, `${fn}: input`);
+      count += lengthOf(input, fn, 'input');
     },
     result(): AccumulatedLoss {
       for (const [name, w] of [['weight', weight], ['posWeight', posWeight]] as const) {

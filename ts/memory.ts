@@ -130,8 +130,8 @@ export class WasmBuffer {
   }
 
   /** @internal The byte address in WebAssembly memory; throws if freed. `name` is for the message. */
-  address(name: string): number {
-    if (this.#ptr === 0) throw freedError(name);
+  address(fn: string, arg?: string): number {
+    if (this.#ptr === 0) throw freedError(named(fn, arg));
     return this.#ptr;
   }
 
@@ -155,6 +155,11 @@ if (disposeSymbol !== (Symbol as unknown as { dispose?: symbol }).dispose) {
   (WasmBuffer.prototype as unknown as Record<symbol, () => void>)[disposeSymbol] = WasmBuffer.prototype.free;
 }
 
+/** `fn: arg`, the name of an argument in a message (built only when a message is). */
+export function named(fn: string, arg?: string): string {
+  return arg === undefined ? fn : `${fn}: ${arg}`;
+}
+
 function freedError(name: string): TypeError {
   return new TypeError(`${name}: this WasmBuffer was freed and cannot be used again`);
 }
@@ -176,16 +181,16 @@ export function createBuffer(lengthOrValues: number | FloatInput): WasmBuffer {
     buf.view.fill(0);
     return buf;
   }
-  const n = lengthOf(lengthOrValues, `${fn}: values`);
+  const n = lengthOf(lengthOrValues, fn, 'values');
   if (n > MAX_BUFFER_LENGTH) {
     throw new RangeError(`${fn}: values has ${n} elements; a WasmBuffer holds at most ${MAX_BUFFER_LENGTH}`);
   }
   // The source's address before the allocation, which may grow memory and detach a view of it.
-  const from = addressOf(lengthOrValues, `${fn}: values`);
+  const from = addressOf(lengthOrValues, fn, 'values');
   const buf = new WasmBuffer(n);
   const to = buf.address(fn) >>> 2;
   if (from >= 0) heapF32().copyWithin(to, from >>> 2, (from >>> 2) + n);
-  else copyIn(lengthOrValues as ArrayLike<number>, 0, n, to, `${fn}: values`);
+  else copyIn(lengthOrValues as ArrayLike<number>, 0, n, to, fn, 'values');
   return buf;
 }
 
@@ -193,20 +198,20 @@ export function createBuffer(lengthOrValues: number | FloatInput): WasmBuffer {
  * The element count of a float input; TypeError naming `name` for anything that is not one (a
  * BigInt64Array included), RangeError for an array-like whose length is not a valid length.
  */
-export function lengthOf(x: unknown, name: string): number {
+export function lengthOf(x: unknown, fn: string, arg?: string): number {
   if (x instanceof WasmBuffer) return x.length;
   if (x !== null && typeof x === 'object') {
     const n = (x as ArrayLike<number>).length;
     if (typeof n === 'number') {
       if (x instanceof BigInt64Array || x instanceof BigUint64Array) {
-        throw new TypeError(`${name} must hold numbers, got a ${x.constructor.name} (convert it to Float32Array)`);
+        throw new TypeError(`${named(fn, arg)} must hold numbers, got a ${x.constructor.name} (convert it to Float32Array)`);
       }
-      if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${name}.length must be a non-negative integer, got ${n}`);
+      if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${named(fn, arg)}.length must be a non-negative integer, got ${n}`);
       return n;
     }
   }
   throw new TypeError(
-    `${name} must be a Float32Array, an array of numbers or a WasmBuffer, got ${describe(x)}`,
+    `${named(fn, arg)} must be a Float32Array, an array of numbers or a WasmBuffer, got ${describe(x)}`,
   );
 }
 
@@ -220,8 +225,8 @@ function describe(v: unknown): string {
  * The byte address of `x`'s elements if they live in WebAssembly memory (a WasmBuffer, or a
  * Float32Array over the module's memory, used in place), else -1. Throws for a freed WasmBuffer.
  */
-export function addressOf(x: unknown, name: string): number {
-  if (x instanceof WasmBuffer) return x.address(name);
+export function addressOf(x: unknown, fn: string, arg?: string): number {
+  if (x instanceof WasmBuffer) return x.address(fn, arg);
   if (x instanceof Float32Array && x.buffer === kernels().memory.buffer) return x.byteOffset;
   return -1;
 }
@@ -231,7 +236,7 @@ export function addressOf(x: unknown, name: string): number {
  * checks a plain array's elements: anything but a number is a TypeError naming `name` and the index.
  * Typed arrays (already numbers) are copied with `set`, converting to float32.
  */
-export function copyIn(src: ArrayLike<number>, a: number, m: number, to: number, name: string): void {
+export function copyIn(src: ArrayLike<number>, a: number, m: number, to: number, fn: string, arg?: string): void {
   const h = heapF32();
   if (ArrayBuffer.isView(src)) {
     const t = src as unknown as Float32Array;
@@ -240,7 +245,7 @@ export function copyIn(src: ArrayLike<number>, a: number, m: number, to: number,
   }
   for (let i = 0; i < m; i++) {
     const v = src[a + i];
-    if (typeof v !== 'number') throw notANumber(name, a + i, v);
+    if (typeof v !== 'number') throw notANumber(named(fn, arg), a + i, v);
     h[to + i] = v;
   }
 }
@@ -251,14 +256,14 @@ function notANumber(name: string, index: number, v: unknown): TypeError {
 }
 
 /** Checks an output's type, state and length before anything runs; returns its address or -1. */
-export function checkOutput(out: unknown, n: number, name: string): number {
+export function checkOutput(out: unknown, n: number, fn: string, arg?: string): number {
   if (out === undefined) return -1;
   if (!(out instanceof WasmBuffer) && !(out instanceof Float32Array)) {
-    throw new TypeError(`${name} must be a Float32Array or a WasmBuffer, got ${describe(out)}`);
+    throw new TypeError(`${named(fn, arg)} must be a Float32Array or a WasmBuffer, got ${describe(out)}`);
   }
-  const address = addressOf(out, name);
+  const address = addressOf(out, fn, arg);
   if (out.length !== n) {
-    throw new RangeError(`${name} has length ${out.length} but the result has ${n} elements`);
+    throw new RangeError(`${named(fn, arg)} has length ${out.length} but the result has ${n} elements`);
   }
   return address;
 }

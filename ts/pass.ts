@@ -192,8 +192,8 @@ export function checkPass(
   }
   checkKeys(o, KEYS[kind * 8 + (what & (LOSS | GRAD))], fn);
   const reduction = reductionOf(o.reduction, fn);
-  const n = lengthOf(input, `${fn}: input`);
-  const nt = lengthOf(targetValues, `${fn}: target`);
+  const n = lengthOf(input, fn, 'input');
+  const nt = lengthOf(targetValues, fn, 'target');
   if (nt !== n) {
     throw new RangeError(`${fn}: target has length ${nt} but input has length ${n}; they must match`);
   }
@@ -216,7 +216,7 @@ export function checkPass(
     if (!none) {
       throw new TypeError(`${fn}: gradOutput must be a number for reduction '${reduction}' (the loss is a scalar)`);
     }
-    const len = lengthOf(gradOutput, `${fn}: gradOutput`);
+    const len = lengthOf(gradOutput, fn, 'gradOutput');
     if (len !== n) {
       throw new RangeError(`${fn}: gradOutput has length ${len} but input has length ${n}; they must match`);
     }
@@ -225,46 +225,37 @@ export function checkPass(
 }
 
 /**
- * A broadcast operand (weight, posWeight) as the kernel reads it: in WebAssembly memory at `ptr`
- * with period `len` (a WasmBuffer, a view of the module's memory, or a plain array of at most
- * PIECE elements copied into its scratch slot once per call), or `ptr = -1`: a long plain array whose
- * elements each piece gathers into the slot.
+ * Where a broadcast operand (weight, posWeight) of period `len` is for the kernel: its address if it
+ * is in WebAssembly memory, else a plain array of at most PIECE elements is copied into its scratch
+ * slot once per call; -1 for a longer plain array, whose elements each piece gathers (see
+ * {@link gather}).
  */
-interface Operand {
-  src: FloatInput | undefined;
-  ptr: number;
-  len: number;
-  slot: Slot;
-  name: string;
+function placeOperand(src: FloatInput, len: number, slot: Slot, fn: string, arg: string): number {
+  const ptr = addressOf(src, fn, arg);
+  if (ptr >= 0 || len > PIECE) return ptr;
+  const to = slotAddress(slot);
+  copyIn(src as ArrayLike<number>, 0, len, to >>> 2, fn, arg);
+  return to;
 }
 
-function operand(src: FloatInput | undefined, len: number, slot: Slot, name: string): Operand {
-  if (src === undefined) return { src, ptr: 0, len: 0, slot, name };
-  let ptr = addressOf(src, name);
-  if (ptr < 0 && len <= PIECE) {
-    ptr = slotAddress(slot);
-    copyIn(src as ArrayLike<number>, 0, len, ptr >>> 2, name);
-  }
-  return { src, ptr, len, slot, name };
+/**
+ * Copies the `m < len` elements `src[at % len ...]` (wrapping at most once) into `slot`: the operand
+ * of one piece, then read with period `m` and phase 0.
+ */
+function gather(src: FloatInput, len: number, at: number, m: number, slot: Slot, fn: string, arg: string): number {
+  const to = slotAddress(slot);
+  const s = at % len;
+  const first = Math.min(m, len - s);
+  copyIn(src as ArrayLike<number>, s, first, to >>> 2, fn, arg);
+  if (first < m) copyIn(src as ArrayLike<number>, 0, m - first, (to >>> 2) + first, fn, arg);
+  return to;
 }
 
-/** The operand for the piece of `m` elements at global index `at`: `[ptr, len, phase]`. */
-function operandPiece(w: Operand, at: number, m: number): [number, number, number] {
-  if (w.ptr >= 0) return [w.ptr, w.len, w.len === 0 ? 0 : at % w.len];
-  // Gather w[at % len ...] for m < len elements: at most one wrap.
-  const to = slotAddress(w.slot) >>> 2;
-  const s = at % w.len;
-  const first = Math.min(m, w.len - s);
-  copyIn(w.src as ArrayLike<number>, s, first, to, w.name);
-  if (first < m) copyIn(w.src as ArrayLike<number>, 0, m - first, to + first, w.name);
-  return [to << 2, m, 0];
-}
-
-/** An array operand of `n` elements: its address in WebAssembly memory, or -1 to stream it. */
-function pieceAddress(src: FloatInput, address: number, a: number, m: number, slot: Slot, name: string): number {
+/** The address of elements `a .. a + m` of an array operand: in place, or copied into `slot`. */
+function pieceAddress(src: FloatInput, address: number, a: number, m: number, slot: Slot, fn: string, arg: string): number {
   if (address >= 0) return address + a * 4;
   const ptr = slotAddress(slot);
-  copyIn(src as ArrayLike<number>, a, m, ptr >>> 2, name);
+  copyIn(src as ArrayLike<number>, a, m, ptr >>> 2, fn, arg);
   return ptr;
 }
 
@@ -289,19 +280,19 @@ export function runPass(
   const k = kernels();
   ensureScratch();
   const c = checkPass(kind, fn, input, targetValues, options, what, chunk);
-  const { o, reduction, n, whole, none, wantLoss, wantGrad, gradOutput } = c;
+  const { o, n, none, wantLoss, wantGrad, gradOutput, weight, posWeight, wLen, pLen } = c;
   const offset = chunk === undefined ? 0 : chunk.offset;
   what = c.what;
 
   // Addresses of everything already in WebAssembly memory (outputs checked first: nothing is
   // written before every argument has passed its checks).
-  const lossAddr = wantLoss && none ? checkOutput(o.out, n, `${fn}: out`) : -1;
-  const gradAddr = wantGrad ? checkOutput(o.gradOut, n, `${fn}: gradOut`) : -1;
-  const xAddr = addressOf(input, `${fn}: input`);
-  const yAddr = addressOf(targetValues, `${fn}: target`);
-  const w = operand(c.weight, c.wLen, Slot.Weight, `${fn}: weight`);
-  const p = operand(c.posWeight, c.pLen, Slot.PosWeight, `${fn}: posWeight`);
-  let gAddr = -1;
+  const lossAddr = wantLoss && none ? checkOutput(o.out, n, fn, 'out') : -1;
+  const gradAddr = wantGrad ? checkOutput(o.gradOut, n, fn, 'gradOut') : -1;
+  const xAddr = addressOf(input, fn, 'input');
+  const yAddr = addressOf(targetValues, fn, 'target');
+  const wAddr = weight === undefined ? 0 : placeOperand(weight, wLen, Slot.Weight, fn, 'weight');
+  const pAddr = posWeight === undefined ? 0 : placeOperand(posWeight, pLen, Slot.PosWeight, fn, 'posWeight');
+  let gAddr = 0;
   let gLen = 0;
   if (typeof gradOutput === 'number') {
     if (gradOutput !== 1) {
@@ -311,48 +302,64 @@ export function runPass(
     }
   } else if (gradOutput !== undefined) {
     gLen = -1; // per element, sliced like the input
-    gAddr = addressOf(gradOutput, `${fn}: gradOutput`);
+    gAddr = addressOf(gradOutput, fn, 'gradOutput');
   }
-  const gradDiv = reduction === 'mean' ? whole : 1;
+  const gradDiv = c.reduction === 'mean' ? c.whole : 1;
 
   // Results that do not live in WebAssembly memory: the caller's Float32Array, or a new one.
-  const lossArray = wantLoss && none && lossAddr < 0 ? (o.out as Float32Array | undefined) ?? new Float32Array(n) : null;
-  const gradArray = wantGrad && gradAddr < 0 ? (o.gradOut as Float32Array | undefined) ?? new Float32Array(n) : null;
+  const lossArray = lossAddr < 0 && wantLoss && none ? (o.out as Float32Array | undefined) ?? new Float32Array(n) : null;
+  const gradArray = gradAddr < 0 && wantGrad ? (o.gradOut as Float32Array | undefined) ?? new Float32Array(n) : null;
+  const lossSlot = slotAddress(Slot.Loss);
+  const gradSlot = slotAddress(Slot.Grad);
 
   let sum = 0;
   for (let a = 0; a < n; a += PIECE) {
     const m = Math.min(PIECE, n - a);
-    const xPtr = pieceAddress(input, xAddr, a, m, Slot.Input, `${fn}: input`);
-    const yPtr = pieceAddress(targetValues, yAddr, a, m, Slot.Target, `${fn}: target`);
-    const [wPtr, wLen, wPhase] = operandPiece(w, offset + a, m);
+    const at = offset + a;
+    const xPtr = pieceAddress(input, xAddr, a, m, Slot.Input, fn, 'input');
+    const yPtr = pieceAddress(targetValues, yAddr, a, m, Slot.Target, fn, 'target');
+    let wPtr = wAddr;
+    let wn = wLen;
+    let wPhase = wLen > 1 ? at % wLen : 0;
+    if (wAddr < 0) {
+      wPtr = gather(weight!, wLen, at, m, Slot.Weight, fn, 'weight');
+      wn = m;
+      wPhase = 0;
+    }
     let gPtr = gAddr;
     let gn = gLen;
     if (gLen < 0) {
-      gPtr = pieceAddress(gradOutput as FloatInput, gAddr, a, m, Slot.GradOutput, `${fn}: gradOutput`);
+      gPtr = pieceAddress(gradOutput as FloatInput, gAddr, a, m, Slot.GradOutput, fn, 'gradOutput');
       gn = m;
     }
-    const lossPtr = lossAddr >= 0 ? lossAddr + 4 * a : lossArray !== null ? slotAddress(Slot.Loss) : 0;
-    const gradPtr = gradAddr >= 0 ? gradAddr + 4 * a : gradArray !== null ? slotAddress(Slot.Grad) : 0;
+    const lossPtr = lossAddr >= 0 ? lossAddr + 4 * a : lossArray !== null ? lossSlot : 0;
+    const gradPtr = gradAddr >= 0 ? gradAddr + 4 * a : gradArray !== null ? gradSlot : 0;
     let status: number;
     if (kind === Kind.Logits) {
-      const [pPtr, pLen, pPhase] = operandPiece(p, offset + a, m);
+      let pPtr = pAddr;
+      let pn = pLen;
+      let pPhase = pLen > 1 ? at % pLen : 0;
+      if (pAddr < 0) {
+        pPtr = gather(posWeight!, pLen, at, m, Slot.PosWeight, fn, 'posWeight');
+        pn = m;
+        pPhase = 0;
+      }
       status = k.bce_binary_cross_entropy_with_logits(
-        xPtr, yPtr, m, wPtr, wLen, wPhase, pPtr, pLen, pPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, what,
+        xPtr, yPtr, m, wPtr, wn, wPhase, pPtr, pn, pPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, what,
       );
     } else {
-      status = k.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wLen, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, what);
+      status = k.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, what);
     }
-    if (status !== 0) throw statusError(status, fn, status === BAD_INPUT ? xPtr : yPtr, offset + a);
+    if (status !== 0) throw statusError(status, fn, status === BAD_INPUT ? xPtr : yPtr, at);
     if (wantLoss) sum += k.bce_last_sum();
-    const h = heapF32();
-    if (lossArray !== null) lossArray.set(h.subarray(lossPtr >>> 2, (lossPtr >>> 2) + m), a);
-    if (gradArray !== null) gradArray.set(h.subarray(gradPtr >>> 2, (gradPtr >>> 2) + m), a);
+    if (lossArray !== null) lossArray.set(heapF32().subarray(lossPtr >>> 2, (lossPtr >>> 2) + m), a);
+    if (gradArray !== null) gradArray.set(heapF32().subarray(gradPtr >>> 2, (gradPtr >>> 2) + m), a);
   }
 
   let loss: number | Float32Array = 0;
   if (wantLoss) {
     if (none) loss = lossArray ?? view(o.out as FloatOutput, lossAddr, n);
-    else loss = reduction === 'sum' ? sum : sum / n;
+    else loss = c.reduction === 'sum' ? sum : sum / n;
   }
   const grad = wantGrad ? gradArray ?? view(o.gradOut as FloatOutput, gradAddr, n) : EMPTY;
   return { loss, grad, sum };
@@ -407,7 +414,7 @@ export function reductionOf(r: unknown, fn: string): Reduction {
 /** The length of a broadcast operand; RangeError unless it divides `n` (or equals it). For a chunk,
  * `n` is the whole's length. */
 export function broadcastLength(x: FloatInput, n: number, fn: string, name: string): number {
-  const len = lengthOf(x, `${fn}: ${name}`);
+  const len = lengthOf(x, fn, name);
   if (len === n || (len > 0 && (n < 0 || n % len === 0))) return len;
   throw new RangeError(
     `${fn}: ${name} of length ${len} does not broadcast over input of length ${n}: ` +

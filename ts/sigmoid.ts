@@ -12,16 +12,16 @@ type Elementwise = 'bce_sigmoid' | 'bce_logsigmoid' | 'bce_exp' | 'bce_log' | 'b
 function elementwise(kernel: Elementwise, fn: string, x: FloatInput, out?: FloatOutput): Float32Array {
   const k: KernelExports = kernels();
   ensureScratch();
-  const n = lengthOf(x, `${fn}: input`);
-  const outAddr = checkOutput(out, n, `${fn}: out`);
-  const xAddr = addressOf(x, `${fn}: input`);
+  const n = lengthOf(x, fn, 'input');
+  const outAddr = checkOutput(out, n, fn, 'out');
+  const xAddr = addressOf(x, fn, 'input');
   const result = outAddr >= 0 ? null : (out as Float32Array | undefined) ?? new Float32Array(n);
   for (let a = 0; a < n; a += PIECE) {
     const m = Math.min(PIECE, n - a);
     let xPtr = xAddr + 4 * a;
     if (xAddr < 0) {
       xPtr = slotAddress(Slot.Input);
-      copyIn(x as ArrayLike<number>, a, m, xPtr >>> 2, `${fn}: input`);
+      copyIn(x as ArrayLike<number>, a, m, xPtr >>> 2, fn, 'input');
     }
     const outPtr = outAddr >= 0 ? outAddr + 4 * a : slotAddress(Slot.Loss);
     k[kernel](xPtr, outPtr, m);

@@ -2,11 +2,8 @@
 // (mirrors crate/src/bce.rs).
 
 import type { FloatInput } from './memory.js';
+import { operation } from './ops.js';
 import {
-  GRAD,
-  Kind,
-  LOSS,
-  runPass,
   type ForwardBackward,
   type GradOptions,
   type LossFor,
@@ -45,13 +42,11 @@ export interface BCEForwardBackwardOptions<R extends Reduction = Reduction>
  * binaryCrossEntropy([0.8, 0.3], [1, 0])                      // 0.2899...
  * binaryCrossEntropy(probs, labels, { reduction: 'none' })   // Float32Array
  */
-export function binaryCrossEntropy<R extends Reduction = 'mean'>(
+export const binaryCrossEntropy: <R extends Reduction = 'mean'>(
   input: FloatInput,
   target: FloatInput,
   options?: BCEOptions<R>,
-): LossFor<R> {
-  return runPass(Kind.Probabilities, 'binaryCrossEntropy', input, target, options, LOSS).loss as LossFor<R>;
-}
+) => LossFor<R> = operation('binaryCrossEntropy') as never;
 
 /**
  * The gradient of {@link binaryCrossEntropy} w.r.t. `input` (PyTorch's
@@ -59,23 +54,18 @@ export function binaryCrossEntropy<R extends Reduction = 'mean'>(
  * by the element count for `'mean'`. At x = 1, y = 0 it is 1e12 (the forward clamp has no
  * counterpart here, as in PyTorch).
  */
-export function binaryCrossEntropyBackward<R extends Reduction = 'mean'>(
+export const binaryCrossEntropyBackward: <R extends Reduction = 'mean'>(
   input: FloatInput,
   target: FloatInput,
   options?: BCEBackwardOptions<R>,
-): Float32Array {
-  return runPass(Kind.Probabilities, 'binaryCrossEntropyBackward', input, target, options, GRAD).grad;
-}
+) => Float32Array = operation('binaryCrossEntropyBackward') as never;
 
 /**
  * {@link binaryCrossEntropy} and {@link binaryCrossEntropyBackward} from one fused pass over the data:
  * the same numbers as the two calls, for about the cost of one.
  */
-export function binaryCrossEntropyForwardBackward<R extends Reduction = 'mean'>(
+export const binaryCrossEntropyForwardBackward: <R extends Reduction = 'mean'>(
   input: FloatInput,
   target: FloatInput,
   options?: BCEForwardBackwardOptions<R>,
-): ForwardBackward<R> {
-  const { loss, grad } = runPass(Kind.Probabilities, 'binaryCrossEntropyForwardBackward', input, target, options, LOSS | GRAD);
-  return { loss, grad } as ForwardBackward<R>;
-}
+) => ForwardBackward<R> = operation('binaryCrossEntropyForwardBackward') as never;

@@ -2,11 +2,8 @@
 // (mirrors crate/src/bce_with_logits.rs).
 
 import type { FloatInput } from './memory.js';
+import { operation } from './ops.js';
 import {
-  GRAD,
-  Kind,
-  LOSS,
-  runPass,
   type ForwardBackward,
   type GradOptions,
   type LossFor,
@@ -54,37 +51,29 @@ export interface BCEWithLogitsForwardBackwardOptions<R extends Reduction = Reduc
  * @example
  * binaryCrossEntropyWithLogits([2, -1], [1, 0], { posWeight: [3] })
  */
-export function binaryCrossEntropyWithLogits<R extends Reduction = 'mean'>(
+export const binaryCrossEntropyWithLogits: <R extends Reduction = 'mean'>(
   input: FloatInput,
   target: FloatInput,
   options?: BCEWithLogitsForwardOptions<R>,
-): LossFor<R> {
-  return runPass(Kind.Logits, 'binaryCrossEntropyWithLogits', input, target, options, LOSS).loss as LossFor<R>;
-}
+) => LossFor<R> = operation('binaryCrossEntropyWithLogits') as never;
 
 /**
  * The gradient of {@link binaryCrossEntropyWithLogits} w.r.t. the logits: `gradOutput * (sigmoid(x) - y)
  * * weight`, or with `posWeight` `gradOutput * ((1 + (p - 1) y) sigmoid(x) - p y) * weight`, divided by
  * the element count for `'mean'`.
  */
-export function binaryCrossEntropyWithLogitsBackward<R extends Reduction = 'mean'>(
+export const binaryCrossEntropyWithLogitsBackward: <R extends Reduction = 'mean'>(
   input: FloatInput,
   target: FloatInput,
   options?: BCEWithLogitsBackwardOptions<R>,
-): Float32Array {
-  return runPass(Kind.Logits, 'binaryCrossEntropyWithLogitsBackward', input, target, options, GRAD).grad;
-}
+) => Float32Array = operation('binaryCrossEntropyWithLogitsBackward') as never;
 
 /**
  * Loss and gradient of the logits loss from one fused pass: `exp(-|x|)` is computed once per element
  * and shared by the loss and the sigmoid of the gradient. The fast path for training.
  */
-export function binaryCrossEntropyWithLogitsForwardBackward<R extends Reduction = 'mean'>(
+export const binaryCrossEntropyWithLogitsForwardBackward: <R extends Reduction = 'mean'>(
   input: FloatInput,
   target: FloatInput,
   options?: BCEWithLogitsForwardBackwardOptions<R>,
-): ForwardBackward<R> {
-  const fn = 'binaryCrossEntropyWithLogitsForwardBackward';
-  const { loss, grad } = runPass(Kind.Logits, fn, input, target, options, LOSS | GRAD);
-  return { loss, grad } as ForwardBackward<R>;
-}
+) => ForwardBackward<R> = operation('binaryCrossEntropyWithLogitsForwardBackward') as never;

@@ -1,19 +1,20 @@
-// torch.nn-style module classes over the functional API: options fixed at construction.
+// torch.nn-style module classes over the functional API, options fixed at construction; both loss
+// classes are made from the families in ops.ts.
 
-import {
-  binaryCrossEntropy,
-  binaryCrossEntropyBackward,
-  binaryCrossEntropyForwardBackward,
-  type BCEOptions,
-} from './bce.js';
-import {
-  binaryCrossEntropyWithLogits,
-  binaryCrossEntropyWithLogitsBackward,
-  binaryCrossEntropyWithLogitsForwardBackward,
-  type BCEWithLogitsOptions,
-} from './bce_with_logits.js';
+import type { BCEWithLogitsOptions } from './bce_with_logits.js';
 import type { FloatInput, FloatOutput } from './memory.js';
-import { checkKeys, reductionOf, type ForwardBackward, type GradOptions, type LossFor, type LossOptions, type OutputOptions, type Reduction } from './pass.js';
+import { FAMILIES, operation, type Family } from './ops.js';
+import {
+  checkKeys,
+  reductionOf,
+  type AnyOptions,
+  type ForwardBackward,
+  type GradOptions,
+  type LossFor,
+  type LossOptions,
+  type OutputOptions,
+  type Reduction,
+} from './pass.js';
 import { sigmoid } from './sigmoid.js';
 
 /** Per-call options of a loss module's `backward` and `forwardBackward`. */
@@ -29,72 +30,68 @@ export class Sigmoid {
   }
 }
 
+/** The three calls of a loss module, with its options fixed at construction. */
+class LossModule<R extends Reduction, O extends LossOptions<R>> {
+  /** The options every call uses. */
+  readonly options: Readonly<O>;
+  readonly #name: string;
+  readonly #forward: (i: FloatInput, t: FloatInput, o?: AnyOptions) => unknown;
+  readonly #backward: (i: FloatInput, t: FloatInput, o?: AnyOptions) => unknown;
+  readonly #forwardBackward: (i: FloatInput, t: FloatInput, o?: AnyOptions) => unknown;
+
+  constructor(name: string, family: Family, options: O) {
+    checkKeys(options, family.options, name);
+    reductionOf(options.reduction, name);
+    this.#name = name;
+    this.options = { ...options };
+    this.#forward = operation(family.forward);
+    this.#backward = operation(family.backward);
+    this.#forwardBackward = operation(family.forwardBackward);
+  }
+
+  /** The loss, written into `out` (for reduction `'none'`) when given. */
+  forward(input: FloatInput, target: FloatInput, out?: FloatOutput): LossFor<R> {
+    return this.#forward(input, target, { ...this.options, out }) as LossFor<R>;
+  }
+
+  /** The gradient w.r.t. `input`; `options` adds the upstream gradient and where to write. */
+  backward(input: FloatInput, target: FloatInput, options?: Omit<CallOptions, 'out'>): Float32Array {
+    checkKeys(options ?? {}, BACKWARD_KEYS, `${this.#name}.backward`);
+    return this.#backward(input, target, { ...this.options, ...options }) as Float32Array;
+  }
+
+  /** Loss and gradient from one pass. */
+  forwardBackward(input: FloatInput, target: FloatInput, options?: CallOptions): ForwardBackward<R> {
+    checkKeys(options ?? {}, CALL_KEYS, `${this.#name}.forwardBackward`);
+    return this.#forwardBackward(input, target, { ...this.options, ...options }) as ForwardBackward<R>;
+  }
+}
+
 /**
- * `torch.nn.BCELoss(weight, reduction)`: binary cross-entropy on probabilities.
+ * `torch.nn.BCELoss(weight, reduction)`: binary cross-entropy on probabilities; see
+ * {@link binaryCrossEntropy}, {@link binaryCrossEntropyBackward} and
+ * {@link binaryCrossEntropyForwardBackward}.
  *
  * @example
  * const loss = new BCELoss({ reduction: 'mean' });
  * const { loss: l, grad } = loss.forwardBackward(sigmoid(logits), target);
  */
-export class BCELoss<R extends Reduction = 'mean'> {
-  /** The options every call uses. */
-  readonly options: Readonly<LossOptions<R>>;
-
+export class BCELoss<R extends Reduction = 'mean'> extends LossModule<R, LossOptions<R>> {
   constructor(options: LossOptions<R> = {}) {
-    checkKeys(options, ['weight', 'reduction'], 'BCELoss');
-    reductionOf(options.reduction, 'BCELoss');
-    this.options = { ...options };
-  }
-
-  /** The loss; see {@link binaryCrossEntropy}. */
-  forward(input: FloatInput, target: FloatInput, out?: FloatOutput): LossFor<R> {
-    return binaryCrossEntropy<R>(input, target, { ...this.options, out } as BCEOptions<R>);
-  }
-
-  /** The gradient w.r.t. `input`; see {@link binaryCrossEntropyBackward}. */
-  backward(input: FloatInput, target: FloatInput, options?: CallOptions): Float32Array {
-    checkKeys(options ?? {}, BACKWARD_KEYS, 'BCELoss.backward');
-    return binaryCrossEntropyBackward<R>(input, target, { ...this.options, ...options });
-  }
-
-  /** Loss and gradient from one pass; see {@link binaryCrossEntropyForwardBackward}. */
-  forwardBackward(input: FloatInput, target: FloatInput, options?: CallOptions): ForwardBackward<R> {
-    checkKeys(options ?? {}, CALL_KEYS, 'BCELoss.forwardBackward');
-    return binaryCrossEntropyForwardBackward<R>(input, target, { ...this.options, ...options });
+    super('BCELoss', FAMILIES.BCELoss, options);
   }
 }
 
 /**
- * `torch.nn.BCEWithLogitsLoss(weight, reduction, pos_weight)`: binary cross-entropy on logits.
+ * `torch.nn.BCEWithLogitsLoss(weight, reduction, pos_weight)`: binary cross-entropy on logits; see
+ * {@link binaryCrossEntropyWithLogits} and its backward and fused forms.
  *
  * @example
  * const loss = new BCEWithLogitsLoss({ posWeight: [3, 1, 1] });
  * const { loss: l, grad } = loss.forwardBackward(logits, target);
  */
-export class BCEWithLogitsLoss<R extends Reduction = 'mean'> {
-  /** The options every call uses. */
-  readonly options: Readonly<BCEWithLogitsOptions<R>>;
-
+export class BCEWithLogitsLoss<R extends Reduction = 'mean'> extends LossModule<R, BCEWithLogitsOptions<R>> {
   constructor(options: BCEWithLogitsOptions<R> = {}) {
-    checkKeys(options, ['weight', 'reduction', 'posWeight'], 'BCEWithLogitsLoss');
-    reductionOf(options.reduction, 'BCEWithLogitsLoss');
-    this.options = { ...options };
-  }
-
-  /** The loss; see {@link binaryCrossEntropyWithLogits}. */
-  forward(input: FloatInput, target: FloatInput, out?: FloatOutput): LossFor<R> {
-    return binaryCrossEntropyWithLogits<R>(input, target, { ...this.options, out });
-  }
-
-  /** The gradient w.r.t. the logits; see {@link binaryCrossEntropyWithLogitsBackward}. */
-  backward(input: FloatInput, target: FloatInput, options?: CallOptions): Float32Array {
-    checkKeys(options ?? {}, BACKWARD_KEYS, 'BCEWithLogitsLoss.backward');
-    return binaryCrossEntropyWithLogitsBackward<R>(input, target, { ...this.options, ...options });
-  }
-
-  /** Loss and gradient from one pass; see {@link binaryCrossEntropyWithLogitsForwardBackward}. */
-  forwardBackward(input: FloatInput, target: FloatInput, options?: CallOptions): ForwardBackward<R> {
-    checkKeys(options ?? {}, CALL_KEYS, 'BCEWithLogitsLoss.forwardBackward');
-    return binaryCrossEntropyWithLogitsForwardBackward<R>(input, target, { ...this.options, ...options });
+    super('BCEWithLogitsLoss', FAMILIES.BCEWithLogitsLoss, options);
   }
 }

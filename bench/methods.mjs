@@ -172,7 +172,7 @@ export const METHODS = {
   'WASM memory floor (2 in, 1 out)': ['logits', floor],
 };
 
-/** The float64 reference of the mean loss and of the first gradient element, from SPEC.md. */
+/** The float64 reference of the mean loss and of the first gradient element (docs/semantics.md). */
 export function reference(kind, x, y) {
   const n = x.length;
   let sum = 0;

@@ -1,4 +1,4 @@
-// A float64 reference of SPEC.md's formulas, evaluated on the float32 values the kernels see,
+// A float64 reference of the formulas in docs/semantics.md, evaluated on the float32 values the kernels see,
 // and the ulp measure the tests state their tolerances in.
 
 import { expect } from 'vitest';

@@ -5,7 +5,10 @@
 // Bounds:
 // - Element values (losses with reduction 'none', gradients, sigmoid, logSigmoid): within ELEMENT_ULPS
 //   = 4 float32 ulps of PyTorch's float32 value, counted as the number of float32 values between the
-//   two (so it means the same down to the subnormals). 4 is the kernels' own claim (2-4 ulps) and
+//   two (so it means the same down to the subnormals); or, where PyTorch's own float32 rounding is
+//   coarser than that, within 4 ulps of the terms' scale of PyTorch's value or of the exact (float64)
+//   value (see elementProblem: sigmoid(x) - y cancels, and PyTorch's sigmoid flushes to 0 below
+//   -88.72; ours is then the more accurate one, and the report counts these as beyondTorch). 4 is the kernels' own claim (2-4 ulps) and
 //   the largest distance measured among the values that agree (torch 2.15.0: BCE loss 2, BCE
 //   gradient 0, logits loss 4, logits gradient 4, sigmoid 2, logsigmoid 2). NaN exactly where
 //   PyTorch gives NaN, the same infinity where it gives one, and where PyTorch gives a zero, a zero
@@ -42,6 +45,8 @@ import {
   type Reduction,
 } from 'bce-wasm';
 import './setup.js';
+import * as ref from './reference.js';
+import { ulp32 } from './reference.js';
 
 /** Element values: float32 ulps from PyTorch's value (see the header). */
 const ELEMENT_ULPS = 4;
@@ -144,14 +149,34 @@ function noteWorst(key: string, d: number, where: string): void {
   if (!w || d > w.ulps) worst.set(key, { ulps: d, where });
 }
 
-/** Why `ours` is not PyTorch's `want` (an element value), or null when it is. */
-function elementProblem(ours: number, want: number): string | null {
+/** Elements that differ from PyTorch's by more than ELEMENT_ULPS but pass the scale or exact bound. */
+const beyondTorch = new Map<string, number>();
+
+/**
+ * Why `ours` is not PyTorch's `want` (an element value), or null when it is. `exact` is the float64
+ * value of the formula on the same float32 arguments and `scale` the magnitude of the terms whose
+ * difference it is (see test/reference.ts). Special values are compared strictly. A finite value
+ * agrees when it is within ELEMENT_ULPS float32 values of PyTorch's, or within ELEMENT_ULPS ulps of
+ * `scale` of PyTorch's (a difference of two terms, each of them rounded by both, magnifies a 1-ulp
+ * difference in sigmoid(x) near y: the same bound as the float64 tests), or within ELEMENT_ULPS ulps
+ * of `scale` of the exact value (PyTorch's own rounding, e.g. its sigmoid flushing to 0 below
+ * -88.72 where the true value is a subnormal; ours is then the more accurate one).
+ */
+function elementProblem(ours: number, want: number, ref?: { value: number; scale: number }, key = ''): string | null {
   if (Number.isNaN(want)) return Number.isNaN(ours) ? null : 'PyTorch gives NaN';
   if (Number.isNaN(ours)) return 'NaN where PyTorch has a number';
   if (!Number.isFinite(want) || !Number.isFinite(ours)) return ours === want ? null : 'infinity differs';
   if (want === 0 && ours === 0) return Object.is(want, ours) ? null : 'sign of zero';
   const d = ulps(ours, want);
-  return d <= ELEMENT_ULPS ? null : `${d} ulps`;
+  if (d <= ELEMENT_ULPS) return null;
+  if (ref !== undefined && Number.isFinite(ref.value) && Number.isFinite(ref.scale)) {
+    const unit = ulp32(Math.max(ref.scale, Math.abs(ref.value)));
+    if (Math.abs(ours - want) <= ELEMENT_ULPS * unit || Math.abs(ours - ref.value) <= ELEMENT_ULPS * unit) {
+      beyondTorch.set(key, (beyondTorch.get(key) ?? 0) + 1);
+      return null;
+    }
+  }
+  return `${d} ulps`;
 }
 
 interface Context {
@@ -185,12 +210,31 @@ function record(ctx: Context, index: number | null, want: number, ours: number, 
     `${entry.gradOutput !== undefined ? ` g=${entry.gradOutput}` : ''}: torch ${entry.torch}, ours ${entry.ours} (${why})`;
 }
 
+/** The float64 value and term scale of element `i` of a case's `quantity` (see elementProblem). */
+function exact(ctx: Context, i: number): { value: number; scale: number } | undefined {
+  const c = ctx.c;
+  const at = (a: Num[] | undefined, dflt = 1) => (a === undefined ? dflt : dec(a[i % a.length]));
+  if (c.fn === 'sigmoid' || c.fn === 'logsigmoid') {
+    const v = (c.fn === 'sigmoid' ? ref.sigmoid : ref.logSigmoid)(at(c.input));
+    return { value: v, scale: Math.abs(v) };
+  }
+  if (c.fn === 'seed') return undefined;
+  const [x, y, w, p] = [at(c.input), at(c.target), at(c.weight), at(c.posWeight)];
+  const g = c.gradOutput === undefined ? 1 : Array.isArray(c.gradOutput) ? dec(c.gradOutput[i]) : dec(c.gradOutput);
+  const d = c.reduction === 'mean' ? c.input.length : 1;
+  if (c.fn === 'bce') {
+    const v = ctx.quantity === 'loss' ? ref.bce(x, y, w) : ref.bceGrad(x, y, w, g, d);
+    return { value: v, scale: Math.abs(v) };
+  }
+  return ctx.quantity === 'loss' ? ref.logits(x, y, w, p) : ref.logitsGrad(x, y, w, p, g, d);
+}
+
 function checkElements(ctx: Context, ours: ArrayLike<number>, want: number[]): void {
   expect(ours.length, `${ctx.api} ${ctx.quantity}: length`).toBe(want.length);
   const key = `${ctx.c.fn}: ${ctx.quantity}`;
   const lines: string[] = [];
   for (let i = 0; i < want.length; i++) {
-    const why = elementProblem(ours[i], want[i]);
+    const why = elementProblem(ours[i], want[i], exact(ctx, i), key);
     if (why) lines.push(record(ctx, i, want[i], ours[i], why));
     else if (Number.isFinite(want[i])) noteWorst(key, ulps(ours[i], want[i]), `${ctx.c.id} [${i}] (${ctx.api})`);
   }
@@ -382,6 +426,6 @@ afterAll(() => {
   const sorted = <T>(m: Map<string, T>) => Object.fromEntries([...m.entries()].sort(([a], [b]) => a.localeCompare(b)));
   writeFileSync(
     REPORT,
-    JSON.stringify({ elementUlps: ELEMENT_ULPS, reducedRel: REDUCED_REL, worst: sorted(worst), worstReduced: sorted(worstReduced), mismatches }, null, 1),
+    JSON.stringify({ elementUlps: ELEMENT_ULPS, reducedRel: REDUCED_REL, worst: sorted(worst), worstReduced: sorted(worstReduced), beyondTorch: sorted(beyondTorch), mismatches }, null, 1),
   );
 });

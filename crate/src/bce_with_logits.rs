@@ -3,7 +3,7 @@
 //! lw   = 1 + (p - 1) * y                       (1 without pos_weight)
 //! loss = ((1 - y) * x - lw * logsigmoid(x)) * w
 //! grad = g * (sigmoid(x) - y) * w / d          without pos_weight
-//! grad = g * (lw * sigmoid(x) - p * y) * w / d with pos_weight
+//! grad = g * (((p * y + 1) - y) * sigmoid(x) - p * y) * w / d with pos_weight (PyTorch's order)
 //!
 //! No value checks: NaN propagates, as in PyTorch. `exp(-|x|)` and `1 + exp(-|x|)` are computed
 //! once per element and shared by the logsigmoid and the sigmoid (see `math::Logistic`).
@@ -36,7 +36,14 @@ impl<const POS: bool> Loss for Logits<POS> {
         };
         let grad = if G {
             let s = logistic.sigmoid();
-            let core = if POS { lw * s - p * y } else { s - y };
+            // PyTorch's order of float32 operations, `((p y + 1) - y) s - p y` (the same value as
+            // `lw s - p y`), so that rounding agrees with it bit for bit wherever sigmoid does.
+            let core = if POS {
+                let t = p * y;
+                ((t + one) - y) * s - t
+            } else {
+                s - y
+            };
             g * core * w / d
         } else {
             one

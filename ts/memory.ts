@@ -48,10 +48,12 @@ const disposeSymbol: symbol =
 
 let heap: Float32Array | null = null;
 
-/** A Float32Array over the whole WebAssembly memory (re-created after `memory.grow`). */
+/**
+ * A Float32Array over the whole WebAssembly memory, re-created after `memory.grow` (which detaches the
+ * old buffer: its views then have length 0, a cheaper test than reading `memory.buffer`).
+ */
 export function heapF32(): Float32Array {
-  const buffer = kernels().memory.buffer;
-  if (heap === null || heap.buffer !== buffer) heap = new Float32Array(buffer);
+  if (heap === null || heap.length === 0) heap = new Float32Array(kernels().memory.buffer);
   return heap;
 }
 
@@ -227,7 +229,7 @@ function describe(v: unknown): string {
  */
 export function addressOf(x: unknown, fn: string, arg?: string): number {
   if (x instanceof WasmBuffer) return x.address(fn, arg);
-  if (x instanceof Float32Array && x.buffer === kernels().memory.buffer) return x.byteOffset;
+  if (x instanceof Float32Array && x.buffer === heapF32().buffer) return x.byteOffset;
   return -1;
 }
 
@@ -240,7 +242,9 @@ export function copyIn(src: ArrayLike<number>, a: number, m: number, to: number,
   const h = heapF32();
   if (ArrayBuffer.isView(src)) {
     const t = src as unknown as Float32Array;
-    h.set(a === 0 && m === t.length ? t : t.subarray(a, a + m), to);
+    if (a === 0 && m === t.length) h.set(t, to);
+    else if (m > SHORT) h.set(t.subarray(a, a + m), to);
+    else for (let i = 0; i < m; i++) h[to + i] = t[a + i];
     return;
   }
   for (let i = 0; i < m; i++) {
@@ -248,6 +252,16 @@ export function copyIn(src: ArrayLike<number>, a: number, m: number, to: number,
     if (typeof v !== 'number') throw notANumber(named(fn, arg), a + i, v);
     h[to + i] = v;
   }
+}
+
+/** Below this many elements a copy is a plain loop (cheaper than creating a subarray to `set`). */
+const SHORT = 64;
+
+/** Copies `m` floats from float index `from` of WebAssembly memory to `dst[a ..]`. */
+export function copyOut(from: number, m: number, dst: Float32Array, a: number): void {
+  const h = heapF32();
+  if (m > SHORT) dst.set(h.subarray(from, from + m), a);
+  else for (let i = 0; i < m; i++) dst[a + i] = h[from + i];
 }
 
 function notANumber(name: string, index: number, v: unknown): TypeError {

@@ -6,6 +6,7 @@ import {
   addressOf,
   checkOutput,
   copyIn,
+  copyOut,
   ensureScratch,
   heapF32,
   lengthOf,
@@ -352,8 +353,8 @@ export function runPass(
     }
     if (status !== 0) throw statusError(status, fn, status === BAD_INPUT ? xPtr : yPtr, at);
     if (wantLoss) sum += k.bce_last_sum();
-    if (lossArray !== null) lossArray.set(heapF32().subarray(lossPtr >>> 2, (lossPtr >>> 2) + m), a);
-    if (gradArray !== null) gradArray.set(heapF32().subarray(gradPtr >>> 2, (gradPtr >>> 2) + m), a);
+    if (lossArray !== null) copyOut(lossPtr >>> 2, m, lossArray, a);
+    if (gradArray !== null) copyOut(gradPtr >>> 2, m, gradArray, a);
   }
 
   let loss: number | Float32Array = 0;
@@ -368,7 +369,7 @@ export function runPass(
 /** An output in WebAssembly memory as the caller gets it back: its own view (still live: no call grows memory). */
 function view(out: FloatOutput, address: number, n: number): Float32Array {
   if (out instanceof WasmBuffer) return out.view;
-  return (out as Float32Array).buffer === kernels().memory.buffer ? out : new Float32Array(kernels().memory.buffer, address, n);
+  return (out as Float32Array).buffer === heapF32().buffer ? out : new Float32Array(heapF32().buffer, address, n);
 }
 
 /** A range error of BCELoss: names the argument, the index (in the whole, for a chunk) and the value. */

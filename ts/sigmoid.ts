@@ -1,6 +1,6 @@
 // Elementwise kernels (mirrors crate/src/sigmoid.rs).
 
-import { addressOf, checkOutput, copyIn, ensureScratch, heapF32, lengthOf, PIECE, Slot, slotAddress, type FloatInput, type FloatOutput } from './memory.js';
+import { addressOf, checkOutput, copyIn, copyOut, ensureScratch, lengthOf, PIECE, Slot, slotAddress, type FloatInput, type FloatOutput } from './memory.js';
 import { kernels, type KernelExports } from './wasm.js';
 
 type Elementwise = 'bce_sigmoid' | 'bce_logsigmoid' | 'bce_exp' | 'bce_log' | 'bce_log1p';
@@ -25,7 +25,7 @@ function elementwise(kernel: Elementwise, fn: string, x: FloatInput, out?: Float
     }
     const outPtr = outAddr >= 0 ? outAddr + 4 * a : slotAddress(Slot.Loss);
     k[kernel](xPtr, outPtr, m);
-    if (result !== null) result.set(heapF32().subarray(outPtr >>> 2, (outPtr >>> 2) + m), a);
+    if (result !== null) copyOut(outPtr >>> 2, m, result, a);
   }
   if (result !== null) return result;
   return out instanceof Float32Array ? out : (out as { view: Float32Array }).view;

@@ -83,6 +83,11 @@ export interface Pool {
   logSigmoid(x: FloatInput, out?: FloatOutput): Promise<Float32Array>;
   /** Terminates the workers; calls afterwards reject. */
   close(): Promise<void>;
+  /**
+   * @internal Test hook, not part of the API (stripped from the .d.ts): the Worker of each slot, for
+   * test/pool.test.ts to kill one (`terminate()`, or the test-only messages of pool_worker.ts).
+   */
+  _workers(): (Worker | undefined)[];
 }
 
 interface Slot {
@@ -295,6 +300,7 @@ export function createPool(options: PoolOptions = {}): Pool {
       loss(L, 'binaryCrossEntropyWithLogitsForwardBackward', LOSS | GRAD, i, t, o).then(both) as never,
     sigmoid: (x, out) => map('sigmoid', x, out),
     logSigmoid: (x, out) => map('logSigmoid', x, out),
+    _workers: () => slots.map((s) => s.worker),
     async close() {
       closed = true;
       await Promise.all(slots.map((s) => s.worker.terminate()));

@@ -27,6 +27,19 @@ function data(n: number, seed: number, sharedMemory = false) {
 // Chunk sums are added in float64 in another order than one pass's lane sums.
 const F64 = 1e-12;
 
+/** `p`, or a rejection after `ms`: a call that never settles fails its test instead of hanging the suite. */
+async function within<T>(p: Promise<T>, ms = 10_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`did not settle within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 describe('pool', () => {
   it('sizes itself to the machine by default, and keeps small calls on the calling thread', async () => {
     const p = createPool();
@@ -102,6 +115,50 @@ describe('pool', () => {
     const script = fileURLToPath(new URL('./fixtures/pool-no-close.mjs', import.meta.url));
     const out = execFileSync(process.execPath, [script], { encoding: 'utf8', timeout: 30_000 });
     expect(out.trim()).toBe('done 0.6931');
+  });
+});
+
+describe('createPool options', () => {
+  it.each([Number.NaN, 0, -1, 2.5, Infinity, -Infinity, 1025])('threads: %s is a RangeError naming threads', (threads) => {
+    expect(() => createPool({ threads })).toThrowError(RangeError);
+    expect(() => createPool({ threads })).toThrowError(`createPool: threads must be an integer from 1 to 1024, not ${threads}`);
+  });
+
+  it.each([['2'], [null], [2n], [[2]]])('threads: %o (not a number) is a TypeError naming threads', (threads) => {
+    expect(() => createPool({ threads: threads as never })).toThrowError(TypeError);
+    expect(() => createPool({ threads: threads as never })).toThrowError(/^createPool: threads must be a number, not /);
+  });
+
+  it.each([Number.NaN, -1, 2.5, -Infinity])('threshold: %s is a RangeError naming threshold', (threshold) => {
+    expect(() => createPool({ threshold })).toThrowError(RangeError);
+    expect(() => createPool({ threshold })).toThrowError(
+      `createPool: threshold must be a non-negative integer or Infinity, not ${threshold}`,
+    );
+  });
+
+  it("threshold: '100' is a TypeError; 0 (pool every call) and Infinity (never) are valid; undefined means the default", async () => {
+    expect(() => createPool({ threshold: '100' as never })).toThrowError(TypeError);
+    expect(() => createPool({ threshold: '100' as never })).toThrowError(/^createPool: threshold must be a number, not /);
+    const { z, y } = data(10, 9);
+    for (const threshold of [0, Infinity]) {
+      const p = createPool({ threads: 2, threshold });
+      expect(p.threshold).toBe(threshold);
+      ref.expectRel(await within(p.binaryCrossEntropyWithLogits(z, y)), bce.binaryCrossEntropyWithLogits(z, y), F64);
+      await within(p.close());
+    }
+    const p = createPool({ threads: undefined, threshold: undefined });
+    expect(p.threshold).toBe(65_536);
+    await within(p.close());
+  });
+
+  it('unknown keys are a TypeError naming the key, with the valid one when one is close', () => {
+    expect(() => createPool({ thread: 2 } as never)).toThrowError(TypeError);
+    expect(() => createPool({ thread: 2 } as never)).toThrowError("createPool: unknown option 'thread' (did you mean 'threads'?)");
+    expect(() => createPool({ Threshold: 2 } as never)).toThrowError("createPool: unknown option 'Threshold' (did you mean 'threshold'?)");
+    expect(() => createPool({ treshold: 2 } as never)).toThrowError("createPool: unknown option 'treshold' (did you mean 'threshold'?)");
+    expect(() => createPool({ workers: 2 } as never)).toThrowError("createPool: unknown option 'workers' (the options are 'threads' and 'threshold')");
+    expect(() => createPool(2 as never)).toThrowError(TypeError);
+    expect(() => createPool(null as never)).toThrowError('createPool: options must be an object, not null');
   });
 });
 

@@ -61,12 +61,74 @@ export interface JobResult {
  */
 export const DEFAULT_THRESHOLD = 1 << 16;
 
-/** Options of {@link createPool}. */
+/** The most worker threads a pool takes. */
+export const MAX_THREADS = 1024;
+
+/**
+ * Options of {@link createPool}. Other keys are a TypeError; a value of the wrong type is a TypeError
+ * and one out of range a RangeError; `undefined` means the default.
+ */
 export interface PoolOptions {
-  /** Worker threads; default `os.availableParallelism()`. */
+  /** Worker threads, an integer from 1 to {@link MAX_THREADS}; default `os.availableParallelism()`. */
   threads?: number;
-  /** Calls with fewer elements run on the calling thread; default {@link DEFAULT_THRESHOLD}. */
+  /**
+   * Calls with fewer elements run on the calling thread: a non-negative integer (0: every call is
+   * split across the workers) or `Infinity` (no call is); default {@link DEFAULT_THRESHOLD}.
+   */
   threshold?: number;
+}
+
+const OPTION_KEYS = ['threads', 'threshold'] as const;
+
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
+  if (typeof v === 'bigint') return `the bigint ${v}n`;
+  return `${/^[aeiou]/.test(typeof v) ? 'an' : 'a'} ${typeof v}`;
+}
+
+/** Edit distance (insertions, deletions, substitutions) between `a` and `b`. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length];
+}
+
+function checkOptions(options: unknown): { threads: number; threshold: number } {
+  if (options === undefined) return { threads: availableParallelism(), threshold: DEFAULT_THRESHOLD };
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`createPool: options must be an object, not ${kindOf(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if ((OPTION_KEYS as readonly string[]).includes(key)) continue;
+    // A key within two edits of a valid one (ignoring case) is taken for a misspelling of it.
+    const near = OPTION_KEYS.map((k) => ({ k, d: distance(key.toLowerCase(), k) })).sort((a, b) => a.d - b.d)[0];
+    const hint = near.d <= 2 ? `did you mean '${near.k}'?` : `the options are ${OPTION_KEYS.map((k) => `'${k}'`).join(' and ')}`;
+    throw new TypeError(`createPool: unknown option '${key}' (${hint})`);
+  }
+  const o = options as PoolOptions;
+  const number = (name: string, v: unknown, ok: (v: number) => boolean, range: string): number => {
+    if (typeof v !== 'number') throw new TypeError(`createPool: ${name} must be a number, not ${kindOf(v)}`);
+    if (!ok(v)) throw new RangeError(`createPool: ${name} must be ${range}, not ${v}`);
+    return v;
+  };
+  return {
+    threads:
+      o.threads === undefined
+        ? availableParallelism()
+        : number('threads', o.threads, (v) => Number.isInteger(v) && v >= 1 && v <= MAX_THREADS, `an integer from 1 to ${MAX_THREADS}`),
+    threshold:
+      o.threshold === undefined
+        ? DEFAULT_THRESHOLD
+        : number('threshold', o.threshold, (v) => v === Infinity || (Number.isInteger(v) && v >= 0), 'a non-negative integer or Infinity'),
+  };
 }
 
 /** The functional API, async, over a pool of workers; see {@link createPool}. */
@@ -190,14 +252,16 @@ function rebuild(e: NonNullable<JobResult['error']>): Error {
  *
  * Idle workers do not keep the process alive; `await pool.close()` terminates them.
  *
+ * @throws TypeError for options that are not an object, an unknown key or a value of the wrong type;
+ *   RangeError for a value out of range (see {@link PoolOptions}).
+ *
  * @example
  * const pool = createPool();
  * const { loss, grad } = await pool.binaryCrossEntropyWithLogitsForwardBackward(logits, labels);
  * await pool.close();
  */
-export function createPool(options: PoolOptions = {}): Pool {
-  const threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
-  const threshold = options.threshold ?? DEFAULT_THRESHOLD;
+export function createPool(options?: PoolOptions): Pool {
+  const { threads, threshold } = checkOptions(options);
   const mainReady = init();
   const slots = Array.from({ length: threads }, spawn);
   const scratch = new SharedScratch();

@@ -49,10 +49,15 @@ port.on('message', (job: Job | TestMessage) => {
       reply = { id: job.id, sum };
     }
   } catch (e) {
-    const err = e as Error;
+    const err = e instanceof Error ? e : new Error(String(e));
     const range = err instanceof OutOfRangeError ? { argument: err.argument, index: err.index, value: err.value } : {};
     reply = { id: job.id, sum: 0, error: { name: err.name, message: err.message, ...range } };
   }
   port.postMessage(reply);
+});
+// A job that could not be deserialized: its id is unknown, so it cannot be answered. Dying fails every
+// call this worker has in flight (none hangs) and the pool replaces it.
+port.on('messageerror', (e) => {
+  throw new Error(`a job could not be deserialized: ${String(e)}`);
 });
 port.postMessage({ id: -1, sum: 0 });

@@ -139,7 +139,7 @@ describe('pool', () => {
   it('never keeps the process alive: a script that forgets close() exits by itself', () => {
     const script = fileURLToPath(new URL('./fixtures/pool-no-close.mjs', import.meta.url));
     const out = execFileSync(process.execPath, [script], { encoding: 'utf8', timeout: 30_000 });
-    expect(out.trim()).toBe('done 0.6931');
+    expect(out.trim()).toBe('done 0.6931\nsmall 0.6931\nfresh 1000');
   });
 });
 

@@ -184,6 +184,8 @@ class PoolWorker {
   #terminated: Promise<void> | undefined;
   #pending = new Map<number, { resolve: (r: JobResult) => void; reject: (e: CallFailed) => void }>();
   #nextId = 0;
+  /** Calls waiting for it to start or for a job's answer: while there are any, it is ref'd. */
+  #users = 0;
   #resolveReady!: () => void;
   #rejectReady!: (e: CallFailed) => void;
 
@@ -193,8 +195,6 @@ class PoolWorker {
     private readonly onRetired: (w: PoolWorker) => void,
   ) {
     this.worker = new Worker(new URL('./pool_worker.js', import.meta.url));
-    // Idle workers never keep the process alive; a worker is ref'd only while it has work.
-    this.worker.unref();
     this.ready = new Promise<void>((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
@@ -212,7 +212,7 @@ class PoolWorker {
       const p = this.#pending.get(r.id);
       if (p === undefined) return;
       this.#pending.delete(r.id);
-      if (this.#pending.size === 0) this.worker.unref();
+      this.#release();
       p.resolve(r);
     });
     // An uncaught error (at start-up: its wasm failed to load, say): the worker stops, 'exit' follows.
@@ -241,23 +241,39 @@ class PoolWorker {
           ),
       ),
     );
+    // Idle workers never keep the process alive: a worker is ref'd only while a call waits for it.
+    // (After the listeners: adding the first 'message' listener refs the worker's port again.)
+    this.worker.unref();
+  }
+
+  #use(): void {
+    if (this.#users++ === 0) this.worker.ref();
+  }
+
+  #release(): void {
+    if (--this.#users === 0) this.worker.unref();
   }
 
   /** Runs a job; rejects with a {@link CallFailed} if the worker stops first or the job cannot be posted. */
   async run(job: Omit<Job, 'id'>): Promise<JobResult> {
-    await this.ready;
+    this.#use();
+    try {
+      await this.ready;
+    } finally {
+      this.#release();
+    }
     const failed = this.gone ?? this.#reason;
     if (failed !== undefined) throw failed;
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.worker.ref();
+      this.#use();
       try {
         this.worker.postMessage({ ...job, id });
       } catch (e) {
         // Not sent (a value that cannot be cloned, say): this job fails, the worker is fine.
         if (!this.#pending.delete(id)) return; // settled already: the worker stopped meanwhile
-        if (this.#pending.size === 0) this.worker.unref();
+        this.#release();
         reject(new CallFailed(`could not send a job to worker ${this.index}: ${String(e)}`, { cause: e }));
       }
     });

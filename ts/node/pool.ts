@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { checkOutput, lengthOf, WasmBuffer, type FloatInput, type FloatOutput } from '../memory.js';
 import {
+  checkKeys,
   checkPass,
   GRAD,
   Kind,
@@ -88,31 +89,13 @@ function kindOf(v: unknown): string {
   return `${/^[aeiou]/.test(typeof v) ? 'an' : 'a'} ${typeof v}`;
 }
 
-/** Edit distance (insertions, deletions, substitutions) between `a` and `b`. */
-function distance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    row = next;
-  }
-  return row[b.length];
-}
-
 function checkOptions(options: unknown): { threads: number; threshold: number } {
   if (options === undefined) return { threads: availableParallelism(), threshold: DEFAULT_THRESHOLD };
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError(`createPool: options must be an object, not ${kindOf(options)}`);
   }
-  for (const key of Object.keys(options)) {
-    if ((OPTION_KEYS as readonly string[]).includes(key)) continue;
-    // A key within two edits of a valid one (ignoring case) is taken for a misspelling of it.
-    const near = OPTION_KEYS.map((k) => ({ k, d: distance(key.toLowerCase(), k) })).sort((a, b) => a.d - b.d)[0];
-    const hint = near.d <= 2 ? `did you mean '${near.k}'?` : `the options are ${OPTION_KEYS.map((k) => `'${k}'`).join(' and ')}`;
-    throw new TypeError(`createPool: unknown option '${key}' (${hint})`);
-  }
+  // The facade's check and message: "unknown option 'thread' (did you mean 'threads'?); valid ...".
+  checkKeys(options, OPTION_KEYS, 'createPool');
   const o = options as PoolOptions;
   const number = (name: string, v: unknown, ok: (v: number) => boolean, range: string): number => {
     if (typeof v !== 'number') throw new TypeError(`createPool: ${name} must be a number, not ${kindOf(v)}`);

@@ -1,8 +1,9 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as bce from 'bce-wasm';
-import { createPool } from 'bce-wasm/pool';
+import { createPool, type Pool } from 'bce-wasm/pool';
 import './setup.js';
 import * as ref from './reference.js';
 
@@ -26,6 +27,43 @@ function data(n: number, seed: number, sharedMemory = false) {
 
 // Chunk sums are added in float64 in another order than one pass's lane sums.
 const F64 = 1e-12;
+
+/** `p`, or a rejection after `ms`: a call that never settles fails its test instead of hanging the suite. */
+async function within<T>(p: Promise<T>, ms = 10_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`did not settle within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The error `p` rejects with (within `ms`). Call it as soon as `p` exists: it handles the rejection
+ * at once, so that one which comes while the test awaits something else is not reported as unhandled.
+ */
+async function rejection(p: Promise<unknown>, ms?: number): Promise<Error> {
+  try {
+    await within(p, ms);
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection, but the promise resolved');
+}
+
+/** The pool's internal test accessor (stripped from the published types; see pool.ts). */
+const workersOf = (p: Pool) => (p as Pool & { _workers(): Worker[] })._workers();
+
+/** Runs a fixture script in a fresh Node process. */
+function fixture(name: string, nodeArgs: string[] = []) {
+  const script = fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+  const args = nodeArgs.map((a) => (a.startsWith('./') ? fileURLToPath(new URL(a, import.meta.url)) : a));
+  const r = spawnSync(process.execPath, [...args, script], { encoding: 'utf8', timeout: 30_000 });
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
 
 describe('pool', () => {
   it('sizes itself to the machine by default, and keeps small calls on the calling thread', async () => {
@@ -101,7 +139,191 @@ describe('pool', () => {
   it('never keeps the process alive: a script that forgets close() exits by itself', () => {
     const script = fileURLToPath(new URL('./fixtures/pool-no-close.mjs', import.meta.url));
     const out = execFileSync(process.execPath, [script], { encoding: 'utf8', timeout: 30_000 });
-    expect(out.trim()).toBe('done 0.6931');
+    expect(out.trim()).toBe('done 0.6931\nsmall 0.6931\nfresh 1000');
+  });
+});
+
+describe('createPool options', () => {
+  it.each([Number.NaN, 0, -1, 2.5, Infinity, -Infinity, 1025])('threads: %s is a RangeError naming threads', (threads) => {
+    expect(() => createPool({ threads })).toThrowError(RangeError);
+    expect(() => createPool({ threads })).toThrowError(`createPool: threads must be an integer from 1 to 1024, not ${threads}`);
+  });
+
+  it.each([['2'], [null], [2n], [[2]]])('threads: %o (not a number) is a TypeError naming threads', (threads) => {
+    expect(() => createPool({ threads: threads as never })).toThrowError(TypeError);
+    expect(() => createPool({ threads: threads as never })).toThrowError(/^createPool: threads must be a number, not /);
+  });
+
+  it.each([Number.NaN, -1, 2.5, -Infinity])('threshold: %s is a RangeError naming threshold', (threshold) => {
+    expect(() => createPool({ threshold })).toThrowError(RangeError);
+    expect(() => createPool({ threshold })).toThrowError(
+      `createPool: threshold must be a non-negative integer or Infinity, not ${threshold}`,
+    );
+  });
+
+  it("threshold: '100' is a TypeError; 0 (pool every call) and Infinity (never) are valid; undefined means the default", async () => {
+    expect(() => createPool({ threshold: '100' as never })).toThrowError(TypeError);
+    expect(() => createPool({ threshold: '100' as never })).toThrowError(/^createPool: threshold must be a number, not /);
+    const { z, y } = data(10, 9);
+    for (const threshold of [0, Infinity]) {
+      const p = createPool({ threads: 2, threshold });
+      expect(p.threshold).toBe(threshold);
+      ref.expectRel(await within(p.binaryCrossEntropyWithLogits(z, y)), bce.binaryCrossEntropyWithLogits(z, y), F64);
+      await within(p.close());
+    }
+    const p = createPool({ threads: undefined, threshold: undefined });
+    expect(p.threshold).toBe(65_536);
+    await within(p.close());
+  });
+
+  it('unknown keys are a TypeError naming the key, with the valid one when one is close', () => {
+    expect(() => createPool({ thread: 2 } as never)).toThrowError(TypeError);
+    const valid = '; valid options: threads, threshold';
+    expect(() => createPool({ thread: 2 } as never)).toThrowError(`createPool: unknown option 'thread' (did you mean 'threads'?)${valid}`);
+    expect(() => createPool({ Threshold: 2 } as never)).toThrowError(`createPool: unknown option 'Threshold' (did you mean 'threshold'?)${valid}`);
+    expect(() => createPool({ treshold: 2 } as never)).toThrowError(`createPool: unknown option 'treshold' (did you mean 'threshold'?)${valid}`);
+    expect(() => createPool({ workers: 2 } as never)).toThrowError(`createPool: unknown option 'workers'${valid}`);
+    expect(() => createPool(2 as never)).toThrowError(TypeError);
+    expect(() => createPool(null as never)).toThrowError('createPool: options must be an object, not null');
+  });
+});
+
+describe('pool failures: every call settles, the pool stays usable', () => {
+  const n = 50_000;
+  const { z, y } = data(n, 7);
+  let want: Float32Array;
+  beforeAll(() => {
+    want = bce.binaryCrossEntropyWithLogitsBackward(z, y);
+  });
+
+  it('close() with calls in flight rejects them, saying so; closing twice is fine; later calls reject', async () => {
+    const p = createPool({ threads: 2, threshold: 1000 });
+    expect(await within(p.binaryCrossEntropyWithLogitsBackward(z, y))).toEqual(want); // the workers are up
+    const calls = [p.binaryCrossEntropyWithLogitsBackward(z, y), p.sigmoid(z), p.logSigmoid(z.subarray(0, 10))].map((c) => rejection(c));
+    const closing = p.close();
+    expect((await Promise.all(calls)).map((e) => e.message)).toEqual([
+      'pool.binaryCrossEntropyWithLogitsBackward: the pool was closed while this call was in flight',
+      'pool.sigmoid: the pool was closed while this call was in flight',
+      'pool.logSigmoid: the pool was closed while this call was in flight',
+    ]);
+    await within(Promise.all([closing, p.close()]));
+    await expect(within(p.sigmoid(z))).rejects.toThrowError('pool.sigmoid: the pool is closed');
+  });
+
+  it('close() during start-up rejects the calls waiting for the workers', async () => {
+    const p = createPool({ threads: 2, threshold: 1000 });
+    const call = rejection(p.sigmoid(z));
+    await within(Promise.all([p.close(), p.close()]));
+    expect((await call).message).toBe('pool.sigmoid: the pool was closed while this call was in flight');
+  });
+
+  it('close() in flight under top-level await: the call rejects (the process used to exit 13, silently)', () => {
+    const r = fixture('pool-close-in-flight.mjs');
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    expect(r.stdout).toBe('rejected: pool.binaryCrossEntropy: the pool was closed while this call was in flight\nclosed\n');
+  });
+
+  const kills = {
+    'process.exit(7) in the worker': {
+      kill: (w: Worker) => w.postMessage({ test: 'exit', code: 7 }),
+      why: /^pool\.binaryCrossEntropyWithLogitsBackward: worker 0 \(thread \d+\) exited with code 7 while this call was in flight$/,
+    },
+    'an uncaught error in the worker': {
+      kill: (w: Worker) => w.postMessage({ test: 'throw', message: 'boom' }),
+      why: /^pool\.binaryCrossEntropyWithLogitsBackward: worker 0 \(thread \d+\) died of an uncaught error while this call was in flight: Error: boom$/,
+    },
+    'worker.terminate()': {
+      kill: (w: Worker) => void w.terminate(),
+      why: /^pool\.binaryCrossEntropyWithLogitsBackward: worker 0 \(thread \d+\) exited with code 1 while this call was in flight$/,
+    },
+  };
+  it.each(Object.entries(kills))('a worker that dies (%s) rejects its calls in flight, naming it and why; the pool replaces it', async (_, { kill, why }) => {
+    const p = createPool({ threads: 2, threshold: 1000 });
+    try {
+      expect(await within(p.binaryCrossEntropyWithLogitsBackward(z, y))).toEqual(want);
+      const [w0, w1] = workersOf(p);
+      kill(w0);
+      // Both calls post their chunks before the worker's death is seen.
+      const calls = [p.binaryCrossEntropyWithLogitsBackward(z, y), p.binaryCrossEntropyWithLogitsBackward(z, y)].map((c) => rejection(c));
+      for (const call of calls) expect((await call).message).toMatch(why);
+      for (let i = 0; i < 3; i++) expect(await within(p.binaryCrossEntropyWithLogitsBackward(z, y))).toEqual(want);
+      expect(workersOf(p)[0]).not.toBe(w0);
+      expect(workersOf(p)[1]).toBe(w1);
+    } finally {
+      await within(p.close());
+    }
+  });
+
+  it('a job that cannot be posted (postMessage throws) rejects that call only', async () => {
+    const p = createPool({ threads: 2, threshold: 1000 });
+    try {
+      expect(await within(p.binaryCrossEntropyWithLogitsBackward(z, y))).toEqual(want);
+      const w1 = workersOf(p)[1] as Worker & { postMessage: Worker['postMessage'] };
+      w1.postMessage = () => {
+        throw new DOMException('#<Object> could not be cloned.', 'DataCloneError');
+      };
+      await expect(within(p.sigmoid(z))).rejects.toThrowError(
+        'pool.sigmoid: could not send a job to worker 1: DataCloneError: #<Object> could not be cloned.',
+      );
+      delete (w1 as Partial<typeof w1>).postMessage;
+      expect(await within(p.sigmoid(z))).toEqual(bce.sigmoid(z));
+      expect(workersOf(p)[1]).toBe(w1);
+    } finally {
+      await within(p.close());
+    }
+  });
+
+  it("a 'messageerror' (a reply lost in deserialization) rejects the worker's calls and replaces it", async () => {
+    const p = createPool({ threads: 2, threshold: 1000 });
+    try {
+      expect(await within(p.binaryCrossEntropyWithLogitsBackward(z, y))).toEqual(want);
+      const w0 = workersOf(p)[0] as Worker & { postMessage: Worker['postMessage'] };
+      w0.postMessage = function (this: Worker, message: unknown) {
+        Worker.prototype.postMessage.call(this, message);
+        this.emit('messageerror', new Error('simulated deserialization failure'));
+      };
+      await expect(within(p.sigmoid(z))).rejects.toThrowError(
+        /^pool\.sigmoid: worker 0 \(thread \d+\) sent a reply that could not be deserialized while this call was in flight: Error: simulated deserialization failure$/,
+      );
+      expect(await within(p.sigmoid(z))).toEqual(bce.sigmoid(z));
+      expect(workersOf(p)[0]).not.toBe(w0);
+    } finally {
+      await within(p.close());
+    }
+  });
+
+  it('process level: dying workers and a failed post reject their calls, no unhandled rejection, the process still exits by itself', () => {
+    const r = fixture('pool-worker-dies.mjs');
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    const lines = r.stdout.trim().split('\n');
+    const call = 'rejected: pool.binaryCrossEntropy:';
+    expect(lines).toEqual([
+      'ok 0.6931',
+      'exit',
+      expect.stringMatching(new RegExp(`^${call} worker 1 \\(thread \\d+\\) exited with code 3 while this call was in flight$`)),
+      'ok 0.6931',
+      'throw',
+      expect.stringMatching(new RegExp(`^${call} worker 1 \\(thread \\d+\\) died of an uncaught error while this call was in flight: Error: boom$`)),
+      'ok 0.6931',
+      'terminate',
+      expect.stringMatching(new RegExp(`^${call} worker 1 \\(thread \\d+\\) exited with code 1 while this call was in flight$`)),
+      'ok 0.6931',
+      'post',
+      `${call} could not send a job to worker 1: Error: simulated DataCloneError`,
+      'ok 0.6931',
+    ]);
+  });
+
+  it('workers that fail at start-up (wasm init): no unhandled rejection, pooled calls reject clearly, small calls and close() work', () => {
+    const r = fixture('pool-startup-fails.mjs', ['-r', './fixtures/pool-worker-wasm-fails.cjs']);
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    const failed = /^rejected: pool\.binaryCrossEntropy: worker 0 \(thread \d+\) failed to start: Error: simulated wasm init failure$/;
+    expect(r.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(failed),
+      expect.stringMatching(failed),
+      'small 0.6931',
+      'closed',
+    ]);
   });
 });
 

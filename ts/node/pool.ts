@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { checkOutput, lengthOf, WasmBuffer, type FloatInput, type FloatOutput } from '../memory.js';
 import {
+  checkKeys,
   checkPass,
   GRAD,
   Kind,
@@ -61,12 +62,56 @@ export interface JobResult {
  */
 export const DEFAULT_THRESHOLD = 1 << 16;
 
-/** Options of {@link createPool}. */
+/** The most worker threads a pool takes. */
+export const MAX_THREADS = 1024;
+
+/**
+ * Options of {@link createPool}. Other keys are a TypeError; a value of the wrong type is a TypeError
+ * and one out of range a RangeError; `undefined` means the default.
+ */
 export interface PoolOptions {
-  /** Worker threads; default `os.availableParallelism()`. */
+  /** Worker threads, an integer from 1 to {@link MAX_THREADS}; default `os.availableParallelism()`. */
   threads?: number;
-  /** Calls with fewer elements run on the calling thread; default {@link DEFAULT_THRESHOLD}. */
+  /**
+   * Calls with fewer elements run on the calling thread: a non-negative integer (0: every call is
+   * split across the workers) or `Infinity` (no call is); default {@link DEFAULT_THRESHOLD}.
+   */
   threshold?: number;
+}
+
+const OPTION_KEYS = ['threads', 'threshold'] as const;
+
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
+  if (typeof v === 'bigint') return `the bigint ${v}n`;
+  return `${/^[aeiou]/.test(typeof v) ? 'an' : 'a'} ${typeof v}`;
+}
+
+function checkOptions(options: unknown): { threads: number; threshold: number } {
+  if (options === undefined) return { threads: availableParallelism(), threshold: DEFAULT_THRESHOLD };
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`createPool: options must be an object, not ${kindOf(options)}`);
+  }
+  // The facade's check and message: "unknown option 'thread' (did you mean 'threads'?); valid ...".
+  checkKeys(options, OPTION_KEYS, 'createPool');
+  const o = options as PoolOptions;
+  const number = (name: string, v: unknown, ok: (v: number) => boolean, range: string): number => {
+    if (typeof v !== 'number') throw new TypeError(`createPool: ${name} must be a number, not ${kindOf(v)}`);
+    if (!ok(v)) throw new RangeError(`createPool: ${name} must be ${range}, not ${v}`);
+    return v;
+  };
+  return {
+    threads:
+      o.threads === undefined
+        ? availableParallelism()
+        : number('threads', o.threads, (v) => Number.isInteger(v) && v >= 1 && v <= MAX_THREADS, `an integer from 1 to ${MAX_THREADS}`),
+    threshold:
+      o.threshold === undefined
+        ? DEFAULT_THRESHOLD
+        : number('threshold', o.threshold, (v) => v === Infinity || (Number.isInteger(v) && v >= 0), 'a non-negative integer or Infinity'),
+  };
 }
 
 /** The functional API, async, over a pool of workers; see {@link createPool}. */
@@ -81,40 +126,173 @@ export interface Pool {
   binaryCrossEntropyWithLogitsForwardBackward<R extends Reduction = 'mean'>(input: FloatInput, target: FloatInput, options?: BCEWithLogitsForwardBackwardOptions<R>): Promise<ForwardBackward<R>>;
   sigmoid(x: FloatInput, out?: FloatOutput): Promise<Float32Array>;
   logSigmoid(x: FloatInput, out?: FloatOutput): Promise<Float32Array>;
-  /** Terminates the workers; calls afterwards reject. */
+  /**
+   * Terminates the workers. Calls still in flight reject ("the pool was closed while this call was in
+   * flight") once the workers have stopped; calls afterwards reject. Closing again returns the same
+   * promise.
+   */
   close(): Promise<void>;
+  /**
+   * @internal Test hook, not part of the API (stripped from the .d.ts): the Worker of each slot, for
+   * test/pool.test.ts to kill one (`terminate()`, or the test-only messages of pool_worker.ts).
+   */
+  _workers(): (Worker | undefined)[];
 }
 
-interface Slot {
-  worker: Worker;
-  ready: Promise<void>;
-  pending: Map<number, { resolve: (r: JobResult) => void; reject: (e: Error) => void }>;
-}
+/**
+ * Why a call failed through no fault of its arguments: a worker died, a job could not be posted, the
+ * pool was closed. The message names no function; the call rethrows it as `pool.<fn>: <message>`.
+ */
+class CallFailed extends Error {}
 
-function spawn(): Slot {
-  const worker = new Worker(new URL('./pool_worker.js', import.meta.url));
-  // Idle workers never keep the process alive; a worker is ref'd only while it has work.
-  worker.unref();
-  const pending: Slot['pending'] = new Map();
-  let started: () => void;
-  let failed: (e: Error) => void;
-  const ready = new Promise<void>((resolve, reject) => {
-    started = resolve;
-    failed = reject;
-  });
-  worker.on('message', (r: JobResult) => {
-    if (r.id === -1) return started();
-    const p = pending.get(r.id);
-    pending.delete(r.id);
-    if (pending.size === 0) worker.unref();
-    p?.resolve(r);
-  });
-  worker.on('error', (e) => {
-    failed(e);
-    for (const p of pending.values()) p.reject(e);
-    pending.clear();
-  });
-  return { worker, ready, pending };
+const CLOSED = 'the pool was closed while this call was in flight';
+
+/**
+ * One worker of the pool and the jobs it has in flight. Every job's promise settles: with the worker's
+ * answer or, once the worker has stopped (so that nothing it does can touch the call's memory any
+ * more), with a {@link CallFailed} saying why it stopped. A worker that dies is not reused: `onRetired`
+ * tells the pool to start a fresh one for later calls.
+ */
+class PoolWorker {
+  readonly worker: Worker;
+  /** Resolves when the worker's wasm is ready; rejects if it stops before (never unhandled). */
+  readonly ready: Promise<void>;
+  /** Set once the worker has stopped: why. */
+  gone: CallFailed | undefined;
+  #started = false;
+  /** Why it is stopping, when that is known before its 'exit' (an uncaught error, a lost reply, close). */
+  #reason: CallFailed | undefined;
+  #retired = false;
+  /** Its termination, once it is being stopped. */
+  #terminated: Promise<void> | undefined;
+  #pending = new Map<number, { resolve: (r: JobResult) => void; reject: (e: CallFailed) => void }>();
+  #nextId = 0;
+  /** Calls waiting for it to start or for a job's answer: while there are any, it is ref'd. */
+  #users = 0;
+  #resolveReady!: () => void;
+  #rejectReady!: (e: CallFailed) => void;
+
+  constructor(
+    readonly index: number,
+    closed: () => boolean,
+    private readonly onRetired: (w: PoolWorker) => void,
+  ) {
+    this.worker = new Worker(new URL('./pool_worker.js', import.meta.url));
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = reject;
+    });
+    // Calls await `ready`; a worker that fails to start with no call waiting is no unhandled rejection.
+    this.ready.catch(() => {});
+    const who = `worker ${index} (thread ${this.worker.threadId})`;
+    this.worker.on('message', (r: JobResult) => {
+      // A worker taken out of service fails all its calls (deterministically, not by how far it got).
+      if (this.#retired) return;
+      if (r.id === -1) {
+        this.#started = true;
+        return this.#resolveReady();
+      }
+      const p = this.#pending.get(r.id);
+      if (p === undefined) return;
+      this.#pending.delete(r.id);
+      this.#release();
+      p.resolve(r);
+    });
+    // An uncaught error (at start-up: its wasm failed to load, say): the worker stops, 'exit' follows.
+    this.worker.on('error', (e) =>
+      this.#retire(
+        this.#started
+          ? `${who} died of an uncaught error while this call was in flight: ${String(e)}`
+          : `${who} failed to start: ${String(e)}`,
+        e,
+      ),
+    );
+    // A reply that could not be deserialized: which call it answered is unknown, so all the worker's
+    // calls fail and it is replaced.
+    this.worker.on('messageerror', (e) =>
+      this.#retire(`${who} sent a reply that could not be deserialized while this call was in flight: ${String(e)}`, e),
+    );
+    this.worker.on('exit', (code) =>
+      this.#stopped(
+        this.#reason ??
+          new CallFailed(
+            closed()
+              ? CLOSED
+              : this.#started
+                ? `${who} exited with code ${code} while this call was in flight`
+                : `${who} exited with code ${code} before it started`,
+          ),
+      ),
+    );
+    // Idle workers never keep the process alive: a worker is ref'd only while a call waits for it.
+    // (After the listeners: adding the first 'message' listener refs the worker's port again.)
+    this.worker.unref();
+  }
+
+  #use(): void {
+    if (this.#users++ === 0) this.worker.ref();
+  }
+
+  #release(): void {
+    if (--this.#users === 0) this.worker.unref();
+  }
+
+  /** Runs a job; rejects with a {@link CallFailed} if the worker stops first or the job cannot be posted. */
+  async run(job: Omit<Job, 'id'>): Promise<JobResult> {
+    this.#use();
+    try {
+      await this.ready;
+    } finally {
+      this.#release();
+    }
+    const failed = this.gone ?? this.#reason;
+    if (failed !== undefined) throw failed;
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#use();
+      try {
+        this.worker.postMessage({ ...job, id });
+      } catch (e) {
+        // Not sent (a value that cannot be cloned, say): this job fails, the worker is fine.
+        if (!this.#pending.delete(id)) return; // settled already: the worker stopped meanwhile
+        this.#release();
+        reject(new CallFailed(`could not send a job to worker ${this.index}: ${String(e)}`, { cause: e }));
+      }
+    });
+  }
+
+  /** Stops the worker; its jobs in flight fail with `message` once it has stopped. */
+  terminate(message: string): Promise<void> {
+    return this.#retire(message);
+  }
+
+  /**
+   * Takes the worker out of service (later calls get a fresh one) and stops it: its jobs fail with
+   * the first reason given, when it has stopped.
+   */
+  #retire(message: string, cause?: unknown): Promise<void> {
+    this.#reason ??= new CallFailed(message, cause === undefined ? undefined : { cause });
+    this.#retired = true;
+    this.onRetired(this);
+    // Its 'exit' settles the jobs first; the second call only covers a worker that never emits one.
+    this.#terminated ??= this.worker
+      .terminate()
+      .catch(() => {})
+      .then(() => this.#stopped(this.#reason!));
+    return this.#terminated;
+  }
+
+  /** The worker has stopped: every promise it still holds settles, with `why`. */
+  #stopped(why: CallFailed): void {
+    if (this.gone !== undefined) return;
+    this.gone = why;
+    this.#retired = true;
+    this.onRetired(this);
+    this.#rejectReady(why);
+    for (const p of this.#pending.values()) p.reject(why);
+    this.#pending.clear();
+  }
 }
 
 /**
@@ -166,6 +344,12 @@ function deliverShared(out: FloatOutput | undefined, result: Float32Array): Floa
   return view;
 }
 
+/** The error a call rejects with: a CallFailed as `pool.<fn>: <why>`, any other error as it is. */
+function failure(fn: string, e: unknown): unknown {
+  if (!(e instanceof CallFailed)) return e;
+  return new Error(`pool.${fn}: ${e.message}`, e.cause === undefined ? undefined : { cause: e.cause });
+}
+
 function rebuild(e: NonNullable<JobResult['error']>): Error {
   if (e.argument !== undefined) return new OutOfRangeError(e.message, e.argument, e.index!, e.value!);
   const Ctor = e.name === 'RangeError' ? RangeError : e.name === 'TypeError' ? TypeError : Error;
@@ -185,27 +369,53 @@ function rebuild(e: NonNullable<JobResult['error']>): Error {
  *
  * Idle workers do not keep the process alive; `await pool.close()` terminates them.
  *
+ * Failures: every call settles. A worker that dies (an uncaught error, `process.exit`, terminated
+ * from outside, a reply that cannot be deserialized) fails the calls that had a chunk on it, with
+ * an error naming the worker and why; a later call starts a new worker in its place. A worker that
+ * fails to start fails the calls waiting for it the same way. A job that cannot be posted fails its
+ * call only. The pool stays usable after any of these.
+ *
+ * @throws TypeError for options that are not an object, an unknown key or a value of the wrong type;
+ *   RangeError for a value out of range (see {@link PoolOptions}).
+ *
  * @example
  * const pool = createPool();
  * const { loss, grad } = await pool.binaryCrossEntropyWithLogitsForwardBackward(logits, labels);
  * await pool.close();
  */
-export function createPool(options: PoolOptions = {}): Pool {
-  const threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
-  const threshold = options.threshold ?? DEFAULT_THRESHOLD;
+export function createPool(options?: PoolOptions): Pool {
+  const { threads, threshold } = checkOptions(options);
   const mainReady = init();
-  const slots = Array.from({ length: threads }, spawn);
-  const scratch = new SharedScratch();
-  let nextId = 0;
+  // Every call awaits it; a failed init rejects those calls, and is no unhandled rejection before.
+  mainReady.catch(() => {});
   let closed = false;
+  let closing: Promise<void> | undefined;
+  const isClosed = () => closed;
+  const slots: (PoolWorker | undefined)[] = Array.from({ length: threads }, () => undefined);
+  const retired = (w: PoolWorker) => {
+    if (slots[w.index] === w) slots[w.index] = undefined;
+  };
+  /** Slot `t`'s worker, started if it has none (at creation, or after the last one died). */
+  function slot(t: number): PoolWorker {
+    try {
+      return (slots[t] ??= new PoolWorker(t, isClosed, retired));
+    } catch (e) {
+      throw new CallFailed(`could not start worker ${t}: ${String(e)}`, { cause: e });
+    }
+  }
+  for (let t = 0; t < threads; t++) {
+    try {
+      slot(t);
+    } catch {
+      // Tried again, and reported, by the first call that needs it.
+    }
+  }
+  const scratch = new SharedScratch();
 
-  function run(slot: Slot, job: Omit<Job, 'id'>): Promise<JobResult> {
-    const id = nextId++;
-    return new Promise((resolve, reject) => {
-      slot.pending.set(id, { resolve, reject });
-      slot.worker.ref();
-      slot.worker.postMessage({ ...job, id });
-    });
+  /** Chunk `t` of a call on slot `t`'s worker; rejects with a CallFailed if the worker fails it. */
+  async function run(t: number, job: Omit<Job, 'id'>): Promise<JobResult> {
+    if (closed) throw new CallFailed(CLOSED);
+    return slot(t).run(job);
   }
 
   /** Chunk bounds: `threads` nearly equal parts, each a multiple of 4 elements but the last. */
@@ -216,9 +426,15 @@ export function createPool(options: PoolOptions = {}): Pool {
     return out;
   }
 
-  async function scatter(jobs: Omit<Job, 'id'>[]): Promise<number> {
-    await Promise.all(slots.map((s) => s.ready));
-    const results = await Promise.all(jobs.map((job, t) => run(slots[t], job)));
+  async function scatter(fn: string, jobs: Omit<Job, 'id'>[]): Promise<number> {
+    // Every chunk settles before the call does: no worker still reads its inputs or writes its
+    // outputs once it has returned or thrown (the scratch buffers go back to the pool then).
+    const settled = await Promise.allSettled(jobs.map((job, t) => run(t, job)));
+    const results: JobResult[] = [];
+    for (const s of settled) {
+      if (s.status === 'rejected') throw failure(fn, s.reason);
+      results.push(s.value);
+    }
     const failed = results.find((r) => r.error !== undefined);
     if (failed) throw rebuild(failed.error!);
     // Chunk sums in chunk order: deterministic for a given thread count.
@@ -228,6 +444,7 @@ export function createPool(options: PoolOptions = {}): Pool {
   async function loss(kind: Kind, fn: string, what: number, input: FloatInput, target: FloatInput, options?: AnyOptions): Promise<PassResult> {
     if (closed) throw new Error(`pool.${fn}: the pool is closed`);
     await mainReady;
+    if (closed) throw failure(fn, new CallFailed(CLOSED));
     const c = checkPass(kind, fn, input, target, options, what);
     const { n, o } = c;
     if (n < threshold || threads < 2) return runPass(kind, fn, input, target, options, what);
@@ -245,6 +462,7 @@ export function createPool(options: PoolOptions = {}): Pool {
     let sum: number;
     try {
       sum = await scatter(
+        fn,
         chunks(n).map(([a, b]) => ({
           kind, fn, what, reduction: c.reduction, offset: a, total: n,
           x: x.subarray(a, b), y: y.subarray(a, b), weight, posWeight,
@@ -264,6 +482,7 @@ export function createPool(options: PoolOptions = {}): Pool {
   async function map(kind: 'sigmoid' | 'logSigmoid', x: FloatInput, out?: FloatOutput): Promise<Float32Array> {
     if (closed) throw new Error(`pool.${kind}: the pool is closed`);
     await mainReady;
+    if (closed) throw failure(kind, new CallFailed(CLOSED));
     const n = lengthOf(x, `${kind}: input`);
     if (n < threshold || threads < 2) return (kind === 'sigmoid' ? sigmoid : logSigmoid)(x, out);
     checkOutput(out, n, `${kind}: out`);
@@ -271,7 +490,7 @@ export function createPool(options: PoolOptions = {}): Pool {
     const sx = shared(x, scratch, taken);
     const so = sharedOutput(out, n);
     try {
-      await scatter(chunks(n).map(([a, b]) => ({ map: kind, fn: kind, what: 0, x: sx.subarray(a, b), out: so.subarray(a, b), offset: a, total: n })));
+      await scatter(kind, chunks(n).map(([a, b]) => ({ map: kind, fn: kind, what: 0, x: sx.subarray(a, b), out: so.subarray(a, b), offset: a, total: n })));
     } finally {
       scratch.give(taken);
     }
@@ -295,9 +514,11 @@ export function createPool(options: PoolOptions = {}): Pool {
       loss(L, 'binaryCrossEntropyWithLogitsForwardBackward', LOSS | GRAD, i, t, o).then(both) as never,
     sigmoid: (x, out) => map('sigmoid', x, out),
     logSigmoid: (x, out) => map('logSigmoid', x, out),
-    async close() {
+    _workers: () => slots.map((s) => s?.worker),
+    close() {
       closed = true;
-      await Promise.all(slots.map((s) => s.worker.terminate()));
+      closing ??= Promise.all(slots.map((s) => s?.terminate(CLOSED))).then(() => {});
+      return closing;
     },
   };
 }

@@ -8,12 +8,21 @@ import { OutOfRangeError, runPass, type Kind } from '../pass.js';
 import { sigmoid, logSigmoid } from '../sigmoid.js';
 import type { Job, JobResult } from './pool.js';
 
+/** @internal See the test-only branch of the message handler. */
+type TestMessage = { test: 'exit'; code: number } | { test: 'throw'; message: string };
+
 const port = parentPort!;
 /** Elements per piece: 64K floats of input, target and gradient (768 KB) stay in L2. */
 const PIECE = 1 << 16;
 await init();
 
-port.on('message', (job: Job) => {
+port.on('message', (job: Job | TestMessage) => {
+  // Test-only messages, posted by test/pool.test.ts through the pool's internal `_workers()`
+  // accessor (never by the pool): die the ways a worker can, outside the job's try/catch.
+  if ('test' in job) {
+    if (job.test === 'exit') process.exit(job.code);
+    throw new Error(job.message);
+  }
   let reply: JobResult;
   try {
     if (job.map !== undefined) {
@@ -40,10 +49,15 @@ port.on('message', (job: Job) => {
       reply = { id: job.id, sum };
     }
   } catch (e) {
-    const err = e as Error;
+    const err = e instanceof Error ? e : new Error(String(e));
     const range = err instanceof OutOfRangeError ? { argument: err.argument, index: err.index, value: err.value } : {};
     reply = { id: job.id, sum: 0, error: { name: err.name, message: err.message, ...range } };
   }
   port.postMessage(reply);
+});
+// A job that could not be deserialized: its id is unknown, so it cannot be answered. Dying fails every
+// call this worker has in flight (none hangs) and the pool replaces it.
+port.on('messageerror', (e) => {
+  throw new Error(`a job could not be deserialized: ${String(e)}`);
 });
 port.postMessage({ id: -1, sum: 0 });

@@ -218,7 +218,7 @@ function exact(ctx: Context, i: number): { value: number; scale: number } | unde
     const v = (c.fn === 'sigmoid' ? ref.sigmoid : ref.logSigmoid)(at(c.input));
     return { value: v, scale: Math.abs(v) };
   }
-  if (c.fn === 'seed') return undefined;
+  if (c.fn === 'seed' || !('target' in c)) return undefined;
   const [x, y, w, p] = [at(c.input), at(c.target), at(c.weight), at(c.posWeight)];
   const g = c.gradOutput === undefined ? 1 : Array.isArray(c.gradOutput) ? dec(c.gradOutput[i]) : dec(c.gradOutput);
   const d = c.reduction === 'mean' ? c.input.length : 1;

@@ -269,3 +269,30 @@ describe('memory: sizes, failed calls, views of WebAssembly memory', () => {
     fromView.free();
   });
 });
+
+describe('the pool checks as the functions do (split calls included)', () => {
+  it('element types and option keys, above the threshold', async () => {
+    const { createPool } = await import('bce-wasm/pool');
+    const pool = createPool({ threads: 2, threshold: 0 });
+    try {
+      const x = new Array(1000).fill(0.5);
+      const y = new Array(1000).fill(1);
+      x[700] = null;
+      await expect(pool.binaryCrossEntropy(x, y)).rejects.toThrowError('binaryCrossEntropy: input[700] is null, not a number');
+      x[700] = 0.5;
+      const w: unknown[] = [1, 2, '3'];
+      await expect(pool.binaryCrossEntropyWithLogits(x.slice(0, 999), y.slice(0, 999), { weight: w as number[] })).rejects.toThrowError(
+        "binaryCrossEntropyWithLogits: weight[2] is the string '3', not a number",
+      );
+      await expect(pool.binaryCrossEntropyWithLogits(x, y, { pos_weight: [2] } as object)).rejects.toThrowError(
+        "unknown option 'pos_weight' (did you mean 'posWeight'?)",
+      );
+      await expect(pool.binaryCrossEntropyBackward(x, y, { reductions: 'sum' } as object)).rejects.toThrowError(/did you mean 'reduction'/);
+      // The pool still serves, with the same numbers as one call.
+      x[3] = -0;
+      expect(await pool.binaryCrossEntropy(x, y, { reduction: 'sum' })).toBeCloseTo(bce.binaryCrossEntropy(x, y, { reduction: 'sum' }), 9);
+    } finally {
+      await pool.close();
+    }
+  });
+});

@@ -235,22 +235,31 @@ export function addressOf(x: unknown, fn: string, arg?: string): number {
 
 /**
  * Copies `src[a .. a + m)` to float index `to` of WebAssembly memory, in the one pass that also
- * checks a plain array's elements: anything but a number is a TypeError naming `name` and the index.
- * Typed arrays (already numbers) are copied with `set`, converting to float32.
+ * checks a plain array's elements (see {@link copyChecked}).
  */
 export function copyIn(src: ArrayLike<number>, a: number, m: number, to: number, fn: string, arg?: string): void {
-  const h = heapF32();
+  copyChecked(src, a, m, heapF32(), to, fn, arg);
+}
+
+/**
+ * Copies `src[a .. a + m)` into `dst` from index `to`, converting to float32. A plain array's
+ * elements are checked in the same loop: anything but a number is a TypeError naming `fn: arg` and
+ * the index. Typed arrays (already numbers) are copied with `set`.
+ */
+export function copyChecked(
+  src: ArrayLike<number>, a: number, m: number, dst: Float32Array, to: number, fn: string, arg?: string,
+): void {
   if (ArrayBuffer.isView(src)) {
     const t = src as unknown as Float32Array;
-    if (a === 0 && m === t.length) h.set(t, to);
-    else if (m > SHORT) h.set(t.subarray(a, a + m), to);
-    else for (let i = 0; i < m; i++) h[to + i] = t[a + i];
+    if (a === 0 && m === t.length) dst.set(t, to);
+    else if (m > SHORT) dst.set(t.subarray(a, a + m), to);
+    else for (let i = 0; i < m; i++) dst[to + i] = t[a + i];
     return;
   }
   for (let i = 0; i < m; i++) {
     const v = src[a + i];
     if (typeof v !== 'number') throw notANumber(named(fn, arg), a + i, v);
-    h[to + i] = v;
+    dst[to + i] = v;
   }
 }
 

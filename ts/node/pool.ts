@@ -4,7 +4,8 @@
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { checkOutput, lengthOf, WasmBuffer, type FloatInput, type FloatOutput } from '../memory.js';
+import { OPS, resultOf, type OpName } from '../ops.js';
+import { checkOutput, copyChecked, lengthOf, WasmBuffer, type FloatInput, type FloatOutput } from '../memory.js';
 import {
   checkKeys,
   checkPass,
@@ -114,16 +115,20 @@ function checkOptions(options: unknown): { threads: number; threshold: number } 
   };
 }
 
-/** The functional API, async, over a pool of workers; see {@link createPool}. */
-export interface Pool {
-  readonly threads: number;
-  readonly threshold: number;
+/** The loss functions as async methods (see the functional API for each). */
+export interface LossMethods {
   binaryCrossEntropy<R extends Reduction = 'mean'>(input: FloatInput, target: FloatInput, options?: BCEOptions<R>): Promise<LossFor<R>>;
   binaryCrossEntropyBackward<R extends Reduction = 'mean'>(input: FloatInput, target: FloatInput, options?: BCEBackwardOptions<R>): Promise<Float32Array>;
   binaryCrossEntropyForwardBackward<R extends Reduction = 'mean'>(input: FloatInput, target: FloatInput, options?: BCEForwardBackwardOptions<R>): Promise<ForwardBackward<R>>;
   binaryCrossEntropyWithLogits<R extends Reduction = 'mean'>(input: FloatInput, target: FloatInput, options?: BCEWithLogitsForwardOptions<R>): Promise<LossFor<R>>;
   binaryCrossEntropyWithLogitsBackward<R extends Reduction = 'mean'>(input: FloatInput, target: FloatInput, options?: BCEWithLogitsBackwardOptions<R>): Promise<Float32Array>;
   binaryCrossEntropyWithLogitsForwardBackward<R extends Reduction = 'mean'>(input: FloatInput, target: FloatInput, options?: BCEWithLogitsForwardBackwardOptions<R>): Promise<ForwardBackward<R>>;
+}
+
+/** The functional API, async, over a pool of workers; see {@link createPool}. */
+export interface Pool extends LossMethods {
+  readonly threads: number;
+  readonly threshold: number;
   sigmoid(x: FloatInput, out?: FloatOutput): Promise<Float32Array>;
   logSigmoid(x: FloatInput, out?: FloatOutput): Promise<Float32Array>;
   /**
@@ -320,13 +325,21 @@ class SharedScratch {
  * `x` as a Float32Array over a SharedArrayBuffer: itself if it already is one, else a copy in a
  * scratch buffer (recorded in `taken` to be given back).
  */
-function shared(x: FloatInput, scratch: SharedScratch, taken: SharedArrayBuffer[]): Float32Array {
+function shared(x: FloatInput, scratch: SharedScratch, taken: SharedArrayBuffer[], fn: string, arg: string): Float32Array {
   if (x instanceof Float32Array && x.buffer instanceof SharedArrayBuffer) return x;
   const src = x instanceof WasmBuffer ? x.view : x;
   const buffer = scratch.take(src.length * 4);
   taken.push(buffer);
   const out = new Float32Array(buffer, 0, src.length);
-  out.set(src);
+  copyChecked(src, 0, src.length, out, 0, fn, arg);
+  return out;
+}
+
+/** A short broadcast operand as a Float32Array (elements checked as the core checks them). */
+function float32(x: FloatInput, fn: string, arg: string): Float32Array {
+  const src = x instanceof WasmBuffer ? x.view : x;
+  const out = new Float32Array(src.length);
+  copyChecked(src, 0, src.length, out, 0, fn, arg);
   return out;
 }
 
@@ -449,14 +462,14 @@ export function createPool(options?: PoolOptions): Pool {
     const { n, o } = c;
     if (n < threshold || threads < 2) return runPass(kind, fn, input, target, options, what);
     const taken: SharedArrayBuffer[] = [];
-    const x = shared(input, scratch, taken);
-    const y = shared(target, scratch, taken);
-    const small = (w: FloatInput | undefined, len: number) =>
-      w === undefined ? undefined : len === n ? shared(w, scratch, taken) : Float32Array.from(w instanceof WasmBuffer ? w.view : w);
-    const weight = small(c.weight, c.wLen);
-    const posWeight = small(c.posWeight, c.pLen);
+    const x = shared(input, scratch, taken, fn, 'input');
+    const y = shared(target, scratch, taken, fn, 'target');
+    const small = (w: FloatInput | undefined, len: number, arg: string) =>
+      w === undefined ? undefined : len === n ? shared(w, scratch, taken, fn, arg) : float32(w, fn, arg);
+    const weight = small(c.weight, c.wLen, 'weight');
+    const posWeight = small(c.posWeight, c.pLen, 'posWeight');
     const g = c.gradOutput;
-    const gradOutput = g === undefined || typeof g === 'number' ? g : shared(g, scratch, taken);
+    const gradOutput = g === undefined || typeof g === 'number' ? g : shared(g, scratch, taken, fn, 'gradOutput');
     const lossOut = c.wantLoss && c.none ? sharedOutput(o.out, n) : undefined;
     const gradOut = c.wantGrad ? sharedOutput(o.gradOut, n) : undefined;
     let sum: number;
@@ -483,11 +496,11 @@ export function createPool(options?: PoolOptions): Pool {
     if (closed) throw new Error(`pool.${kind}: the pool is closed`);
     await mainReady;
     if (closed) throw failure(kind, new CallFailed(CLOSED));
-    const n = lengthOf(x, `${kind}: input`);
+    const n = lengthOf(x, kind, 'input');
     if (n < threshold || threads < 2) return (kind === 'sigmoid' ? sigmoid : logSigmoid)(x, out);
-    checkOutput(out, n, `${kind}: out`);
+    checkOutput(out, n, kind, 'out');
     const taken: SharedArrayBuffer[] = [];
-    const sx = shared(x, scratch, taken);
+    const sx = shared(x, scratch, taken, kind, 'input');
     const so = sharedOutput(out, n);
     try {
       await scatter(kind, chunks(n).map(([a, b]) => ({ map: kind, fn: kind, what: 0, x: sx.subarray(a, b), out: so.subarray(a, b), offset: a, total: n })));
@@ -497,21 +510,17 @@ export function createPool(options?: PoolOptions): Pool {
     return deliverShared(out, so);
   }
 
-  const P = Kind.Probabilities;
-  const L = Kind.Logits;
-  const lossOf = (r: PassResult) => r.loss;
-  const gradOf = (r: PassResult) => r.grad;
-  const both = (r: PassResult) => ({ loss: r.loss, grad: r.grad });
+  // The loss methods, one per entry of the operation table (ts/ops.ts).
+  const methods = Object.fromEntries(
+    (Object.keys(OPS) as OpName[]).map((name) => {
+      const { kind, what } = OPS[name];
+      return [name, (i: FloatInput, t: FloatInput, o?: AnyOptions) => loss(kind, name, what, i, t, o).then((r) => resultOf(what, r))];
+    }),
+  ) as unknown as LossMethods;
   return {
     threads,
     threshold,
-    binaryCrossEntropy: (i, t, o) => loss(P, 'binaryCrossEntropy', LOSS, i, t, o).then(lossOf) as never,
-    binaryCrossEntropyBackward: (i, t, o) => loss(P, 'binaryCrossEntropyBackward', GRAD, i, t, o).then(gradOf),
-    binaryCrossEntropyForwardBackward: (i, t, o) => loss(P, 'binaryCrossEntropyForwardBackward', LOSS | GRAD, i, t, o).then(both) as never,
-    binaryCrossEntropyWithLogits: (i, t, o) => loss(L, 'binaryCrossEntropyWithLogits', LOSS, i, t, o).then(lossOf) as never,
-    binaryCrossEntropyWithLogitsBackward: (i, t, o) => loss(L, 'binaryCrossEntropyWithLogitsBackward', GRAD, i, t, o).then(gradOf),
-    binaryCrossEntropyWithLogitsForwardBackward: (i, t, o) =>
-      loss(L, 'binaryCrossEntropyWithLogitsForwardBackward', LOSS | GRAD, i, t, o).then(both) as never,
+    ...methods,
     sigmoid: (x, out) => map('sigmoid', x, out),
     logSigmoid: (x, out) => map('logSigmoid', x, out),
     _workers: () => slots.map((s) => s?.worker),

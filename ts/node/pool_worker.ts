@@ -12,8 +12,6 @@ import type { Job, JobResult } from './pool.js';
 type TestMessage = { test: 'exit'; code: number } | { test: 'throw'; message: string };
 
 const port = parentPort!;
-/** Elements per piece: 64K floats of input, target and gradient (768 KB) stay in L2. */
-const PIECE = 1 << 16;
 await init();
 
 port.on('message', (job: Job | TestMessage) => {
@@ -29,23 +27,18 @@ port.on('message', (job: Job | TestMessage) => {
       (job.map === 'sigmoid' ? sigmoid : logSigmoid)(job.x, job.out!);
       reply = { id: job.id, sum: 0 };
     } else {
-      // The chunk goes through this worker's WebAssembly memory in pieces that stay in cache: copy
-      // in, compute, copy out, 64K elements at a time (a whole chunk would be copied through memory).
-      let sum = 0;
-      const g = job.gradOutput;
-      for (let a = 0; a < job.x.length; a += PIECE) {
-        const b = Math.min(job.x.length, a + PIECE);
-        const piece = {
-          reduction: job.reduction,
-          weight: job.weight,
-          posWeight: job.posWeight,
-          gradOutput: g instanceof Float32Array ? g.subarray(a, b) : g,
-          out: job.out?.subarray(a, b),
-          gradOut: job.gradOut?.subarray(a, b),
-        };
-        const chunk = { offset: job.offset + a, total: job.total };
-        sum += runPass(job.kind as Kind, job.fn, job.x.subarray(a, b), job.y!.subarray(a, b), piece, job.what, chunk).sum;
-      }
+      // runPass streams the chunk through this worker's WebAssembly scratch piece by piece (the same
+      // loop as on the calling thread); broadcast operands are the whole's, phased by the offset.
+      const options = {
+        reduction: job.reduction,
+        weight: job.weight,
+        posWeight: job.posWeight,
+        gradOutput: job.gradOutput,
+        out: job.out,
+        gradOut: job.gradOut,
+      };
+      const chunk = { offset: job.offset, total: job.total };
+      const sum = runPass(job.kind as Kind, job.fn, job.x, job.y!, options, job.what, chunk).sum;
       reply = { id: job.id, sum };
     }
   } catch (e) {

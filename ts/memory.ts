@@ -119,9 +119,10 @@ export class WasmBuffer {
    */
   get view(): Float32Array {
     if (this.#ptr === 0) throw freedError('view');
-    const buffer = kernels().memory.buffer;
-    if (this.#view === null || this.#view.buffer !== buffer) {
-      this.#view = new Float32Array(buffer, this.#ptr, this.length);
+    // A view detached by memory.grow has length 0 (as has the view of an empty buffer: re-creating
+    // that one is harmless).
+    if (this.#view === null || this.#view.length === 0) {
+      this.#view = new Float32Array(heapF32().buffer, this.#ptr, this.length);
     }
     return this.#view;
   }

@@ -1,6 +1,6 @@
 // The bce-wasm score CLI end to end, through the package's bin, on generated .npy and text files.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ExecFileSyncOptions } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -36,8 +36,12 @@ function text(name: string, rows: string[]): string {
 }
 
 function run(...args: string[]): { code: number; stdout: string; stderr: string } {
+  return runWith({}, ...args);
+}
+
+function runWith(options: ExecFileSyncOptions, ...args: string[]): { code: number; stdout: string; stderr: string } {
   try {
-    const stdout = execFileSync(process.execPath, [BIN, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const stdout = execFileSync(process.execPath, [BIN, ...args], { ...options, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     return { code: 0, stdout, stderr: '' };
   } catch (e) {
     const err = e as { status: number; stdout: string; stderr: string };
@@ -124,5 +128,78 @@ describe('bce-wasm score', () => {
     expect(r.code).toBe(code);
     expect(r.stderr).toMatch(message);
     expect(r.stdout).toBe('');
+  });
+});
+
+/** Exit code `code`, one line on stderr matching `message` (no stack trace), nothing on stdout. */
+function expectError(r: { code: number; stdout: string; stderr: string }, code: number, message: RegExp): void {
+  expect(r.code, r.stderr).toBe(code);
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
+  expect(r.stdout).toBe('');
+}
+
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+describe('bce-wasm score: files that cannot be scored', () => {
+  const y1 = text('one.csv', ['1']);
+
+  it('a directory: exit 3, one line naming it, no stack trace', () => {
+    const d = join(dir, 'a-directory');
+    mkdirSync(d);
+    expectError(run('score', d, y1), 3, /a-directory: is a directory$/m);
+    expectError(run('score', y1, d), 3, /a-directory: is a directory$/m);
+    mkdirSync(join(dir, 'dir.npy'));
+    expectError(run('score', join(dir, 'dir.npy'), y1), 3, /dir\.npy: is a directory$/m);
+  });
+
+  it('a missing file: exit 3, one line', () => {
+    expectError(run('score', y1, join(dir, 'missing.csv')), 3, /missing\.csv: cannot read: no such file or directory/);
+  });
+
+  it('permission denied: exit 3, one line', () => {
+    // Root reads any file: run the CLI as nobody then, in a directory it may enter.
+    const asRoot = process.getuid?.() === 0;
+    const open = join(dir, 'open');
+    mkdirSync(open);
+    chmodSync(dir, 0o755);
+    chmodSync(open, 0o755);
+    const readable = join(open, 'y.csv');
+    writeFileSync(readable, '1\n', { mode: 0o644 });
+    for (const name of ['secret.csv', 'secret.npy']) {
+      const f = join(open, name);
+      writeFileSync(f, '0.5\n', { mode: 0o000 });
+      chmodSync(f, 0o000);
+      const r = runWith(asRoot ? { uid: 65534, gid: 65534 } : {}, 'score', f, readable);
+      expectError(r, 3, new RegExp(`${esc(name)}: cannot read: permission denied`));
+    }
+  });
+
+  it('an empty file, or one with no values: exit 3 naming it', () => {
+    const empty = text('empty.csv', []);
+    writeFileSync(empty, '');
+    expectError(run('score', empty, empty), 3, /empty\.csv: no values/);
+    const headerOnly = text('header-only.csv', ['p', '# nothing else', '']);
+    expectError(run('score', headerOnly, y1), 3, /header-only\.csv: no values/);
+    expectError(run('score', npy('none.npy', new Float32Array(0), [0]), npy('none-y.npy', new Float32Array(0), [0])), 3, /none\.npy: no values/);
+    writeFileSync(join(dir, 'zero.npy'), '');
+    expectError(run('score', join(dir, 'zero.npy'), y1), 3, /zero\.npy: not a \.npy file/);
+  });
+
+  it('a FIFO: text is streamed from it; a .npy file must be a regular file', () => {
+    const fifo = join(dir, 'fifo.csv');
+    const fifoNpy = join(dir, 'fifo.npy');
+    execFileSync('mkfifo', [fifo, fifoNpy]);
+    // The writer opens the FIFO once the CLI does, writes and closes: the CLI sees the end.
+    const writer = spawn('sh', ['-c', 'printf "0.25\\n0.5\\n" > "$1"', 'sh', fifo], { stdio: 'ignore' });
+    try {
+      const r = runWith({ timeout: 20_000 }, 'score', fifo, text('two.csv', ['1', '0']), '--json');
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ count: 2, shape: [2] });
+    } finally {
+      writer.kill();
+    }
+    // No writer: the CLI must refuse the .npy FIFO without waiting for one.
+    expectError(runWith({ timeout: 20_000 }, 'score', fifoNpy, y1), 3, /fifo\.npy: not a regular file/);
   });
 });

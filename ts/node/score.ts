@@ -1,7 +1,7 @@
 // Scoring files with bounded memory: readers for .npy (float32/float64, C order) and CSV / plain text
 // columns that fill reusable chunks, and the loop that feeds them to a pool in lockstep.
 
-import { createReadStream } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { OutOfRangeError } from '../pass.js';
@@ -39,19 +39,43 @@ export interface Source {
 
 const NPY_MAGIC = '\x93NUMPY';
 
-/** Opens `file`: `.npy` by its header, anything else as comma/whitespace separated text columns. */
-export async function openSource(file: string): Promise<Source> {
-  let size: number;
-  try {
-    size = (await stat(file)).size;
-  } catch (e) {
-    throw new FileError(`${file}: cannot read: ${(e as Error).message}`);
-  }
-  return file.toLowerCase().endsWith('.npy') ? openNpy(file, size) : openText(file, size);
+/**
+ * A file-system error (one with an errno code) as a one-line FileError naming the file: Node's
+ * description without its code, system call and path ("ENOENT: no such file or directory, open '/x'"
+ * becomes "no such file or directory"). Anything else is returned as it is.
+ */
+function cannotRead(file: string, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (e instanceof FileError || !(e instanceof Error) || typeof code !== 'string') return e;
+  const reason = /^[A-Z0-9_]+: (.*?)(?:, [a-z_]+(?: '.*')?)?$/s.exec(e.message)?.[1] ?? e.message;
+  return new FileError(`${file}: cannot read: ${reason.replace(/\s+/g, ' ')}`);
 }
 
-async function openNpy(file: string, size: number): Promise<Source> {
-  const fh = await open(file, 'r');
+/**
+ * Opens `file`: `.npy` by its header, anything else as comma/whitespace separated text columns.
+ * Throws {@link FileError} for a file that cannot be read: missing, a directory, no permission; a
+ * `.npy` file must be a regular file (it is read by position), text may come from a FIFO.
+ */
+export async function openSource(file: string): Promise<Source> {
+  let info: Stats;
+  try {
+    info = await stat(file);
+  } catch (e) {
+    throw cannotRead(file, e);
+  }
+  if (info.isDirectory()) throw new FileError(`${file}: is a directory`);
+  const npy = file.toLowerCase().endsWith('.npy');
+  if (npy && !info.isFile()) throw new FileError(`${file}: not a regular file (a .npy file is read by position)`);
+  let fh: FileHandle;
+  try {
+    fh = await open(file, 'r');
+  } catch (e) {
+    throw cannotRead(file, e);
+  }
+  return npy ? openNpy(file, fh, info.size) : openText(file, fh, info.isFile() ? info.size : 0);
+}
+
+async function openNpy(file: string, fh: FileHandle, size: number): Promise<Source> {
   try {
     const head = Buffer.alloc(12);
     const { bytesRead } = await fh.read(head, 0, 12, 0);
@@ -65,7 +89,7 @@ async function openNpy(file: string, size: number): Promise<Source> {
       throw new FileError(`${file}: truncated or unsupported .npy header (version ${major}.${head[7]})`);
     }
     const header = Buffer.alloc(headerLength);
-    await fh.read(header, 0, headerLength, prefix);
+    await readFully(fh, header, prefix, file);
     const text = header.toString(major === 3 ? 'utf8' : 'latin1');
     const descr = /'descr'\s*:\s*'([^']*)'/.exec(text)?.[1];
     const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text)?.[1];
@@ -83,6 +107,7 @@ async function openNpy(file: string, size: number): Promise<Source> {
       throw new FileError(`${file}: shape (${shapeText}) is not supported ([N] or [N, C])`);
     }
     const count = shape.reduce((a, b) => a * b, 1);
+    if (count === 0) throw new FileError(`${file}: no values (shape (${shape.join(', ')}))`);
     const start = prefix + headerLength;
     const expected = start + count * itemSize;
     if (size !== expected) {
@@ -123,21 +148,26 @@ async function openNpy(file: string, size: number): Promise<Source> {
     };
   } catch (e) {
     await fh.close();
-    throw e;
+    throw cannotRead(file, e);
   }
 }
 
 async function readFully(fh: FileHandle, into: Buffer, position: number, file: string): Promise<void> {
   let done = 0;
   while (done < into.length) {
-    const { bytesRead } = await fh.read(into, done, into.length - done, position + done);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await fh.read(into, done, into.length - done, position + done));
+    } catch (e) {
+      throw cannotRead(file, e);
+    }
     if (bytesRead === 0) throw new FileError(`${file}: truncated: the file ended at byte ${position + done}`);
     done += bytesRead;
   }
 }
 
-async function openText(file: string, size: number): Promise<Source> {
-  const stream = createReadStream(file);
+async function openText(file: string, fh: FileHandle, size: number): Promise<Source> {
+  const stream = fh.createReadStream();
   const lines = createInterface({ input: stream, crlfDelay: Infinity })[Symbol.asyncIterator]();
   let line = 0;
   let columns = -1;
@@ -163,9 +193,15 @@ async function openText(file: string, size: number): Promise<Source> {
           continue;
         }
         if (ended) break;
-        const next = await lines.next();
+        let next: IteratorResult<string>;
+        try {
+          next = await lines.next();
+        } catch (e) {
+          throw cannotRead(file, e);
+        }
         if (next.done) {
           ended = true;
+          if (rows === 0) throw new FileError(`${file}: no values (empty, or only a header, comments and blank lines)`);
           source.shape = columns <= 1 ? [rows] : [rows, columns];
           break;
         }

@@ -141,6 +141,58 @@ function expectError(r: { code: number; stdout: string; stderr: string }, code: 
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+describe('bce-wasm score: every field of a text file is a number', () => {
+  it('a row ending in a comma is an error at the empty field, not a column of zeros', () => {
+    const pred = text('trailing.csv', ['0.1,', '0.2,', '0.3,', '0.4,', '0.5,', '0.6,']);
+    const targ = text('trailing-y.csv', Array(6).fill('1,0'));
+    expectError(run('score', pred, targ), 3, /trailing\.csv:1:2: empty field/);
+  });
+
+  // [case, lines of the predictions file (targets: all 1, same shape), line:column, the field or '' for an empty one]
+  const fields: [string, string[], string, string][] = [
+    ['a trailing comma', ['0.5,0.5', '0.5,0.5,'], '2:3', ''],
+    ['a trailing semicolon', ['0.5;0.5', '0.5;0.5;'], '2:3', ''],
+    ['two commas', ['0.5,0.5', '0.5,,0.5'], '2:2', ''],
+    ['a leading comma', ['0.5,0.5', ',0.5'], '2:1', ''],
+    ['a blank between commas', ['0.5,0.5,0.5', '0.5, ,0.5'], '2:2', ''],
+    ['a trailing comma and spaces', ['0.5', '0.5 , '], '2:2', ''],
+    ['a leading comma on the first line', [',0.5', '0.5,0.5'], '1:1', ''],
+    ['a number with letters after it', ['0.5,0.5', '0.5,0.5abc'], '2:2', '0.5abc'],
+    ['hexadecimal', ['0.5,0.5', '0x10,0.5'], '2:1', '0x10'],
+    ['binary', ['0.5,0.5', '0.5,0b1'], '2:2', '0b1'],
+    ['octal', ['0.5,0.5', '0.5,0o1'], '2:2', '0o1'],
+    ['an exponent without digits', ['0.5,0.5', '0.5,1e'], '2:2', '1e'],
+    ['a lone sign', ['0.5,0.5', '+,0.5'], '2:1', '+'],
+    ['a lone point', ['0.5,0.5', '0.5,.'], '2:2', '.'],
+    ['two signs', ['0.5', '--1'], '2:1', '--1'],
+    ['a digit separator', ['0.5', '1_0'], '2:1', '1_0'],
+    ['a misspelt infinity', ['0.5', 'infinit'], '2:1', 'infinit'],
+    ['a signed nan', ['0.5', '-nan'], '2:1', '-nan'],
+    ['a first line of one non-number (not a header)', ['1e', '0.5'], '1:1', '1e'],
+    ['a first line of hexadecimal (not a header)', ['0x1', '0.5'], '1:1', '0x1'],
+    ['a first line of signs and points (not a header)', ['.,+', '0.5,0.5'], '1:1', '.'],
+  ];
+  it.each(fields.map((f, i) => [...f, i] as const))('%s: exit 3 naming file:line:column', (_name, lines, at, field, i) => {
+    const columns = lines[0].split(/[,;\s]+/).length;
+    const pred = text(`field${i}.csv`, lines);
+    const targ = text(`field${i}-y.csv`, lines.map(() => Array(columns).fill('1').join(',')));
+    const what = field === '' ? 'empty field' : `'${esc(field)}' is not a number`;
+    expectError(run('score', pred, targ), 3, new RegExp(`field${i}\\.csv:${at}: ${what}`));
+  });
+
+  it('separators: commas, semicolons, whitespace runs, spaces around a comma; a header of names; comments and blank lines', () => {
+    const pred = text('seps.csv', ['a, b ;c', '# comment', '', '0.25 , 0.5;0.75', '  0.125\t0.5   0.25  ', '1e-1,+.5,5.e-1']);
+    const targ = text('seps-y.csv', ['1,0,1', '0,1,0', '1,1,1']);
+    const r = run('score', pred, targ, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ count: 9, shape: [3, 3] });
+    const x = Float32Array.of(0.25, 0.5, 0.75, 0.125, 0.5, 0.25, 0.1, 0.5, 0.5);
+    const t = Float32Array.of(1, 0, 1, 0, 1, 0, 1, 1, 1);
+    ref.expectRel(out.sum, bce.binaryCrossEntropy(x, t, { reduction: 'sum' }), 1e-6);
+  });
+});
+
 describe('bce-wasm score: files that cannot be scored', () => {
   const y1 = text('one.csv', ['1']);
 

@@ -166,6 +166,31 @@ async function readFully(fh: FileHandle, into: Buffer, position: number, file: s
   }
 }
 
+/**
+ * Between two fields of a text line: a comma or semicolon with any whitespace around it, or a run of
+ * whitespace. Two commas in a row, or one at either end of a line, leave an empty field (an error).
+ */
+const SEPARATOR = /\s*[,;]\s*|\s+/;
+/** A decimal number: optional sign, digits with an optional point (or a point and digits), optional exponent. */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** The spellings of special values a text field may use, lower-cased. */
+const SPECIAL = new Map<string, number>([['nan', NaN]]);
+
+/**
+ * The number a text field spells, or undefined: decimal numbers and the spellings of {@link SPECIAL},
+ * nothing else (no empty field, hexadecimal, digit separators or trailing text, which `Number()` would
+ * take or read as 0).
+ */
+export function parseField(field: string): number | undefined {
+  if (DECIMAL.test(field)) return Number(field);
+  return field === 'Infinity' || field === '+Infinity' ? Infinity : field === '-Infinity' ? -Infinity : SPECIAL.get(field.toLowerCase());
+}
+
+/** A header field: not a number, not empty, and not starting like one (a digit, a sign or a point). */
+function isName(field: string): boolean {
+  return parseField(field) === undefined && /^[^\d+\-.]/.test(field);
+}
+
 async function openText(file: string, fh: FileHandle, size: number): Promise<Source> {
   const stream = fh.createReadStream();
   const lines = createInterface({ input: stream, crlfDelay: Infinity })[Symbol.asyncIterator]();
@@ -174,6 +199,7 @@ async function openText(file: string, fh: FileHandle, size: number): Promise<Sou
   let rows = 0;
   let pending: number[] = [];
   let ended = false;
+  let started = false; // past the first line that is not blank or a comment
   const source = {
     file,
     shape: [-1, -1],
@@ -208,13 +234,16 @@ async function openText(file: string, fh: FileHandle, size: number): Promise<Sou
         line++;
         const text = next.value.trim();
         if (text === '' || text.startsWith('#')) continue;
-        const fields = text.split(/[\s,;]+/);
-        const values = fields.map(Number);
-        const bad = values.findIndex((v, i) => Number.isNaN(v) && !/^nan$/i.test(fields[i]));
+        const fields = text.split(SEPARATOR);
+        const values = fields.map(parseField);
+        const bad = values.indexOf(undefined);
+        const first = !started;
+        started = true;
         if (bad >= 0) {
           // A first line of names is a header; anything else is an error at that line and column.
-          if (columns < 0 && values.every((v, i) => Number.isNaN(v) && !/^nan$/i.test(fields[i]))) continue;
-          throw new FileError(`${file}:${line}:${bad + 1}: '${fields[bad]}' is not a number`);
+          if (first && fields.every(isName)) continue;
+          const what = fields[bad] === '' ? 'empty field (a leading, trailing or doubled separator)' : `'${fields[bad]}' is not a number`;
+          throw new FileError(`${file}:${line}:${bad + 1}: ${what}`);
         }
         if (columns < 0) {
           columns = fields.length;
@@ -223,7 +252,7 @@ async function openText(file: string, fh: FileHandle, size: number): Promise<Sou
           throw new FileError(`${file}:${line}: ${fields.length} columns, but the first data line has ${columns}`);
         }
         rows++;
-        pending = values;
+        pending = values as number[];
       }
       return filled;
     },

@@ -113,12 +113,12 @@ describe('bce-wasm score', () => {
       const q = p.slice();
       q[4 * 123 + 2] = NaN;
       return [npy('nan.npy', q, [N, C]), files.y];
-    }, 4, /nan\.npy: value 494 \(row 123, column 2\) is NaN: probabilities must be in \[0, 1\]/],
+    }, 4, /nan\.npy: row 124, column 3 \(element 495\): probability NaN is not in \[0, 1\]$/m],
     ['a target outside [0, 1]', () => {
       const t = y.slice();
       t[7000] = 2;
       return [files.p, npy('t.npy', t, [N, C])];
-    }, 4, /t\.npy: value 7000 \(row 1750, column 0\) is 2: targets must be in \[0, 1\]/],
+    }, 4, /t\.npy: row 1751, column 1 \(element 7001\): target 2 is not in \[0, 1\]$/m],
     ['a missing argument', () => ['--json'], 2, /missing required argument/],
     ['a bad option value', () => [files.p, files.y, '--chunk', '0'], 2, /--chunk must be a positive integer/],
   ];
@@ -254,4 +254,27 @@ describe('bce-wasm score: files that cannot be scored', () => {
     // No writer: the CLI must refuse the .npy FIFO without waiting for one.
     expectError(runWith({ timeout: 20_000 }, 'score', fifoNpy, y1), 3, /fifo\.npy: not a regular file/);
   });
+});
+
+describe('bce-wasm score: value errors', () => {
+  it('name the line and column of a text file, 1-based, counting the header, comments and blank lines', () => {
+    const pred = text('where.csv', ['p,q', '# comment', '0.5,0.5', '', '0.25,1.5']);
+    const targ = text('where-y.csv', ['1,1', '1,1']);
+    expectError(run('score', pred, targ), 4, /where\.csv:5:2: probability 1\.5 is not in \[0, 1\]/);
+    const targ2 = text('where-y2.csv', ['y,z', '1,1', '# comment', '1,-1']);
+    expectError(run('score', text('where-p2.csv', ['0.5,0.5', '0.5,0.5']), targ2), 4, /where-y2\.csv:4:2: target -1 is not in \[0, 1\]/);
+  });
+
+  it('name the position across chunk boundaries', () => {
+    const rows = Array.from({ length: 50 }, () => '0.5,0.5,0.5');
+    rows[37] = '0.5,0.5,7';
+    const pred = text('chunked.csv', ['# a comment', ...rows]);
+    const targ = text('chunked-y.csv', Array(50).fill('1,0,1'));
+    expectError(run('score', pred, targ, '--chunk', '4'), 4, /chunked\.csv:39:3: probability 7 is not in \[0, 1\]/);
+  });
+
+  it('--help says positions are 1-based', () => {
+    expect(run('score', '--help').stdout).toMatch(/1-based/);
+  });
+
 });

@@ -31,7 +31,8 @@ program
   .description(
     'Prints the loss of <predictions> against <targets>: .npy files (float32 or float64, C order, ' +
       'shape [N] or [N, C]) or text files of comma/whitespace separated columns. Exit codes: 0 ok, ' +
-      '2 usage, 3 bad file, 4 bad value, 1 other.',
+      '2 usage, 3 bad file, 4 bad value, 1 other. Positions in messages are 1-based: file:line:column ' +
+      'in a text file (line of the file, column = field), row, column and element in a .npy file.',
   )
   .argument('<predictions>', 'probabilities in [0, 1] (or logits with --logits)')
   .argument('<targets>', 'targets in [0, 1], same shape')

@@ -34,6 +34,12 @@ export interface Source {
   readonly bytes: number;
   /** Fills `into` from the start with the next values; returns how many (0 at the end). */
   read(into: Float32Array): Promise<number>;
+  /**
+   * Where the value at `index` (counted from 0 over the whole file, within the chunk last read) is,
+   * for messages, 1-based: `file:line:column` in a text file (the column is the field),
+   * `file: row R, column C (element E)` in a .npy file of shape [N, C], `file: element E` of shape [N].
+   */
+  where(index: number): string;
   close(): Promise<void>;
 }
 
@@ -129,6 +135,11 @@ async function openNpy(file: string, fh: FileHandle, size: number): Promise<Sour
         return position;
       },
       bytes: size,
+      where(index: number): string {
+        if (shape.length < 2) return `${file}: element ${index + 1}`;
+        const c = shape[1];
+        return `${file}: row ${Math.floor(index / c) + 1}, column ${(index % c) + 1} (element ${index + 1})`;
+      },
       async read(into: Float32Array): Promise<number> {
         const want = Math.min(into.length, (size - position) / itemSize);
         if (want <= 0) return 0;
@@ -197,7 +208,17 @@ async function openText(file: string, fh: FileHandle, size: number): Promise<Sou
   let line = 0;
   let columns = -1;
   let rows = 0;
-  let pending: number[] = [];
+  // The row being delivered, its line, and how many of its values are delivered.
+  let row: number[] = [];
+  let rowLine = 0;
+  let taken = 0;
+  // Values delivered before the last read, and for each piece of a row in its chunk: where the piece
+  // starts in the chunk, its line and the column of its first value (0-based), for where().
+  let base = 0;
+  let delivered = 0;
+  const pieceStart: number[] = [];
+  const pieceLine: number[] = [];
+  const pieceColumn: number[] = [];
   let ended = false;
   let started = false; // past the first line that is not blank or a comment
   const source = {
@@ -208,13 +229,29 @@ async function openText(file: string, fh: FileHandle, size: number): Promise<Sou
       return stream.bytesRead;
     },
     bytes: size,
+    where(index: number): string {
+      const local = index - base;
+      let lo = 0;
+      let hi = pieceStart.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (pieceStart[mid] <= local) lo = mid;
+        else hi = mid - 1;
+      }
+      return `${file}:${pieceLine[lo]}:${pieceColumn[lo] + local - pieceStart[lo] + 1}`;
+    },
     async read(into: Float32Array): Promise<number> {
+      base = delivered;
+      pieceStart.length = pieceLine.length = pieceColumn.length = 0;
       let filled = 0;
       while (filled < into.length) {
-        if (pending.length > 0) {
-          const k = Math.min(pending.length, into.length - filled);
-          for (let i = 0; i < k; i++) into[filled + i] = pending[i];
-          pending = pending.slice(k);
+        if (taken < row.length) {
+          const k = Math.min(row.length - taken, into.length - filled);
+          pieceStart.push(filled);
+          pieceLine.push(rowLine);
+          pieceColumn.push(taken);
+          for (let i = 0; i < k; i++) into[filled + i] = row[taken + i];
+          taken += k;
           filled += k;
           continue;
         }
@@ -252,8 +289,11 @@ async function openText(file: string, fh: FileHandle, size: number): Promise<Sou
           throw new FileError(`${file}:${line}: ${fields.length} columns, but the first data line has ${columns}`);
         }
         rows++;
-        pending = values as number[];
+        row = values as number[];
+        rowLine = line;
+        taken = 0;
       }
+      delivered += filled;
       return filled;
     },
     close: async () => {
@@ -349,11 +389,9 @@ export async function score(predictions: string, targets: string, pool: Pool, op
         }
       } catch (e) {
         if (e instanceof OutOfRangeError) {
-          const at = count + e.index;
-          const file = e.argument === 'input' ? pred.file : targ.file;
-          const c = columns();
-          const where = c > 1 ? ` (row ${Math.floor(at / c)}, column ${at % c})` : '';
-          throw new ValueError(`${file}: value ${at}${where} is ${e.value}: ${e.argument === 'input' ? 'probabilities' : 'targets'} must be in [0, 1]`);
+          const input = e.argument === 'input';
+          const where = (input ? pred : targ).where(count + e.index);
+          throw new ValueError(`${where}: ${input ? 'probability' : 'target'} ${e.value} is not in [0, 1]`);
         }
         throw e;
       }

@@ -277,4 +277,18 @@ describe('bce-wasm score: value errors', () => {
     expect(run('score', '--help').stdout).toMatch(/1-based/);
   });
 
+  it('print a float32 value as the shortest decimal that reads back as it', () => {
+    const pred = text('short-p.csv', ['0.5', '1.9072']);
+    const r = run('score', pred, text('short-y.csv', ['1', '1']));
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/ 1\.9072\b/);
+    expect(r.stderr).not.toMatch(/1\.9071999/);
+    const t = run('score', text('short-p2.csv', ['0.5', '0.5']), text('short-y2.csv', ['1', '1.1']));
+    expect(t.code).toBe(4);
+    expect(t.stderr).toMatch(/ 1\.1 /);
+    const f64 = run('score', npy('short.npy', Float64Array.of(0.5, 1.9072), [2]), text('short-y3.csv', ['1', '1']));
+    expect(f64.code).toBe(4);
+    expect(f64.stderr).toMatch(/ 1\.9072 /);
+  });
+
 });

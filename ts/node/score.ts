@@ -303,6 +303,30 @@ async function openText(file: string, fh: FileHandle, size: number): Promise<Sou
   return source;
 }
 
+/**
+ * A float32 value as the shortest decimal that reads back as the same float32 (1.9072, not
+ * 1.9071999788284302 as a float64 would print); NaN, Infinity, -Infinity and -0 as such.
+ */
+export function formatFloat32(v: number): string {
+  const f = Math.fround(v);
+  if (!Number.isFinite(f)) return String(f);
+  if (Object.is(f, -0)) return '-0';
+  for (let digits = 1; digits <= 9; digits++) {
+    // The nearest decimal of this many digits, or next to it: below a power of 2 the float32s are
+    // twice as dense, so the nearest may miss where its neighbour on the other side reads back.
+    const [mantissa, exponent] = f.toExponential(digits - 1).split('e');
+    const m = Number(mantissa.replace('.', ''));
+    const e = Number(exponent) - (digits - 1);
+    let best: number | undefined;
+    for (const k of [m, m - 1, m + 1]) {
+      const d = Number(`${k}e${e}`);
+      if (Math.fround(d) === f && (best === undefined || Math.abs(d - f) < Math.abs(best - f))) best = d;
+    }
+    if (best !== undefined) return String(best);
+  }
+  return String(f); // not reached: 9 significant digits always read back
+}
+
 /** What {@link score} reports. */
 export interface Score {
   mean: number;
@@ -391,7 +415,7 @@ export async function score(predictions: string, targets: string, pool: Pool, op
         if (e instanceof OutOfRangeError) {
           const input = e.argument === 'input';
           const where = (input ? pred : targ).where(count + e.index);
-          throw new ValueError(`${where}: ${input ? 'probability' : 'target'} ${e.value} is not in [0, 1]`);
+          throw new ValueError(`${where}: ${input ? 'probability' : 'target'} ${formatFloat32(e.value)} is not in [0, 1]`);
         }
         throw e;
       }

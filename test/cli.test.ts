@@ -291,4 +291,17 @@ describe('bce-wasm score: value errors', () => {
     expect(f64.stderr).toMatch(/ 1\.9072 /);
   });
 
+  it('suggest --logits for a finite probability outside [0, 1] whose target is in [0, 1]', () => {
+    const hint = /looks like logits: pass --logits/;
+    const y2 = text('hint-y.csv', ['1', '0.5']);
+    expect(run('score', text('hint1.csv', ['0.5', '1.9072']), y2).stderr).toMatch(hint);
+    expect(run('score', text('hint2.csv', ['0.5', '-3']), y2).stderr).toMatch(hint);
+    // Not for NaN or an infinity, a bad target, or a target at the same position that is bad too.
+    expect(run('score', text('hint3.csv', ['0.5', 'nan']), y2).stderr).not.toMatch(/--logits/);
+    expect(run('score', text('hint4.csv', ['0.5', '-Infinity']), y2).stderr).not.toMatch(/--logits/);
+    expect(run('score', text('hint5.csv', ['0.5', '0.5']), text('hint5-y.csv', ['1', '2'])).stderr).not.toMatch(/--logits/);
+    const both = run('score', text('hint6.csv', ['0.5', '2']), text('hint6-y.csv', ['1', '2']));
+    expect(both.stderr).toMatch(/hint6\.csv:2:1: probability 2 is not in/);
+    expect(both.stderr).not.toMatch(/--logits/);
+  });
 });

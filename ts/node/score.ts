@@ -415,7 +415,11 @@ export async function score(predictions: string, targets: string, pool: Pool, op
         if (e instanceof OutOfRangeError) {
           const input = e.argument === 'input';
           const where = (input ? pred : targ).where(count + e.index);
-          throw new ValueError(`${where}: ${input ? 'probability' : 'target'} ${formatFloat32(e.value)} is not in [0, 1]`);
+          // A finite probability outside [0, 1] with a valid target is likely a logit.
+          const v = e.value;
+          const t = ys[e.index];
+          const hint = input && Number.isFinite(v) && t >= 0 && t <= 1 ? '; looks like logits: pass --logits' : '';
+          throw new ValueError(`${where}: ${input ? 'probability' : 'target'} ${formatFloat32(v)} is not in [0, 1]${hint}`);
         }
         throw e;
       }

@@ -305,3 +305,24 @@ describe('bce-wasm score: value errors', () => {
     expect(both.stderr).not.toMatch(/--logits/);
   });
 });
+
+describe('bce-wasm score: special spellings', () => {
+  // Case-insensitively: nan, inf, +inf, -inf, infinity, +infinity, -infinity (as numpy's loadtxt).
+  const spellings: [string, number][] = [
+    ['nan', NaN], ['NaN', NaN], ['NAN', NaN],
+    ['inf', Infinity], ['+inf', Infinity], ['-inf', -Infinity], ['Inf', Infinity], ['-INF', -Infinity],
+    ['infinity', Infinity], ['+infinity', Infinity], ['-infinity', -Infinity], ['Infinity', Infinity], ['-Infinity', -Infinity], ['+INFINITY', Infinity],
+  ];
+  it.each(spellings.map((s, i) => [...s, i] as const))('%s is read as %s', (spelling, value, i) => {
+    const pred = text(`spell${i}.csv`, ['z', '0.5', spelling]);
+    const targ = text(`spell${i}-y.csv`, ['1', '0']);
+    // As a probability: rejected, and the message shows the value read.
+    expectError(run('score', pred, targ), 4, new RegExp(`spell${i}\\.csv:3:1: probability ${esc(String(value))} is not in \\[0, 1\\]$`, 'm'));
+    // As a logit (no value is rejected): the loss is that of the value read (text output: JSON has no NaN or Infinity).
+    const r = run('score', pred, targ, '--logits');
+    expect(r.code, r.stderr).toBe(0);
+    const sum = Number(/^sum +(\S+)$/m.exec(r.stdout)?.[1]);
+    expect(sum).toBe(bce.binaryCrossEntropyWithLogits(Float32Array.of(0.5, value), Float32Array.of(1, 0), { reduction: 'sum' }));
+    expect(r.stdout).toMatch(/^count +2$/m);
+  });
+});

@@ -184,8 +184,19 @@ async function readFully(fh: FileHandle, into: Buffer, position: number, file: s
 const SEPARATOR = /\s*[,;]\s*|\s+/;
 /** A decimal number: optional sign, digits with an optional point (or a point and digits), optional exponent. */
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-/** The spellings of special values a text field may use, lower-cased. */
-const SPECIAL = new Map<string, number>([['nan', NaN]]);
+/**
+ * The special values a text field may spell, in any case (as numpy's text loader reads them): nan,
+ * inf, +inf, -inf, infinity, +infinity, -infinity.
+ */
+const SPECIAL = new Map<string, number>([
+  ['nan', NaN],
+  ['inf', Infinity],
+  ['+inf', Infinity],
+  ['-inf', -Infinity],
+  ['infinity', Infinity],
+  ['+infinity', Infinity],
+  ['-infinity', -Infinity],
+]);
 
 /**
  * The number a text field spells, or undefined: decimal numbers and the spellings of {@link SPECIAL},
@@ -194,7 +205,7 @@ const SPECIAL = new Map<string, number>([['nan', NaN]]);
  */
 export function parseField(field: string): number | undefined {
   if (DECIMAL.test(field)) return Number(field);
-  return field === 'Infinity' || field === '+Infinity' ? Infinity : field === '-Infinity' ? -Infinity : SPECIAL.get(field.toLowerCase());
+  return SPECIAL.get(field.toLowerCase());
 }
 
 /** A header field: not a number, not empty, and not starting like one (a digit, a sign or a point). */

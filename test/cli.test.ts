@@ -326,3 +326,14 @@ describe('bce-wasm score: special spellings', () => {
     expect(r.stdout).toMatch(/^count +2$/m);
   });
 });
+
+describe('bce-wasm --version', () => {
+  it("prints package.json's version", () => {
+    const version = JSON.parse(readFileSync(pkg, 'utf8')).version;
+    for (const flag of ['--version', '-V']) {
+      const r = run(flag);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(`${version}\n`);
+    }
+  });
+});

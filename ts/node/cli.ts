@@ -5,12 +5,16 @@
 // or text columns, unsupported dtype or order, truncated, shapes that differ); 4 a value the loss
 // rejects (a probability or target outside [0, 1], or NaN); 1 anything else.
 
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { createPool } from './pool.js';
 import { FileError, score, ValueError } from './score.js';
 
 const EXIT = { ok: 0, other: 1, usage: 2, file: 3, value: 4 } as const;
+
+// The package's package.json, two levels up from dist/node/cli.js (and from ts/node/cli.ts).
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -23,6 +27,7 @@ function positiveInt(name: string) {
 const program = new Command()
   .name('bce-wasm')
   .description("PyTorch's binary cross-entropy over files of any size, in WebAssembly SIMD on all cores")
+  .version(version, '-V, --version', 'print the version of bce-wasm')
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 

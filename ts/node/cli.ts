@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // bce-wasm score <predictions> <targets> [--logits] [--json] [--per-class] [--threads N] [--chunk N]
 //
-// Exit codes: 0 the loss was printed; 2 usage error; 3 a file cannot be scored (unreadable, not .npy
-// or text columns, unsupported dtype or order, truncated, shapes that differ); 4 a value the loss
-// rejects (a probability or target outside [0, 1], or NaN); 1 anything else.
+// bce-wasm --version
+//
+// Exit codes: 0 the loss was printed; 2 usage error; 3 a file cannot be scored (missing, a directory,
+// unreadable, no values, not .npy or text columns, unsupported dtype or order, truncated, shapes that
+// differ, a text field that is not a number); 4 a value the loss rejects (a probability or target
+// outside [0, 1], or NaN); 1 anything else. Positions in messages are 1-based.
 
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
@@ -33,9 +36,11 @@ const program = new Command()
 
 program
   .command('score')
+  .summary('print the loss of <predictions> against <targets>')
   .description(
     'Prints the loss of <predictions> against <targets>: .npy files (float32 or float64, C order, ' +
-      'shape [N] or [N, C]) or text files of comma/whitespace separated columns. Exit codes: 0 ok, ' +
+      'shape [N] or [N, C]) or text files of comma/whitespace separated columns, each field a decimal ' +
+      'number or nan, inf, +inf, -inf, infinity, +infinity, -infinity in any case. Exit codes: 0 ok, ' +
       '2 usage, 3 bad file, 4 bad value, 1 other. Positions in messages are 1-based: file:line:column ' +
       'in a text file (line of the file, column = field), row, column and element in a .npy file.',
   )

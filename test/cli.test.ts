@@ -337,3 +337,16 @@ describe('bce-wasm --version', () => {
     }
   });
 });
+
+describe('bce-wasm score: negative zero', () => {
+  // PyTorch: log(-0) = -inf, clamped to -100, so the loss of -0 against 1 is 100. The CLI reads -0 as
+  // it is (the kernels handle it); a value that rounds to -0 in float32 reads as -0 too.
+  it('-0 as a probability with target 1 gives a mean of 100', () => {
+    const r = run('score', text('negzero.csv', ['-0', '-1e-300', '-0.0']), text('negzero-y.csv', ['1', '1', '1']), '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ mean: 100, sum: 300, count: 3 });
+    const n = run('score', npy('negzero.npy', Float64Array.of(-0, -1e-300), [2]), text('negzero-y2.csv', ['1', '1']), '--json');
+    expect(n.code, n.stderr).toBe(0);
+    expect(JSON.parse(n.stdout)).toMatchObject({ mean: 100, sum: 200, count: 2 });
+  });
+});

@@ -213,6 +213,12 @@ function isName(field: string): boolean {
   return parseField(field) === undefined && /^[^\d+\-.]/.test(field);
 }
 
+/** A field as a message shows it: at most 40 characters, control characters escaped (a binary file read as text). */
+function shown(field: string): string {
+  const s = field.length > 40 ? `${field.slice(0, 40)}...` : field;
+  return s.replace(/[\p{Cc}\p{Cf}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 async function openText(file: string, fh: FileHandle, size: number): Promise<Source> {
   const stream = fh.createReadStream();
   const lines = createInterface({ input: stream, crlfDelay: Infinity })[Symbol.asyncIterator]();
@@ -290,7 +296,7 @@ async function openText(file: string, fh: FileHandle, size: number): Promise<Sou
         if (bad >= 0) {
           // A first line of names is a header; anything else is an error at that line and column.
           if (first && fields.every(isName)) continue;
-          const what = fields[bad] === '' ? 'empty field (a leading, trailing or doubled separator)' : `'${fields[bad]}' is not a number`;
+          const what = fields[bad] === '' ? 'empty field (a leading, trailing or doubled separator)' : `'${shown(fields[bad])}' is not a number`;
           throw new FileError(`${file}:${line}:${bad + 1}: ${what}`);
         }
         if (columns < 0) {
@@ -435,7 +441,8 @@ export async function score(predictions: string, targets: string, pool: Pool, op
         throw e;
       }
       count += a;
-      options.progress?.((pred.bytesRead + targ.bytesRead) / Math.max(1, pred.bytes + targ.bytes));
+      // A FIFO's size is unknown (0): the fraction stays at most 1.
+      options.progress?.(Math.min(1, (pred.bytesRead + targ.bytesRead) / Math.max(1, pred.bytes + targ.bytes)));
     }
     checkShapes(pred, targ);
     const result: Score = { mean: sum / count, sum, count, shape: pred.shape };

@@ -121,6 +121,7 @@ describe('bce-wasm score', () => {
     }, 4, /t\.npy: row 1751, column 1 \(element 7001\): target 2 is not in \[0, 1\]$/m],
     ['a missing argument', () => ['--json'], 2, /missing required argument/],
     ['a bad option value', () => [files.p, files.y, '--chunk', '0'], 2, /--chunk must be a positive integer/],
+    ['more threads than a pool takes', () => [files.p, files.y, '--threads', '100000'], 2, /--threads must be an integer from 1 to 1024/],
   ];
 
   it.each(bad)('%s: exit code and a message naming the file and position', (_name, args, code, message) => {

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import { createPool } from './pool.js';
+import { createPool, MAX_THREADS } from './pool.js';
 import { FileError, score, ValueError } from './score.js';
 
 const EXIT = { ok: 0, other: 1, usage: 2, file: 3, value: 4 } as const;
@@ -19,10 +19,12 @@ const EXIT = { ok: 0, other: 1, usage: 2, file: 3, value: 4 } as const;
 // The package's package.json, two levels up from dist/node/cli.js (and from ts/node/cli.ts).
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-function positiveInt(name: string) {
+function positiveInt(name: string, max = Infinity) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    if (!Number.isInteger(n) || n < 1 || n > max) {
+      throw new InvalidArgumentError(max === Infinity ? `${name} must be a positive integer` : `${name} must be an integer from 1 to ${max}`);
+    }
     return n;
   };
 }
@@ -49,7 +51,7 @@ program
   .option('--logits', 'predictions are logits: BCEWithLogitsLoss instead of BCELoss')
   .option('--json', 'print one JSON object: {"loss", "mean", "sum", "count", "shape", "perClass"?}')
   .option('--per-class', 'also report the loss of each column of [N, C] data')
-  .option('--threads <n>', 'worker threads (default: the machine)', positiveInt('--threads'))
+  .option('--threads <n>', 'worker threads (default: the machine)', positiveInt('--threads', MAX_THREADS))
   .option('--chunk <n>', 'elements read per chunk from each file', positiveInt('--chunk'), 1 << 20)
   .option('--quiet', 'no progress bar')
   .action(async (predictions: string, targets: string, opts) => {

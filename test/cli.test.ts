@@ -1,6 +1,6 @@
 // The bce-wasm score CLI end to end, through the package's bin, on generated .npy and text files.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ExecFileSyncOptions } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -36,8 +36,12 @@ function text(name: string, rows: string[]): string {
 }
 
 function run(...args: string[]): { code: number; stdout: string; stderr: string } {
+  return runWith({}, ...args);
+}
+
+function runWith(options: ExecFileSyncOptions, ...args: string[]): { code: number; stdout: string; stderr: string } {
   try {
-    const stdout = execFileSync(process.execPath, [BIN, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const stdout = execFileSync(process.execPath, [BIN, ...args], { ...options, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     return { code: 0, stdout, stderr: '' };
   } catch (e) {
     const err = e as { status: number; stdout: string; stderr: string };
@@ -109,14 +113,15 @@ describe('bce-wasm score', () => {
       const q = p.slice();
       q[4 * 123 + 2] = NaN;
       return [npy('nan.npy', q, [N, C]), files.y];
-    }, 4, /nan\.npy: value 494 \(row 123, column 2\) is NaN: probabilities must be in \[0, 1\]/],
+    }, 4, /nan\.npy: row 124, column 3 \(element 495\): probability NaN is not in \[0, 1\]$/m],
     ['a target outside [0, 1]', () => {
       const t = y.slice();
       t[7000] = 2;
       return [files.p, npy('t.npy', t, [N, C])];
-    }, 4, /t\.npy: value 7000 \(row 1750, column 0\) is 2: targets must be in \[0, 1\]/],
+    }, 4, /t\.npy: row 1751, column 1 \(element 7001\): target 2 is not in \[0, 1\]$/m],
     ['a missing argument', () => ['--json'], 2, /missing required argument/],
     ['a bad option value', () => [files.p, files.y, '--chunk', '0'], 2, /--chunk must be a positive integer/],
+    ['more threads than a pool takes', () => [files.p, files.y, '--threads', '100000'], 2, /--threads must be an integer from 1 to 1024/],
   ];
 
   it.each(bad)('%s: exit code and a message naming the file and position', (_name, args, code, message) => {
@@ -124,5 +129,225 @@ describe('bce-wasm score', () => {
     expect(r.code).toBe(code);
     expect(r.stderr).toMatch(message);
     expect(r.stdout).toBe('');
+  });
+});
+
+/** Exit code `code`, one line on stderr matching `message` (no stack trace), nothing on stdout. */
+function expectError(r: { code: number; stdout: string; stderr: string }, code: number, message: RegExp): void {
+  expect(r.code, r.stderr).toBe(code);
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
+  expect(r.stdout).toBe('');
+}
+
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+describe('bce-wasm score: every field of a text file is a number', () => {
+  it('a row ending in a comma is an error at the empty field, not a column of zeros', () => {
+    const pred = text('trailing.csv', ['0.1,', '0.2,', '0.3,', '0.4,', '0.5,', '0.6,']);
+    const targ = text('trailing-y.csv', Array(6).fill('1,0'));
+    expectError(run('score', pred, targ), 3, /trailing\.csv:1:2: empty field/);
+  });
+
+  // [case, lines of the predictions file (targets: all 1, same shape), line:column, the field or '' for an empty one]
+  const fields: [string, string[], string, string][] = [
+    ['a trailing comma', ['0.5,0.5', '0.5,0.5,'], '2:3', ''],
+    ['a trailing semicolon', ['0.5;0.5', '0.5;0.5;'], '2:3', ''],
+    ['two commas', ['0.5,0.5', '0.5,,0.5'], '2:2', ''],
+    ['a leading comma', ['0.5,0.5', ',0.5'], '2:1', ''],
+    ['a blank between commas', ['0.5,0.5,0.5', '0.5, ,0.5'], '2:2', ''],
+    ['a trailing comma and spaces', ['0.5', '0.5 , '], '2:2', ''],
+    ['a leading comma on the first line', [',0.5', '0.5,0.5'], '1:1', ''],
+    ['a number with letters after it', ['0.5,0.5', '0.5,0.5abc'], '2:2', '0.5abc'],
+    ['hexadecimal', ['0.5,0.5', '0x10,0.5'], '2:1', '0x10'],
+    ['binary', ['0.5,0.5', '0.5,0b1'], '2:2', '0b1'],
+    ['octal', ['0.5,0.5', '0.5,0o1'], '2:2', '0o1'],
+    ['an exponent without digits', ['0.5,0.5', '0.5,1e'], '2:2', '1e'],
+    ['a lone sign', ['0.5,0.5', '+,0.5'], '2:1', '+'],
+    ['a lone point', ['0.5,0.5', '0.5,.'], '2:2', '.'],
+    ['two signs', ['0.5', '--1'], '2:1', '--1'],
+    ['a digit separator', ['0.5', '1_0'], '2:1', '1_0'],
+    ['a misspelt infinity', ['0.5', 'infinit'], '2:1', 'infinit'],
+    ['a signed nan', ['0.5', '-nan'], '2:1', '-nan'],
+    ['a first line of one non-number (not a header)', ['1e', '0.5'], '1:1', '1e'],
+    ['a first line of hexadecimal (not a header)', ['0x1', '0.5'], '1:1', '0x1'],
+    ['a first line of signs and points (not a header)', ['.,+', '0.5,0.5'], '1:1', '.'],
+  ];
+  it.each(fields.map((f, i) => [...f, i] as const))('%s: exit 3 naming file:line:column', (_name, lines, at, field, i) => {
+    const columns = lines[0].split(/[,;\s]+/).length;
+    const pred = text(`field${i}.csv`, lines);
+    const targ = text(`field${i}-y.csv`, lines.map(() => Array(columns).fill('1').join(',')));
+    const what = field === '' ? 'empty field' : `'${esc(field)}' is not a number`;
+    expectError(run('score', pred, targ), 3, new RegExp(`field${i}\\.csv:${at}: ${what}`));
+  });
+
+  it('separators: commas, semicolons, whitespace runs, spaces around a comma; a header of names; comments and blank lines', () => {
+    const pred = text('seps.csv', ['a, b ;c', '# comment', '', '0.25 , 0.5;0.75', '  0.125\t0.5   0.25  ', '1e-1,+.5,5.e-1']);
+    const targ = text('seps-y.csv', ['1,0,1', '0,1,0', '1,1,1']);
+    const r = run('score', pred, targ, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ count: 9, shape: [3, 3] });
+    const x = Float32Array.of(0.25, 0.5, 0.75, 0.125, 0.5, 0.25, 0.1, 0.5, 0.5);
+    const t = Float32Array.of(1, 0, 1, 0, 1, 0, 1, 1, 1);
+    ref.expectRel(out.sum, bce.binaryCrossEntropy(x, t, { reduction: 'sum' }), 1e-6);
+  });
+});
+
+describe('bce-wasm score: files that cannot be scored', () => {
+  const y1 = text('one.csv', ['1']);
+
+  it('a directory: exit 3, one line naming it, no stack trace', () => {
+    const d = join(dir, 'a-directory');
+    mkdirSync(d);
+    expectError(run('score', d, y1), 3, /a-directory: is a directory$/m);
+    expectError(run('score', y1, d), 3, /a-directory: is a directory$/m);
+    mkdirSync(join(dir, 'dir.npy'));
+    expectError(run('score', join(dir, 'dir.npy'), y1), 3, /dir\.npy: is a directory$/m);
+  });
+
+  it('a missing file: exit 3, one line', () => {
+    expectError(run('score', y1, join(dir, 'missing.csv')), 3, /missing\.csv: cannot read: no such file or directory/);
+  });
+
+  it('permission denied: exit 3, one line', () => {
+    // Root reads any file: run the CLI as nobody then, in a directory it may enter.
+    const asRoot = process.getuid?.() === 0;
+    const open = join(dir, 'open');
+    mkdirSync(open);
+    chmodSync(dir, 0o755);
+    chmodSync(open, 0o755);
+    const readable = join(open, 'y.csv');
+    writeFileSync(readable, '1\n', { mode: 0o644 });
+    for (const name of ['secret.csv', 'secret.npy']) {
+      const f = join(open, name);
+      writeFileSync(f, '0.5\n', { mode: 0o000 });
+      chmodSync(f, 0o000);
+      const r = runWith(asRoot ? { uid: 65534, gid: 65534 } : {}, 'score', f, readable);
+      expectError(r, 3, new RegExp(`${esc(name)}: cannot read: permission denied`));
+    }
+  });
+
+  it('an empty file, or one with no values: exit 3 naming it', () => {
+    const empty = text('empty.csv', []);
+    writeFileSync(empty, '');
+    expectError(run('score', empty, empty), 3, /empty\.csv: no values/);
+    const headerOnly = text('header-only.csv', ['p', '# nothing else', '']);
+    expectError(run('score', headerOnly, y1), 3, /header-only\.csv: no values/);
+    expectError(run('score', npy('none.npy', new Float32Array(0), [0]), npy('none-y.npy', new Float32Array(0), [0])), 3, /none\.npy: no values/);
+    writeFileSync(join(dir, 'zero.npy'), '');
+    expectError(run('score', join(dir, 'zero.npy'), y1), 3, /zero\.npy: not a \.npy file/);
+  });
+
+  it('a FIFO: text is streamed from it; a .npy file must be a regular file', () => {
+    const fifo = join(dir, 'fifo.csv');
+    const fifoNpy = join(dir, 'fifo.npy');
+    execFileSync('mkfifo', [fifo, fifoNpy]);
+    // The writer opens the FIFO once the CLI does, writes and closes: the CLI sees the end.
+    const writer = spawn('sh', ['-c', 'printf "0.25\\n0.5\\n" > "$1"', 'sh', fifo], { stdio: 'ignore' });
+    try {
+      const r = runWith({ timeout: 20_000 }, 'score', fifo, text('two.csv', ['1', '0']), '--json');
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ count: 2, shape: [2] });
+    } finally {
+      writer.kill();
+    }
+    // No writer: the CLI must refuse the .npy FIFO without waiting for one.
+    expectError(runWith({ timeout: 20_000 }, 'score', fifoNpy, y1), 3, /fifo\.npy: not a regular file/);
+  });
+});
+
+describe('bce-wasm score: value errors', () => {
+  it('name the line and column of a text file, 1-based, counting the header, comments and blank lines', () => {
+    const pred = text('where.csv', ['p,q', '# comment', '0.5,0.5', '', '0.25,1.5']);
+    const targ = text('where-y.csv', ['1,1', '1,1']);
+    expectError(run('score', pred, targ), 4, /where\.csv:5:2: probability 1\.5 is not in \[0, 1\]/);
+    const targ2 = text('where-y2.csv', ['y,z', '1,1', '# comment', '1,-1']);
+    expectError(run('score', text('where-p2.csv', ['0.5,0.5', '0.5,0.5']), targ2), 4, /where-y2\.csv:4:2: target -1 is not in \[0, 1\]/);
+  });
+
+  it('name the position across chunk boundaries', () => {
+    const rows = Array.from({ length: 50 }, () => '0.5,0.5,0.5');
+    rows[37] = '0.5,0.5,7';
+    const pred = text('chunked.csv', ['# a comment', ...rows]);
+    const targ = text('chunked-y.csv', Array(50).fill('1,0,1'));
+    expectError(run('score', pred, targ, '--chunk', '4'), 4, /chunked\.csv:39:3: probability 7 is not in \[0, 1\]/);
+  });
+
+  it('--help says positions are 1-based', () => {
+    expect(run('score', '--help').stdout).toMatch(/1-based/);
+  });
+
+  it('print a float32 value as the shortest decimal that reads back as it', () => {
+    const pred = text('short-p.csv', ['0.5', '1.9072']);
+    const r = run('score', pred, text('short-y.csv', ['1', '1']));
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/ 1\.9072\b/);
+    expect(r.stderr).not.toMatch(/1\.9071999/);
+    const t = run('score', text('short-p2.csv', ['0.5', '0.5']), text('short-y2.csv', ['1', '1.1']));
+    expect(t.code).toBe(4);
+    expect(t.stderr).toMatch(/ 1\.1 /);
+    const f64 = run('score', npy('short.npy', Float64Array.of(0.5, 1.9072), [2]), text('short-y3.csv', ['1', '1']));
+    expect(f64.code).toBe(4);
+    expect(f64.stderr).toMatch(/ 1\.9072 /);
+  });
+
+  it('suggest --logits for a finite probability outside [0, 1] whose target is in [0, 1]', () => {
+    const hint = /looks like logits: pass --logits/;
+    const y2 = text('hint-y.csv', ['1', '0.5']);
+    expect(run('score', text('hint1.csv', ['0.5', '1.9072']), y2).stderr).toMatch(hint);
+    expect(run('score', text('hint2.csv', ['0.5', '-3']), y2).stderr).toMatch(hint);
+    // Not for NaN or an infinity, a bad target, or a target at the same position that is bad too.
+    expect(run('score', text('hint3.csv', ['0.5', 'nan']), y2).stderr).not.toMatch(/--logits/);
+    expect(run('score', text('hint4.csv', ['0.5', '-Infinity']), y2).stderr).not.toMatch(/--logits/);
+    expect(run('score', text('hint5.csv', ['0.5', '0.5']), text('hint5-y.csv', ['1', '2'])).stderr).not.toMatch(/--logits/);
+    const both = run('score', text('hint6.csv', ['0.5', '2']), text('hint6-y.csv', ['1', '2']));
+    expect(both.stderr).toMatch(/hint6\.csv:2:1: probability 2 is not in/);
+    expect(both.stderr).not.toMatch(/--logits/);
+  });
+});
+
+describe('bce-wasm score: special spellings', () => {
+  // Case-insensitively: nan, inf, +inf, -inf, infinity, +infinity, -infinity (as numpy's loadtxt).
+  const spellings: [string, number][] = [
+    ['nan', NaN], ['NaN', NaN], ['NAN', NaN],
+    ['inf', Infinity], ['+inf', Infinity], ['-inf', -Infinity], ['Inf', Infinity], ['-INF', -Infinity],
+    ['infinity', Infinity], ['+infinity', Infinity], ['-infinity', -Infinity], ['Infinity', Infinity], ['-Infinity', -Infinity], ['+INFINITY', Infinity],
+  ];
+  it.each(spellings.map((s, i) => [...s, i] as const))('%s is read as %s', (spelling, value, i) => {
+    const pred = text(`spell${i}.csv`, ['z', '0.5', spelling]);
+    const targ = text(`spell${i}-y.csv`, ['1', '0']);
+    // As a probability: rejected, and the message shows the value read.
+    expectError(run('score', pred, targ), 4, new RegExp(`spell${i}\\.csv:3:1: probability ${esc(String(value))} is not in \\[0, 1\\]$`, 'm'));
+    // As a logit (no value is rejected): the loss is that of the value read (text output: JSON has no NaN or Infinity).
+    const r = run('score', pred, targ, '--logits');
+    expect(r.code, r.stderr).toBe(0);
+    const sum = Number(/^sum +(\S+)$/m.exec(r.stdout)?.[1]);
+    expect(sum).toBe(bce.binaryCrossEntropyWithLogits(Float32Array.of(0.5, value), Float32Array.of(1, 0), { reduction: 'sum' }));
+    expect(r.stdout).toMatch(/^count +2$/m);
+  });
+});
+
+describe('bce-wasm --version', () => {
+  it("prints package.json's version", () => {
+    const version = JSON.parse(readFileSync(pkg, 'utf8')).version;
+    for (const flag of ['--version', '-V']) {
+      const r = run(flag);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(`${version}\n`);
+    }
+  });
+});
+
+describe('bce-wasm score: negative zero', () => {
+  // PyTorch: log(-0) = -inf, clamped to -100, so the loss of -0 against 1 is 100. The CLI reads -0 as
+  // it is (the kernels handle it); a value that rounds to -0 in float32 reads as -0 too.
+  it('-0 as a probability with target 1 gives a mean of 100', () => {
+    const r = run('score', text('negzero.csv', ['-0', '-1e-300', '-0.0']), text('negzero-y.csv', ['1', '1', '1']), '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ mean: 100, sum: 300, count: 3 });
+    const n = run('score', npy('negzero.npy', Float64Array.of(-0, -1e-300), [2]), text('negzero-y2.csv', ['1', '1']), '--json');
+    expect(n.code, n.stderr).toBe(0);
+    expect(JSON.parse(n.stdout)).toMatchObject({ mean: 100, sum: 200, count: 2 });
   });
 });

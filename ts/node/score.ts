@@ -1,7 +1,7 @@
 // Scoring files with bounded memory: readers for .npy (float32/float64, C order) and CSV / plain text
 // columns that fill reusable chunks, and the loop that feeds them to a pool in lockstep.
 
-import { createReadStream } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { OutOfRangeError } from '../pass.js';
@@ -34,24 +34,54 @@ export interface Source {
   readonly bytes: number;
   /** Fills `into` from the start with the next values; returns how many (0 at the end). */
   read(into: Float32Array): Promise<number>;
+  /**
+   * Where the value at `index` (counted from 0 over the whole file, within the chunk last read) is,
+   * for messages, 1-based: `file:line:column` in a text file (the column is the field),
+   * `file: row R, column C (element E)` in a .npy file of shape [N, C], `file: element E` of shape [N].
+   */
+  where(index: number): string;
   close(): Promise<void>;
 }
 
 const NPY_MAGIC = '\x93NUMPY';
 
-/** Opens `file`: `.npy` by its header, anything else as comma/whitespace separated text columns. */
-export async function openSource(file: string): Promise<Source> {
-  let size: number;
-  try {
-    size = (await stat(file)).size;
-  } catch (e) {
-    throw new FileError(`${file}: cannot read: ${(e as Error).message}`);
-  }
-  return file.toLowerCase().endsWith('.npy') ? openNpy(file, size) : openText(file, size);
+/**
+ * A file-system error (one with an errno code) as a one-line FileError naming the file: Node's
+ * description without its code, system call and path ("ENOENT: no such file or directory, open '/x'"
+ * becomes "no such file or directory"). Anything else is returned as it is.
+ */
+function cannotRead(file: string, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (e instanceof FileError || !(e instanceof Error) || typeof code !== 'string') return e;
+  const reason = /^[A-Z0-9_]+: (.*?)(?:, [a-z_]+(?: '.*')?)?$/s.exec(e.message)?.[1] ?? e.message;
+  return new FileError(`${file}: cannot read: ${reason.replace(/\s+/g, ' ')}`);
 }
 
-async function openNpy(file: string, size: number): Promise<Source> {
-  const fh = await open(file, 'r');
+/**
+ * Opens `file`: `.npy` by its header, anything else as comma/whitespace separated text columns.
+ * Throws {@link FileError} for a file that cannot be read: missing, a directory, no permission; a
+ * `.npy` file must be a regular file (it is read by position), text may come from a FIFO.
+ */
+export async function openSource(file: string): Promise<Source> {
+  let info: Stats;
+  try {
+    info = await stat(file);
+  } catch (e) {
+    throw cannotRead(file, e);
+  }
+  if (info.isDirectory()) throw new FileError(`${file}: is a directory`);
+  const npy = file.toLowerCase().endsWith('.npy');
+  if (npy && !info.isFile()) throw new FileError(`${file}: not a regular file (a .npy file is read by position)`);
+  let fh: FileHandle;
+  try {
+    fh = await open(file, 'r');
+  } catch (e) {
+    throw cannotRead(file, e);
+  }
+  return npy ? openNpy(file, fh, info.size) : openText(file, fh, info.isFile() ? info.size : 0);
+}
+
+async function openNpy(file: string, fh: FileHandle, size: number): Promise<Source> {
   try {
     const head = Buffer.alloc(12);
     const { bytesRead } = await fh.read(head, 0, 12, 0);
@@ -65,7 +95,7 @@ async function openNpy(file: string, size: number): Promise<Source> {
       throw new FileError(`${file}: truncated or unsupported .npy header (version ${major}.${head[7]})`);
     }
     const header = Buffer.alloc(headerLength);
-    await fh.read(header, 0, headerLength, prefix);
+    await readFully(fh, header, prefix, file);
     const text = header.toString(major === 3 ? 'utf8' : 'latin1');
     const descr = /'descr'\s*:\s*'([^']*)'/.exec(text)?.[1];
     const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text)?.[1];
@@ -83,6 +113,7 @@ async function openNpy(file: string, size: number): Promise<Source> {
       throw new FileError(`${file}: shape (${shapeText}) is not supported ([N] or [N, C])`);
     }
     const count = shape.reduce((a, b) => a * b, 1);
+    if (count === 0) throw new FileError(`${file}: no values (shape (${shape.join(', ')}))`);
     const start = prefix + headerLength;
     const expected = start + count * itemSize;
     if (size !== expected) {
@@ -104,6 +135,11 @@ async function openNpy(file: string, size: number): Promise<Source> {
         return position;
       },
       bytes: size,
+      where(index: number): string {
+        if (shape.length < 2) return `${file}: element ${index + 1}`;
+        const c = shape[1];
+        return `${file}: row ${Math.floor(index / c) + 1}, column ${(index % c) + 1} (element ${index + 1})`;
+      },
       async read(into: Float32Array): Promise<number> {
         const want = Math.min(into.length, (size - position) / itemSize);
         if (want <= 0) return 0;
@@ -123,27 +159,85 @@ async function openNpy(file: string, size: number): Promise<Source> {
     };
   } catch (e) {
     await fh.close();
-    throw e;
+    throw cannotRead(file, e);
   }
 }
 
 async function readFully(fh: FileHandle, into: Buffer, position: number, file: string): Promise<void> {
   let done = 0;
   while (done < into.length) {
-    const { bytesRead } = await fh.read(into, done, into.length - done, position + done);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await fh.read(into, done, into.length - done, position + done));
+    } catch (e) {
+      throw cannotRead(file, e);
+    }
     if (bytesRead === 0) throw new FileError(`${file}: truncated: the file ended at byte ${position + done}`);
     done += bytesRead;
   }
 }
 
-async function openText(file: string, size: number): Promise<Source> {
-  const stream = createReadStream(file);
+/**
+ * Between two fields of a text line: a comma or semicolon with any whitespace around it, or a run of
+ * whitespace. Two commas in a row, or one at either end of a line, leave an empty field (an error).
+ */
+const SEPARATOR = /\s*[,;]\s*|\s+/;
+/** A decimal number: optional sign, digits with an optional point (or a point and digits), optional exponent. */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/**
+ * The special values a text field may spell, in any case (as numpy's text loader reads them): nan,
+ * inf, +inf, -inf, infinity, +infinity, -infinity.
+ */
+const SPECIAL = new Map<string, number>([
+  ['nan', NaN],
+  ['inf', Infinity],
+  ['+inf', Infinity],
+  ['-inf', -Infinity],
+  ['infinity', Infinity],
+  ['+infinity', Infinity],
+  ['-infinity', -Infinity],
+]);
+
+/**
+ * The number a text field spells, or undefined: decimal numbers and the spellings of {@link SPECIAL},
+ * nothing else (no empty field, hexadecimal, digit separators or trailing text, which `Number()` would
+ * take or read as 0).
+ */
+export function parseField(field: string): number | undefined {
+  if (DECIMAL.test(field)) return Number(field);
+  return SPECIAL.get(field.toLowerCase());
+}
+
+/** A header field: not a number, not empty, and not starting like one (a digit, a sign or a point). */
+function isName(field: string): boolean {
+  return parseField(field) === undefined && /^[^\d+\-.]/.test(field);
+}
+
+/** A field as a message shows it: at most 40 characters, control characters escaped (a binary file read as text). */
+function shown(field: string): string {
+  const s = field.length > 40 ? `${field.slice(0, 40)}...` : field;
+  return s.replace(/[\p{Cc}\p{Cf}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+async function openText(file: string, fh: FileHandle, size: number): Promise<Source> {
+  const stream = fh.createReadStream();
   const lines = createInterface({ input: stream, crlfDelay: Infinity })[Symbol.asyncIterator]();
   let line = 0;
   let columns = -1;
   let rows = 0;
-  let pending: number[] = [];
+  // The row being delivered, its line, and how many of its values are delivered.
+  let row: number[] = [];
+  let rowLine = 0;
+  let taken = 0;
+  // Values delivered before the last read, and for each piece of a row in its chunk: where the piece
+  // starts in the chunk, its line and the column of its first value (0-based), for where().
+  let base = 0;
+  let delivered = 0;
+  const pieceStart: number[] = [];
+  const pieceLine: number[] = [];
+  const pieceColumn: number[] = [];
   let ended = false;
+  let started = false; // past the first line that is not blank or a comment
   const source = {
     file,
     shape: [-1, -1],
@@ -152,33 +246,58 @@ async function openText(file: string, size: number): Promise<Source> {
       return stream.bytesRead;
     },
     bytes: size,
+    where(index: number): string {
+      const local = index - base;
+      let lo = 0;
+      let hi = pieceStart.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (pieceStart[mid] <= local) lo = mid;
+        else hi = mid - 1;
+      }
+      return `${file}:${pieceLine[lo]}:${pieceColumn[lo] + local - pieceStart[lo] + 1}`;
+    },
     async read(into: Float32Array): Promise<number> {
+      base = delivered;
+      pieceStart.length = pieceLine.length = pieceColumn.length = 0;
       let filled = 0;
       while (filled < into.length) {
-        if (pending.length > 0) {
-          const k = Math.min(pending.length, into.length - filled);
-          for (let i = 0; i < k; i++) into[filled + i] = pending[i];
-          pending = pending.slice(k);
+        if (taken < row.length) {
+          const k = Math.min(row.length - taken, into.length - filled);
+          pieceStart.push(filled);
+          pieceLine.push(rowLine);
+          pieceColumn.push(taken);
+          for (let i = 0; i < k; i++) into[filled + i] = row[taken + i];
+          taken += k;
           filled += k;
           continue;
         }
         if (ended) break;
-        const next = await lines.next();
+        let next: IteratorResult<string>;
+        try {
+          next = await lines.next();
+        } catch (e) {
+          throw cannotRead(file, e);
+        }
         if (next.done) {
           ended = true;
+          if (rows === 0) throw new FileError(`${file}: no values (empty, or only a header, comments and blank lines)`);
           source.shape = columns <= 1 ? [rows] : [rows, columns];
           break;
         }
         line++;
         const text = next.value.trim();
         if (text === '' || text.startsWith('#')) continue;
-        const fields = text.split(/[\s,;]+/);
-        const values = fields.map(Number);
-        const bad = values.findIndex((v, i) => Number.isNaN(v) && !/^nan$/i.test(fields[i]));
+        const fields = text.split(SEPARATOR);
+        const values = fields.map(parseField);
+        const bad = values.indexOf(undefined);
+        const first = !started;
+        started = true;
         if (bad >= 0) {
           // A first line of names is a header; anything else is an error at that line and column.
-          if (columns < 0 && values.every((v, i) => Number.isNaN(v) && !/^nan$/i.test(fields[i]))) continue;
-          throw new FileError(`${file}:${line}:${bad + 1}: '${fields[bad]}' is not a number`);
+          if (first && fields.every(isName)) continue;
+          const what = fields[bad] === '' ? 'empty field (a leading, trailing or doubled separator)' : `'${shown(fields[bad])}' is not a number`;
+          throw new FileError(`${file}:${line}:${bad + 1}: ${what}`);
         }
         if (columns < 0) {
           columns = fields.length;
@@ -187,8 +306,11 @@ async function openText(file: string, size: number): Promise<Source> {
           throw new FileError(`${file}:${line}: ${fields.length} columns, but the first data line has ${columns}`);
         }
         rows++;
-        pending = values;
+        row = values as number[];
+        rowLine = line;
+        taken = 0;
       }
+      delivered += filled;
       return filled;
     },
     close: async () => {
@@ -196,6 +318,30 @@ async function openText(file: string, size: number): Promise<Source> {
     },
   };
   return source;
+}
+
+/**
+ * A float32 value as the shortest decimal that reads back as the same float32 (1.9072, not
+ * 1.9071999788284302 as a float64 would print); NaN, Infinity, -Infinity and -0 as such.
+ */
+export function formatFloat32(v: number): string {
+  const f = Math.fround(v);
+  if (!Number.isFinite(f)) return String(f);
+  if (Object.is(f, -0)) return '-0';
+  for (let digits = 1; digits <= 9; digits++) {
+    // The nearest decimal of this many digits, or next to it: below a power of 2 the float32s are
+    // twice as dense, so the nearest may miss where its neighbour on the other side reads back.
+    const [mantissa, exponent] = f.toExponential(digits - 1).split('e');
+    const m = Number(mantissa.replace('.', ''));
+    const e = Number(exponent) - (digits - 1);
+    let best: number | undefined;
+    for (const k of [m, m - 1, m + 1]) {
+      const d = Number(`${k}e${e}`);
+      if (Math.fround(d) === f && (best === undefined || Math.abs(d - f) < Math.abs(best - f))) best = d;
+    }
+    if (best !== undefined) return String(best);
+  }
+  return String(f); // not reached: 9 significant digits always read back
 }
 
 /** What {@link score} reports. */
@@ -284,16 +430,19 @@ export async function score(predictions: string, targets: string, pool: Pool, op
         }
       } catch (e) {
         if (e instanceof OutOfRangeError) {
-          const at = count + e.index;
-          const file = e.argument === 'input' ? pred.file : targ.file;
-          const c = columns();
-          const where = c > 1 ? ` (row ${Math.floor(at / c)}, column ${at % c})` : '';
-          throw new ValueError(`${file}: value ${at}${where} is ${e.value}: ${e.argument === 'input' ? 'probabilities' : 'targets'} must be in [0, 1]`);
+          const input = e.argument === 'input';
+          const where = (input ? pred : targ).where(count + e.index);
+          // A finite probability outside [0, 1] with a valid target is likely a logit.
+          const v = e.value;
+          const t = ys[e.index];
+          const hint = input && Number.isFinite(v) && t >= 0 && t <= 1 ? '; looks like logits: pass --logits' : '';
+          throw new ValueError(`${where}: ${input ? 'probability' : 'target'} ${formatFloat32(v)} is not in [0, 1]${hint}`);
         }
         throw e;
       }
       count += a;
-      options.progress?.((pred.bytesRead + targ.bytesRead) / Math.max(1, pred.bytes + targ.bytes));
+      // A FIFO's size is unknown (0): the fraction stays at most 1.
+      options.progress?.(Math.min(1, (pred.bytesRead + targ.bytesRead) / Math.max(1, pred.bytes + targ.bytes)));
     }
     checkShapes(pred, targ);
     const result: Score = { mean: sum / count, sum, count, shape: pred.shape };

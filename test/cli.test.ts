@@ -181,6 +181,12 @@ describe('bce-wasm score: every field of a text file is a number', () => {
     expectError(run('score', pred, targ), 3, new RegExp(`field${i}\\.csv:${at}: ${what}`));
   });
 
+  it('decimal commas (0,5;0,7) are an error, not four numbers', () => {
+    const pred = text('decimal-commas.csv', ['0.5;0.5', '0,5;0,7']);
+    const targ = text('decimal-commas-y.csv', ['1;1', '1;1']);
+    expectError(run('score', pred, targ), 3, /decimal-commas\.csv:2: .*decimal commas are not supported/);
+  });
+
   it('separators: commas, semicolons, whitespace runs, spaces around a comma; a header of names; comments and blank lines', () => {
     const pred = text('seps.csv', ['a, b ;c', '# comment', '', '0.25 , 0.5;0.75', '  0.125\t0.5   0.25  ', '1e-1,+.5,5.e-1']);
     const targ = text('seps-y.csv', ['1,0,1', '0,1,0', '1,1,1']);

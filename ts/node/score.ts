@@ -288,6 +288,10 @@ async function openText(file: string, fh: FileHandle, size: number): Promise<Sou
         line++;
         const text = next.value.trim();
         if (text === '' || text.startsWith('#')) continue;
+        if (text.includes(';') && /\d,\d/.test(text)) {
+          // `0,5;0,7` is two numbers with decimal commas, which would read as four: refuse it.
+          throw new FileError(`${file}:${line}: both ',' and ';' on one line (decimal commas are not supported; use '.' for decimals)`);
+        }
         const fields = text.split(SEPARATOR);
         const values = fields.map(parseField);
         const bad = values.indexOf(undefined);

@@ -150,6 +150,30 @@ describe('unknown option keys: TypeError naming the key and the likely one', () 
     expect(() => m.forwardBackward([1], [1], { reduction: 'sum' } as object)).toThrowError(/unknown option 'reduction'/);
   });
 
+  it('each option is read once: a getter cannot swap a checked output for an unchecked one', () => {
+    let reads = 0;
+    const good = new Float32Array(5);
+    const opts = {
+      reduction: 'none' as const,
+      get out() {
+        reads++;
+        return reads === 1 ? good : new Float32Array(2);
+      },
+    };
+    const r = bce.binaryCrossEntropy([0.2, 0.4, 0.6, 0.8, 0.9], [0, 1, 1, 0, 1], opts);
+    expect(r).toBe(good);
+    expect(reads).toBe(1);
+    expect(good[4]).toBeCloseTo(-Math.log(0.9), 6);
+  });
+
+  it('posWeight (or a misspelling of it) on the probability loss says where it belongs', () => {
+    for (const key of ['posWeight', 'pos_weight']) {
+      expect(() => bce.binaryCrossEntropy([0.5], [1], { [key]: [2] } as object)).toThrowError(
+        `binaryCrossEntropy: ${key} exists only for the logits loss`,
+      );
+    }
+  });
+
   it('keys whose value is undefined are ignored', () => {
     expect(bce.binaryCrossEntropy([0.5], [1], { reductions: undefined } as object)).toBeCloseTo(Math.LN2, 6);
   });

@@ -99,7 +99,6 @@ export interface Chunk {
 
 /** The checked arguments of a pass (see {@link checkPass}). */
 export interface CheckedPass {
-  o: AnyOptions;
   reduction: Reduction;
   n: number;
   /** The whole's length for a chunk (-1 for a stream of unknown length), else `n`. */
@@ -114,6 +113,9 @@ export interface CheckedPass {
   gradOutput: number | FloatInput | undefined;
   /** `what` with LOSS_STORE added for `'none'`. */
   what: number;
+  /** The outputs asked for (each option is read once: a getter cannot change it after its check). */
+  out: FloatOutput | undefined;
+  gradOut: FloatOutput | undefined;
 }
 
 /** The option keys each variant takes, by `kind` and `what` (LOSS, GRAD, LOSS | GRAD). */
@@ -133,13 +135,21 @@ for (const kind of [Kind.Probabilities, Kind.Logits]) {
  * TypeError for an option key that `fn` does not take (a typo would otherwise be ignored), with the
  * valid key it most likely meant. Keys whose value is `undefined` are ignored.
  */
-export function checkKeys(options: object, allowed: readonly string[], fn: string): void {
+export function checkKeys(options: object, allowed: readonly string[], fn: string, hint?: (key: string) => string | undefined): void {
   for (const key in options) {
     if (!allowed.includes(key) && (options as Record<string, unknown>)[key] !== undefined) {
+      const special = hint?.(key);
+      if (special !== undefined) throw new TypeError(`${fn}: ${special}`);
       throw unknownOption(key, allowed, fn);
     }
   }
 }
+
+/** posWeight (or a spelling of it) on the probability loss: the option exists, on the other loss. */
+const POS_WEIGHT_HINT = (key: string): string | undefined =>
+  closest(key, ['posWeight']) === undefined
+    ? undefined
+    : `${key} exists only for the logits loss (as in PyTorch, pos_weight); use binaryCrossEntropyWithLogits`;
 
 function unknownOption(key: string, allowed: readonly string[], fn: string): TypeError {
   const guess = closest(key, allowed);
@@ -186,33 +196,28 @@ export function checkPass(
 ): CheckedPass {
   const o: AnyOptions = options ?? {};
   if (typeof o !== 'object' || o === null) throw new TypeError(`${fn}: options must be an object`);
-  if (kind === Kind.Probabilities && o.posWeight !== undefined) {
-    throw new TypeError(
-      `${fn}: posWeight exists only for the logits loss (as in PyTorch); use binaryCrossEntropyWithLogits`,
-    );
-  }
-  checkKeys(o, KEYS[kind * 8 + (what & (LOSS | GRAD))], fn);
-  const reduction = reductionOf(o.reduction, fn);
+  checkKeys(o, KEYS[kind * 8 + (what & (LOSS | GRAD))], fn, kind === Kind.Probabilities ? POS_WEIGHT_HINT : undefined);
+  // Every option is read exactly once, here.
+  const { weight, reduction: r, out, gradOut } = o;
+  const posWeight = kind === Kind.Logits ? o.posWeight : undefined;
+  const wantLoss = (what & LOSS) !== 0;
+  const wantGrad = (what & GRAD) !== 0;
+  const gradOutput = wantGrad ? o.gradOutput : undefined;
+  const reduction = reductionOf(r, fn);
   const n = lengthOf(input, fn, 'input');
   const nt = lengthOf(targetValues, fn, 'target');
   if (nt !== n) {
     throw new RangeError(`${fn}: target has length ${nt} but input has length ${n}; they must match`);
   }
   const whole = chunk === undefined ? n : chunk.total ?? -1;
-  const weight = o.weight;
   const wLen = weight === undefined ? 0 : broadcastLength(weight, whole, fn, 'weight');
-  const posWeight = kind === Kind.Logits ? o.posWeight : undefined;
   const pLen = posWeight === undefined ? 0 : broadcastLength(posWeight, whole, fn, 'posWeight');
   const none = reduction === 'none';
-  const wantLoss = (what & LOSS) !== 0;
-  const wantGrad = (what & GRAD) !== 0;
   if (wantLoss && none) what |= LOSS_STORE;
-  if (o.out !== undefined && !none) {
+  if (out !== undefined && !none) {
     throw new TypeError(`${fn}: out receives element losses, so it needs reduction 'none' (got '${reduction}')`);
   }
-
   // The upstream gradient: absent (1), a scalar, or (for 'none') one value per element.
-  const gradOutput = wantGrad ? o.gradOutput : undefined;
   if (gradOutput !== undefined && typeof gradOutput !== 'number') {
     if (!none) {
       throw new TypeError(`${fn}: gradOutput must be a number for reduction '${reduction}' (the loss is a scalar)`);
@@ -222,7 +227,7 @@ export function checkPass(
       throw new RangeError(`${fn}: gradOutput has length ${len} but input has length ${n}; they must match`);
     }
   }
-  return { o, reduction, n, whole, weight, wLen, posWeight, pLen, none, wantLoss, wantGrad, gradOutput, what };
+  return { reduction, n, whole, weight, wLen, posWeight, pLen, none, wantLoss, wantGrad, gradOutput, what, out, gradOut };
 }
 
 /**
@@ -281,14 +286,14 @@ export function runPass(
   const k = kernels();
   ensureScratch();
   const c = checkPass(kind, fn, input, targetValues, options, what, chunk);
-  const { o, n, none, wantLoss, wantGrad, gradOutput, weight, posWeight, wLen, pLen } = c;
+  const { n, none, wantLoss, wantGrad, gradOutput, weight, posWeight, wLen, pLen, out, gradOut } = c;
   const offset = chunk === undefined ? 0 : chunk.offset;
   what = c.what;
 
   // Addresses of everything already in WebAssembly memory (outputs checked first: nothing is
   // written before every argument has passed its checks).
-  const lossAddr = wantLoss && none ? checkOutput(o.out, n, fn, 'out') : -1;
-  const gradAddr = wantGrad ? checkOutput(o.gradOut, n, fn, 'gradOut') : -1;
+  const lossAddr = wantLoss && none ? checkOutput(out, n, fn, 'out') : -1;
+  const gradAddr = wantGrad ? checkOutput(gradOut, n, fn, 'gradOut') : -1;
   const xAddr = addressOf(input, fn, 'input');
   const yAddr = addressOf(targetValues, fn, 'target');
   const wAddr = weight === undefined ? 0 : placeOperand(weight, wLen, Slot.Weight, fn, 'weight');
@@ -308,8 +313,8 @@ export function runPass(
   const gradDiv = c.reduction === 'mean' ? c.whole : 1;
 
   // Results that do not live in WebAssembly memory: the caller's Float32Array, or a new one.
-  const lossArray = lossAddr < 0 && wantLoss && none ? (o.out as Float32Array | undefined) ?? new Float32Array(n) : null;
-  const gradArray = gradAddr < 0 && wantGrad ? (o.gradOut as Float32Array | undefined) ?? new Float32Array(n) : null;
+  const lossArray = lossAddr < 0 && wantLoss && none ? (out as Float32Array | undefined) ?? new Float32Array(n) : null;
+  const gradArray = gradAddr < 0 && wantGrad ? (gradOut as Float32Array | undefined) ?? new Float32Array(n) : null;
   const lossSlot = slotAddress(Slot.Loss);
   const gradSlot = slotAddress(Slot.Grad);
 
@@ -359,10 +364,10 @@ export function runPass(
 
   let loss: number | Float32Array = 0;
   if (wantLoss) {
-    if (none) loss = lossArray ?? view(o.out as FloatOutput, lossAddr, n);
+    if (none) loss = lossArray ?? view(out as FloatOutput, lossAddr, n);
     else loss = c.reduction === 'sum' ? sum : sum / n;
   }
-  const grad = wantGrad ? gradArray ?? view(o.gradOut as FloatOutput, gradAddr, n) : EMPTY;
+  const grad = wantGrad ? gradArray ?? view(gradOut as FloatOutput, gradAddr, n) : EMPTY;
   return { loss, grad, sum };
 }
 

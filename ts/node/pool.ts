@@ -459,7 +459,7 @@ export function createPool(options?: PoolOptions): Pool {
     await mainReady;
     if (closed) throw failure(fn, new CallFailed(CLOSED));
     const c = checkPass(kind, fn, input, target, options, what);
-    const { n, o } = c;
+    const { n } = c;
     if (n < threshold || threads < 2) return runPass(kind, fn, input, target, options, what);
     const taken: SharedArrayBuffer[] = [];
     const x = shared(input, scratch, taken, fn, 'input');
@@ -470,8 +470,8 @@ export function createPool(options?: PoolOptions): Pool {
     const posWeight = small(c.posWeight, c.pLen, 'posWeight');
     const g = c.gradOutput;
     const gradOutput = g === undefined || typeof g === 'number' ? g : shared(g, scratch, taken, fn, 'gradOutput');
-    const lossOut = c.wantLoss && c.none ? sharedOutput(o.out, n) : undefined;
-    const gradOut = c.wantGrad ? sharedOutput(o.gradOut, n) : undefined;
+    const lossOut = c.wantLoss && c.none ? sharedOutput(c.out, n) : undefined;
+    const gradOut = c.wantGrad ? sharedOutput(c.gradOut, n) : undefined;
     let sum: number;
     try {
       sum = await scatter(
@@ -487,8 +487,8 @@ export function createPool(options?: PoolOptions): Pool {
       scratch.give(taken);
     }
     const result: PassResult = { loss: 0, grad: new Float32Array(0), sum };
-    if (c.wantLoss) result.loss = c.none ? deliverShared(o.out, lossOut!) : c.reduction === 'sum' ? sum : sum / n;
-    if (c.wantGrad) result.grad = deliverShared(o.gradOut, gradOut!);
+    if (c.wantLoss) result.loss = c.none ? deliverShared(c.out, lossOut!) : c.reduction === 'sum' ? sum : sum / n;
+    if (c.wantGrad) result.grad = deliverShared(c.gradOut, gradOut!);
     return result;
   }
 

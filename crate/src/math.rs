@@ -147,7 +147,9 @@ pub fn log1m_clamped(x: V) -> V {
     let v = one - x;
     let c = ((one - v) - x) / v.pmax(V::splat(0.5));
     let (m, e) = (v * V::splat(8_388_608.0)).split();
-    log_poly(m - one, e - V::splat(23.0), c).pmax(V::splat(-100.0))
+    let r = log_poly(m - one, e - V::splat(23.0), c).pmax(V::splat(-100.0));
+    // log1p(-x) at x = +-0 is -+0 exactly (PyTorch's sign of a zero loss follows it).
+    V::select(x.eq(V::splat(0.0)), x.neg(), r)
 }
 
 /// The pieces of the logistic function of `x` that sigmoid, logsigmoid and the logits loss share,

@@ -515,10 +515,8 @@ fn zero_signs_follow_pytorch() {
 
 /// BCE at input +0 and target -0: PyTorch's `(y - 1) * max(log1p(-x), -100)` has
 /// `log1p(-0) = -0`, so `-1 * -0 = +0`, and `y * max(log x, -100) = -0 * -100 = +0`: the loss is
-/// `+0 - +0 = +0` (then times the weight). The kernel's `log1m_clamped(+0)` is +0, not -0, which
-/// gives -0. Only the sign of a zero loss differs; ignored until that is decided.
+/// `+0 - +0 = +0` (then times the weight). `log1m_clamped(+-0)` is therefore `-+0`, as log1p's.
 #[test]
-#[ignore = "known: BCE loss at x = +0, y = -0 is -0, PyTorch's float32 formula gives +0 (log1m_clamped(+0) = +0)"]
 fn zero_sign_at_target_minus_zero() {
     let mut bad = probabilities_special(true, &[-0.0]);
     bad.retain(|m| m.contains("(sign of zero)"));

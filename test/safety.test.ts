@@ -320,3 +320,61 @@ describe('the pool checks as the functions do (split calls included)', () => {
     }
   });
 });
+
+describe("an outside tester's second round", () => {
+  it('an output that overlaps an operand without being it: RangeError (PyTorch refuses it too); exact aliasing works', () => {
+    const buf = bce.createBuffer(Float32Array.from({ length: 80 }, (_, i) => i / 20 - 2));
+    const v = buf.view;
+    expect(() => bce.sigmoid(v.subarray(0, 39), v.subarray(1, 40))).toThrowError(/sigmoid: out overlaps input without being the same elements/);
+    const plain = new Float32Array(40_001);
+    expect(() => bce.sigmoid(plain.subarray(0, 40_000), plain.subarray(1))).toThrowError(RangeError);
+    const y = new Float32Array(64);
+    expect(() =>
+      bce.binaryCrossEntropyWithLogitsBackward(v.subarray(0, 64), y, { reduction: 'none', gradOut: v.subarray(2, 66) }),
+    ).toThrowError(/gradOut overlaps input/);
+    expect(() =>
+      bce.binaryCrossEntropyWithLogits(new Float32Array(8), new Float32Array(8), { reduction: 'none', weight: v.subarray(0, 2), out: v.subarray(0, 8) }),
+    ).toThrowError(/out overlaps weight/);
+    const o = new Float32Array(8);
+    expect(() =>
+      bce.binaryCrossEntropyWithLogitsForwardBackward(new Float32Array(8), new Float32Array(8), { reduction: 'none', out: o, gradOut: o }),
+    ).toThrowError(/out and gradOut share memory/);
+    // Exactly in place is fine, in WebAssembly memory and in JS memory.
+    const expected = bce.sigmoid(Array.from(v.subarray(0, 39)));
+    expect(Array.from(bce.sigmoid(v.subarray(0, 39), v.subarray(0, 39)))).toEqual(Array.from(expected));
+    const a = Float32Array.from({ length: 40_000 }, (_, i) => (i % 50) - 25);
+    const want = bce.sigmoid(a.slice());
+    expect(bce.sigmoid(a, a)).toEqual(want);
+    buf.free();
+  });
+
+  it('a view detached by memory growth is refused by name, not read as an empty array', () => {
+    const a = bce.createBuffer([0.5, 0.5]);
+    const c = bce.createBuffer([1, 1]);
+    const va = a.view;
+    const vc = c.view;
+    const big = bce.createBuffer(5_000_000);
+    expect(va.length).toBe(0); // the growth happened
+    expect(() => bce.binaryCrossEntropy(va, vc)).toThrowError(/binaryCrossEntropy: input is a view of WebAssembly memory from before the memory grew/);
+    expect(() => bce.sigmoid(a.view, va as Float32Array)).toThrowError(TypeError);
+    expect(bce.binaryCrossEntropy(a.view, c.view)).toBeCloseTo(Math.LN2, 6);
+    for (const b of [a, c, big]) b.free();
+  });
+
+  it('an empty input with a weight of length > 1 is refused as PyTorch refuses it; length 1 broadcasts', () => {
+    expect(() => bce.binaryCrossEntropy([], [], { weight: [1, 2, 3] })).toThrowError(/weight of length 3 does not broadcast over input of length 0/);
+    expect(bce.binaryCrossEntropy([], [], { weight: [2], reduction: 'sum' })).toBe(0);
+    expect(() => bce.createAccumulator({ weight: [] })).toThrowError('createAccumulator: weight is empty; a broadcast operand needs at least one element');
+  });
+
+  it('options that are not a plain object, and unreadable or impossible lengths, get named errors', () => {
+    expect(() => new bce.BCELoss(null as never)).toThrowError(/BCELoss: options must be an object/);
+    expect(() => new bce.BCELoss('sum' as never)).toThrowError(/BCELoss: options must be an object/);
+    expect(() => bce.createAccumulator(null as never)).toThrowError(/createAccumulator: options must be an object/);
+    expect(() => bce.binaryCrossEntropy([0.5], [1], new Map([['reduction', 'sum']]) as never)).toThrowError(/options must be an object.*Map/);
+    expect(() => bce.sigmoid(new Proxy(new Float32Array(2), {}))).toThrowError(/sigmoid: input: its length cannot be read/);
+    expect(() => bce.sigmoid({ length: 2 ** 40 } as ArrayLike<number>)).toThrowError(/sigmoid: a result of 1099511627776 elements/);
+    const m = new bce.BCELoss({ reduction: 'sum' });
+    expect(Object.isFrozen(m.options)).toBe(true);
+  });
+});

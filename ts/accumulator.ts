@@ -1,7 +1,7 @@
 // Streaming loss over data larger than memory: chunks of any size in sequence, one result.
 
 import { lengthOf, type FloatInput } from './memory.js';
-import { broadcastLength, checkKeys, Kind, LOSS, runPass } from './pass.js';
+import { broadcastLength, checkKeys, checkOptionsObject, Kind, LOSS, runPass } from './pass.js';
 
 /** Options of {@link createAccumulator}. */
 export interface AccumulatorOptions {
@@ -45,6 +45,7 @@ export interface Accumulator {
  * acc.result(); // { mean, sum, count }
  */
 export function createAccumulator(options: AccumulatorOptions = {}): Accumulator {
+  checkOptionsObject(options, 'createAccumulator');
   checkKeys(options, ['logits', 'weight', 'posWeight'], 'createAccumulator');
   if (options.logits !== undefined && typeof options.logits !== 'boolean') {
     throw new TypeError(`createAccumulator: logits must be a boolean, got ${typeof options.logits}`);
@@ -57,8 +58,8 @@ export function createAccumulator(options: AccumulatorOptions = {}): Accumulator
   const weight = options.weight;
   const posWeight = options.posWeight;
   // Checked once here: non-empty numeric arrays (their divisibility waits for the total).
-  if (weight !== undefined) broadcastLength(weight, -1, fn, 'weight');
-  if (posWeight !== undefined) broadcastLength(posWeight, -1, fn, 'posWeight');
+  if (weight !== undefined) broadcastLength(weight, -1, 'createAccumulator', 'weight');
+  if (posWeight !== undefined) broadcastLength(posWeight, -1, 'createAccumulator', 'posWeight');
   const passOptions = { reduction: 'sum' as const, weight, posWeight };
   let sum = 0;
   let count = 0;

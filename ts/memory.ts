@@ -53,8 +53,24 @@ let heap: Float32Array | null = null;
  * old buffer: its views then have length 0, a cheaper test than reading `memory.buffer`).
  */
 export function heapF32(): Float32Array {
-  if (heap === null || heap.length === 0) heap = new Float32Array(kernels().memory.buffer);
+  if (heap === null || heap.length === 0) {
+    if (heap !== null) retired.add(heap.buffer);
+    heap = new Float32Array(kernels().memory.buffer);
+  }
   return heap;
+}
+
+/** Buffers of WebAssembly memory that `memory.grow` detached: views of them are stale. */
+const retired = new WeakSet<ArrayBufferLike>();
+
+/** TypeError for a view of WebAssembly memory that a growth detached (it reads as empty). */
+function checkNotStale(x: unknown, fn: string, arg?: string): void {
+  if (ArrayBuffer.isView(x) && retired.has(x.buffer)) {
+    throw new TypeError(
+      `${named(fn, arg)} is a view of WebAssembly memory from before the memory grew (now detached): ` +
+        're-read buffer.view after creating buffers',
+    );
+  }
 }
 
 function allocate(bytes: number, what: string): number {
@@ -62,6 +78,7 @@ function allocate(bytes: number, what: string): number {
     throw new RangeError(`bce-wasm: cannot allocate ${bytes} bytes for ${what} (at most ${MAX_BUFFER_LENGTH * BYTES})`);
   }
   const ptr = kernels().bce_alloc(bytes) >>> 0;
+  heapF32(); // notes a growth now, so that views detached by it are recognised as stale
   if (ptr === 0) {
     throw new RangeError(`bce-wasm: out of WebAssembly memory allocating ${bytes} bytes for ${what}`);
   }
@@ -204,8 +221,14 @@ export function createBuffer(lengthOrValues: number | FloatInput): WasmBuffer {
 export function lengthOf(x: unknown, fn: string, arg?: string): number {
   if (x instanceof WasmBuffer) return x.length;
   if (x !== null && typeof x === 'object') {
-    const n = (x as ArrayLike<number>).length;
+    let n: unknown;
+    try {
+      n = (x as ArrayLike<number>).length;
+    } catch (e) {
+      throw new TypeError(`${named(fn, arg)}: its length cannot be read (${(e as Error).message})`);
+    }
     if (typeof n === 'number') {
+      if (n === 0) checkNotStale(x, fn, arg);
       if (x instanceof BigInt64Array || x instanceof BigUint64Array) {
         throw new TypeError(`${named(fn, arg)} must hold numbers, got a ${x.constructor.name} (convert it to Float32Array)`);
       }
@@ -279,6 +302,54 @@ function notANumber(name: string, index: number, v: unknown): TypeError {
   return new TypeError(`${name}[${index}] is ${what}, not a number`);
 }
 
+/** A new Float32Array of `n` elements for a result; RangeError naming `fn` where none can be that long. */
+export function newResult(n: number, fn: string): Float32Array {
+  try {
+    return new Float32Array(n);
+  } catch {
+    throw new RangeError(`${fn}: a result of ${n} elements is longer than a Float32Array can be here; pass an out buffer or split the input`);
+  }
+}
+
+/** The memory an array argument occupies, for overlap checks: its buffer and byte range. */
+function extent(x: unknown): [ArrayBufferLike, number, number] | null {
+  if (x instanceof WasmBuffer) {
+    if (x.freed) return null; // refused by name where its address is taken
+    const a = x.address('');
+    return [heapF32().buffer, a, a + x.length * BYTES];
+  }
+  if (ArrayBuffer.isView(x)) return [x.buffer, x.byteOffset, x.byteOffset + x.byteLength];
+  return null;
+}
+
+/**
+ * RangeError unless `out` is disjoint from every operand in `inputs` (or is exactly the same elements
+ * as one of them, which is allowed: the kernels read each block before writing it) and from every
+ * output in `outputs` (no exception). As in PyTorch, whose `out=` refuses a partial overlap.
+ */
+export function checkOverlap(
+  out: unknown, fn: string, arg: string, inputs: readonly [unknown, string][], outputs: readonly [unknown, string][] = [],
+): void {
+  const o = extent(out);
+  if (o === null) return;
+  const clash = (x: unknown, exactOk: boolean): boolean => {
+    const e = extent(x);
+    if (e === null || e[0] !== o[0] || e[1] >= o[2] || o[1] >= e[2] || e[1] === e[2] || o[1] === o[2]) return false;
+    return !(exactOk && e[1] === o[1] && e[2] === o[2]);
+  };
+  for (const [x, name] of inputs) {
+    if (clash(x, true)) {
+      throw new RangeError(
+        `${fn}: ${arg} overlaps ${name} without being the same elements; write the result elsewhere ` +
+          '(an output may be exactly an input, but not a shifted or partial view of one)',
+      );
+    }
+  }
+  for (const [x, name] of outputs) {
+    if (clash(x, false)) throw new RangeError(`${fn}: ${arg} and ${name} share memory; they must be separate arrays`);
+  }
+}
+
 /** Checks an output's type, state and length before anything runs; returns its address or -1. */
 export function checkOutput(out: unknown, n: number, fn: string, arg?: string): number {
   if (out === undefined) return -1;
@@ -286,6 +357,7 @@ export function checkOutput(out: unknown, n: number, fn: string, arg?: string): 
     throw new TypeError(`${named(fn, arg)} must be a Float32Array or a WasmBuffer, got ${describe(out)}`);
   }
   const address = addressOf(out, fn, arg);
+  if (out.length === 0) checkNotStale(out, fn, arg);
   if (out.length !== n) {
     throw new RangeError(`${named(fn, arg)} has length ${out.length} but the result has ${n} elements`);
   }

@@ -6,6 +6,7 @@ import type { FloatInput, FloatOutput } from './memory.js';
 import { FAMILIES, operation, type Family } from './ops.js';
 import {
   checkKeys,
+  checkOptionsObject,
   reductionOf,
   type AnyOptions,
   type ForwardBackward,
@@ -40,10 +41,11 @@ class LossModule<R extends Reduction, O extends LossOptions<R>> {
   readonly #forwardBackward: (i: FloatInput, t: FloatInput, o?: AnyOptions) => unknown;
 
   constructor(name: string, family: Family, options: O) {
+    checkOptionsObject(options, name);
     checkKeys(options, family.options, name);
     reductionOf(options.reduction, name);
     this.#name = name;
-    this.options = { ...options };
+    this.options = Object.freeze({ ...options });
     this.#forward = operation(family.forward);
     this.#backward = operation(family.backward);
     this.#forwardBackward = operation(family.forwardBackward);
@@ -56,12 +58,14 @@ class LossModule<R extends Reduction, O extends LossOptions<R>> {
 
   /** The gradient w.r.t. `input`; `options` adds the upstream gradient and where to write. */
   backward(input: FloatInput, target: FloatInput, options?: Omit<CallOptions, 'out'>): Float32Array {
+    checkOptionsObject(options ?? {}, `${this.#name}.backward`);
     checkKeys(options ?? {}, BACKWARD_KEYS, `${this.#name}.backward`);
     return this.#backward(input, target, { ...this.options, ...options }) as Float32Array;
   }
 
   /** Loss and gradient from one pass. */
   forwardBackward(input: FloatInput, target: FloatInput, options?: CallOptions): ForwardBackward<R> {
+    checkOptionsObject(options ?? {}, `${this.#name}.forwardBackward`);
     checkKeys(options ?? {}, CALL_KEYS, `${this.#name}.forwardBackward`);
     return this.#forwardBackward(input, target, { ...this.options, ...options }) as ForwardBackward<R>;
   }

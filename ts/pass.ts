@@ -5,11 +5,13 @@ import {
   WasmBuffer,
   addressOf,
   checkOutput,
+  checkOverlap,
   copyIn,
   copyOut,
   ensureScratch,
   heapF32,
   lengthOf,
+  newResult,
   PIECE,
   Slot,
   slotAddress,
@@ -195,7 +197,7 @@ export function checkPass(
   chunk?: Chunk,
 ): CheckedPass {
   const o: AnyOptions = options ?? {};
-  if (typeof o !== 'object' || o === null) throw new TypeError(`${fn}: options must be an object`);
+  checkOptionsObject(o, fn);
   checkKeys(o, KEYS[kind * 8 + (what & (LOSS | GRAD))], fn, kind === Kind.Probabilities ? POS_WEIGHT_HINT : undefined);
   // Every option is read exactly once, here.
   const { weight, reduction: r, out, gradOut } = o;
@@ -216,6 +218,16 @@ export function checkPass(
   if (wantLoss && none) what |= LOSS_STORE;
   if (out !== undefined && !none) {
     throw new TypeError(`${fn}: out receives element losses, so it needs reduction 'none' (got '${reduction}')`);
+  }
+  if (out !== undefined || gradOut !== undefined) {
+    // An output may be exactly an input (in place); any other sharing of memory is refused (a
+    // broadcast operand can never be exactly an output: its length differs).
+    const operands: [unknown, string][] = [[input, 'input'], [targetValues, 'target'], [weight, 'weight'], [posWeight, 'posWeight']];
+    if (typeof gradOutput === 'object') operands.push([gradOutput, 'gradOutput']);
+    const lossOut = wantLoss && none ? out : undefined;
+    const gOut = wantGrad ? gradOut : undefined;
+    if (lossOut !== undefined) checkOverlap(lossOut, fn, 'out', operands, [[gOut, 'gradOut']]);
+    if (gOut !== undefined) checkOverlap(gOut, fn, 'gradOut', operands);
   }
   // The upstream gradient: absent (1), a scalar, or (for 'none') one value per element.
   if (gradOutput !== undefined && typeof gradOutput !== 'number') {
@@ -313,8 +325,8 @@ export function runPass(
   const gradDiv = c.reduction === 'mean' ? c.whole : 1;
 
   // Results that do not live in WebAssembly memory: the caller's Float32Array, or a new one.
-  const lossArray = lossAddr < 0 && wantLoss && none ? (out as Float32Array | undefined) ?? new Float32Array(n) : null;
-  const gradArray = gradAddr < 0 && wantGrad ? (gradOut as Float32Array | undefined) ?? new Float32Array(n) : null;
+  const lossArray = lossAddr < 0 && wantLoss && none ? (out as Float32Array | undefined) ?? newResult(n, fn) : null;
+  const gradArray = gradAddr < 0 && wantGrad ? (gradOut as Float32Array | undefined) ?? newResult(n, fn) : null;
   const lossSlot = slotAddress(Slot.Loss);
   const gradSlot = slotAddress(Slot.Grad);
 
@@ -409,6 +421,13 @@ function statusError(status: number, fn: string, ptr: number, offset: number): E
   );
 }
 
+/** TypeError unless the options are a plain object (not an array, a Map, a string...). */
+export function checkOptionsObject(o: unknown, fn: string): void {
+  if (typeof o !== 'object' || o === null || Array.isArray(o) || o instanceof Map || o instanceof Set || ArrayBuffer.isView(o)) {
+    throw new TypeError(`${fn}: options must be an object like { reduction: 'sum' }, got ${o === null ? 'null' : Array.isArray(o) ? 'an array' : typeof o === 'object' ? (o as object).constructor.name : typeof o}`);
+  }
+}
+
 /** The reduction option, checked: TypeError for a non-string, RangeError for an unknown name. */
 export function reductionOf(r: unknown, fn: string): Reduction {
   if (r === undefined || r === 'mean') return 'mean';
@@ -421,7 +440,9 @@ export function reductionOf(r: unknown, fn: string): Reduction {
  * `n` is the whole's length. */
 export function broadcastLength(x: FloatInput, n: number, fn: string, name: string): number {
   const len = lengthOf(x, fn, name);
-  if (len === n || (len > 0 && (n < 0 || n % len === 0))) return len;
+  // PyTorch's broadcasting: a length that divides the input's, or 1 (also over an empty input).
+  if (len === n || len === 1 || (len > 0 && (n < 0 || (n > 0 && n % len === 0)))) return len;
+  if (n < 0) throw new RangeError(`${fn}: ${name} is empty; a broadcast operand needs at least one element`);
   throw new RangeError(
     `${fn}: ${name} of length ${len} does not broadcast over input of length ${n}: ` +
       `its length must divide the input length (one value per class of [..., C] data, or per element)`,

@@ -1,6 +1,6 @@
 // Elementwise kernels (mirrors crate/src/sigmoid.rs).
 
-import { addressOf, checkOutput, copyIn, copyOut, ensureScratch, lengthOf, PIECE, Slot, slotAddress, type FloatInput, type FloatOutput } from './memory.js';
+import { addressOf, checkOutput, checkOverlap, newResult, copyIn, copyOut, ensureScratch, lengthOf, PIECE, Slot, slotAddress, type FloatInput, type FloatOutput } from './memory.js';
 import { kernels, type KernelExports } from './wasm.js';
 
 type Elementwise = 'bce_sigmoid' | 'bce_logsigmoid' | 'bce_exp' | 'bce_log' | 'bce_log1p';
@@ -14,8 +14,9 @@ function elementwise(kernel: Elementwise, fn: string, x: FloatInput, out?: Float
   ensureScratch();
   const n = lengthOf(x, fn, 'input');
   const outAddr = checkOutput(out, n, fn, 'out');
+  if (out !== undefined) checkOverlap(out, fn, 'out', [[x, 'input']]);
   const xAddr = addressOf(x, fn, 'input');
-  const result = outAddr >= 0 ? null : (out as Float32Array | undefined) ?? new Float32Array(n);
+  const result = outAddr >= 0 ? null : (out as Float32Array | undefined) ?? newResult(n, fn);
   for (let a = 0; a < n; a += PIECE) {
     const m = Math.min(PIECE, n - a);
     let xPtr = xAddr + 4 * a;

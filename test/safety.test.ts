@@ -378,3 +378,36 @@ describe("an outside tester's second round", () => {
     expect(Object.isFrozen(m.options)).toBe(true);
   });
 });
+
+describe('the pool checks outputs before it splits a call', () => {
+  it('wrong length, wrong type, a plain array, a freed buffer: the single-thread errors, before any work', async () => {
+    const { createPool } = await import('bce-wasm/pool');
+    const pool = createPool({ threads: 2, threshold: 0 });
+    // The package as the pool's module graph has it (an earlier test reset the module registry).
+    const core = await import('bce-wasm');
+    await core.init();
+    const n = 100_000;
+    const x = new Float32Array(n).fill(0.5);
+    const freed = core.createBuffer(n);
+    freed.free();
+    try {
+      const cases: [unknown, RegExp][] = [
+        [new Float32Array(n + 10), /out has length 100010 but the result has 100000 elements/],
+        [new Float32Array(n - 10), /out has length 99990/],
+        [new Float64Array(n), /out must be a Float32Array or a WasmBuffer/],
+        [new Array(n), /out must be a Float32Array or a WasmBuffer/],
+        [freed, /out: this WasmBuffer was freed/],
+        [new Float32Array(new SharedArrayBuffer(4 * (n + 10))), /out has length 100010/],
+      ];
+      for (const [out, message] of cases) {
+        await expect(pool.binaryCrossEntropy(x, x, { reduction: 'none', out: out as Float32Array })).rejects.toThrowError(message);
+      }
+      const gradOut = new Float32Array(new SharedArrayBuffer(4 * (n - 10)));
+      await expect(pool.binaryCrossEntropyBackward(x, x, { reduction: 'none', gradOut })).rejects.toThrowError(/gradOut has length 99990 but the result has 100000/);
+      const shared = new Float32Array(new SharedArrayBuffer(4 * n));
+      expect(await pool.binaryCrossEntropy(x, x, { reduction: 'none', out: shared })).toBe(shared);
+    } finally {
+      await pool.close();
+    }
+  });
+});

@@ -461,6 +461,9 @@ export function createPool(options?: PoolOptions): Pool {
     const c = checkPass(kind, fn, input, target, options, what);
     const { n } = c;
     if (n < threshold || threads < 2) return runPass(kind, fn, input, target, options, what);
+    // The outputs' checks, as runPass makes them, before any work is sent.
+    if (c.wantLoss && c.none) checkOutput(c.out, n, fn, 'out');
+    if (c.wantGrad) checkOutput(c.gradOut, n, fn, 'gradOut');
     const taken: SharedArrayBuffer[] = [];
     const x = shared(input, scratch, taken, fn, 'input');
     const y = shared(target, scratch, taken, fn, 'target');

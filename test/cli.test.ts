@@ -120,7 +120,7 @@ describe('bce-wasm score', () => {
       return [files.p, npy('t.npy', t, [N, C])];
     }, 4, /t\.npy: row 1751, column 1 \(element 7001\): target 2 is not in \[0, 1\]$/m],
     ['a missing argument', () => ['--json'], 2, /missing required argument/],
-    ['a bad option value', () => [files.p, files.y, '--chunk', '0'], 2, /--chunk must be a positive integer/],
+    ['a bad option value', () => [files.p, files.y, '--chunk', '0'], 2, /--chunk must be an integer from 1 to 67108864/],
     ['more threads than a pool takes', () => [files.p, files.y, '--threads', '100000'], 2, /--threads must be an integer from 1 to 1024/],
   ];
 
@@ -355,5 +355,23 @@ describe('bce-wasm score: negative zero', () => {
     const n = run('score', npy('negzero.npy', Float64Array.of(-0, -1e-300), [2]), text('negzero-y2.csv', ['1', '1']), '--json');
     expect(n.code, n.stderr).toBe(0);
     expect(JSON.parse(n.stdout)).toMatchObject({ mean: 100, sum: 200, count: 2 });
+  });
+});
+
+describe('bce-wasm score: limits an outside tester found', () => {
+  it('--chunk above 2^26 is a usage error (exit 2), not an allocation failure', () => {
+    const pred = text('chunk-p.csv', ['0.5', '0.5']);
+    const targ = text('chunk-y.csv', ['1', '1']);
+    for (const c of ['1e10', '4294967296', String(2 ** 26 + 1)]) {
+      expectError(run('score', pred, targ, '--chunk', c), 2, /--chunk must be an integer from 1 to 67108864/);
+    }
+    expect(run('score', pred, targ, '--chunk', String(2 ** 26)).code).toBe(0);
+  });
+
+  it('a .npy file under another name is named as one, not parsed as text', () => {
+    const f = npy('data.npy', Float32Array.of(0.5, 0.5), [2]);
+    const renamed = join(dir, 'data.bin');
+    writeFileSync(renamed, readFileSync(f));
+    expectError(run('score', renamed, f), 3, /data\.bin: this is a \.npy file/);
   });
 });

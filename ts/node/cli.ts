@@ -29,6 +29,9 @@ function positiveInt(name: string, max = Infinity) {
   };
 }
 
+/** The largest --chunk: 2^26 elements (256 MiB of float32 per file and buffer). */
+const MAX_CHUNK = 1 << 26;
+
 const program = new Command()
   .name('bce-wasm')
   .description("PyTorch's binary cross-entropy over files of any size, in WebAssembly SIMD on all cores")
@@ -52,7 +55,7 @@ program
   .option('--json', 'print one JSON object: {"loss", "mean", "sum", "count", "shape", "perClass"?}')
   .option('--per-class', 'also report the loss of each column of [N, C] data')
   .option('--threads <n>', 'worker threads (default: the machine)', positiveInt('--threads', MAX_THREADS))
-  .option('--chunk <n>', 'elements read per chunk from each file', positiveInt('--chunk'), 1 << 20)
+  .option('--chunk <n>', `elements read per chunk from each file (at most ${MAX_CHUNK})`, positiveInt('--chunk', MAX_CHUNK), 1 << 20)
   .option('--quiet', 'no progress bar')
   .action(async (predictions: string, targets: string, opts) => {
     const bar = process.stderr.isTTY && !opts.quiet ? new SingleBar({ stream: process.stderr, hideCursor: true }, Presets.shades_classic) : null;

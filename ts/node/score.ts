@@ -287,6 +287,9 @@ async function openText(file: string, fh: FileHandle, size: number): Promise<Sou
         }
         line++;
         const text = next.value.trim();
+        if (line === 1 && text.startsWith('\uFFFDNUMPY')) {
+          throw new FileError(`${file}: this is a .npy file (it starts with the .npy magic); give it a .npy name to read it as one`);
+        }
         if (text === '' || text.startsWith('#')) continue;
         if (text.includes(';') && /\d,\d/.test(text)) {
           // `0,5;0,7` is two numbers with decimal commas, which would read as four: refuse it.

@@ -54,10 +54,20 @@ let heap: Float32Array | null = null;
  */
 export function heapF32(): Float32Array {
   if (heap === null || heap.length === 0) {
-    if (heap !== null) retired.add(heap.buffer);
-    heap = new Float32Array(kernels().memory.buffer);
+    if (heap !== null) retired.add(heapBuffer);
+    heapBuffer = kernels().memory.buffer;
+    heap = new Float32Array(heapBuffer);
   }
   return heap;
+}
+
+/** The ArrayBuffer of {@link heapF32} (kept beside it: reading a typed array's `buffer` is not free). */
+let heapBuffer: ArrayBuffer = new ArrayBuffer(0);
+
+/** The current ArrayBuffer of WebAssembly memory. */
+export function memoryBuffer(): ArrayBuffer {
+  heapF32();
+  return heapBuffer;
 }
 
 /** Buffers of WebAssembly memory that `memory.grow` detached: views of them are stale. */
@@ -139,9 +149,14 @@ export class WasmBuffer {
     // A view detached by memory.grow has length 0 (as has the view of an empty buffer: re-creating
     // that one is harmless).
     if (this.#view === null || this.#view.length === 0) {
-      this.#view = new Float32Array(heapF32().buffer, this.#ptr, this.length);
+      this.#view = new Float32Array(memoryBuffer(), this.#ptr, this.length);
     }
     return this.#view;
+  }
+
+  /** @internal The byte address, or 0 once freed. */
+  bytes(): number {
+    return this.#ptr;
   }
 
   /** Whether `free()` was called. */
@@ -253,7 +268,7 @@ function describe(v: unknown): string {
  */
 export function addressOf(x: unknown, fn: string, arg?: string): number {
   if (x instanceof WasmBuffer) return x.address(fn, arg);
-  if (x instanceof Float32Array && x.buffer === heapF32().buffer) return x.byteOffset;
+  if (x instanceof Float32Array && x.buffer === memoryBuffer()) return x.byteOffset;
   return -1;
 }
 
@@ -288,7 +303,7 @@ export function copyChecked(
 }
 
 /** Below this many elements a copy is a plain loop (cheaper than creating a subarray to `set`). */
-const SHORT = 64;
+const SHORT = 16;
 
 /** Copies `m` floats from float index `from` of WebAssembly memory to `dst[a ..]`. */
 export function copyOut(from: number, m: number, dst: Float32Array, a: number): void {
@@ -311,43 +326,64 @@ export function newResult(n: number, fn: string): Float32Array {
   }
 }
 
-/** The memory an array argument occupies, for overlap checks: its buffer and byte range. */
-function extent(x: unknown): [ArrayBufferLike, number, number] | null {
+// The memory range of the last array given to `setRange` (module state, so that checks on the hot
+// path allocate nothing): its buffer and byte range.
+let rBuffer: object | null = null;
+let rStart = 0;
+let rEnd = 0;
+
+/** Stands for WebAssembly memory in range checks (its ArrayBuffer changes when memory grows). */
+const WASM_MEMORY = {};
+
+/** Sets the range state to the memory `x` occupies; false (and no range) for a plain array. */
+function setRange(x: unknown): boolean {
   if (x instanceof WasmBuffer) {
-    if (x.freed) return null; // refused by name where its address is taken
-    const a = x.address('');
-    return [heapF32().buffer, a, a + x.length * BYTES];
+    rStart = x.bytes(); // 0 when freed: refused by name where its address is taken
+    rBuffer = WASM_MEMORY;
+    rEnd = rStart + x.length * BYTES;
+    return rStart !== 0 && rEnd > rStart;
   }
-  if (ArrayBuffer.isView(x)) return [x.buffer, x.byteOffset, x.byteOffset + x.byteLength];
-  return null;
+  if (!ArrayBuffer.isView(x)) return false;
+  const buffer = x.buffer;
+  rBuffer = buffer === memoryBuffer() ? WASM_MEMORY : buffer;
+  rStart = x.byteOffset;
+  rEnd = rStart + x.byteLength;
+  return rEnd > rStart;
+}
+
+/** An output's range while its operands are compared with it. */
+let oBuffer: object | null = null;
+let oStart = 0;
+let oEnd = 0;
+
+/** Whether `x` shares memory with the output set by {@link checkOverlap} (exactly the same elements excepted when `exactOk`). */
+function clash(x: unknown, exactOk: boolean): boolean {
+  if (x === undefined || !setRange(x) || rBuffer !== oBuffer || rStart >= oEnd || oStart >= rEnd) return false;
+  return !(exactOk && rStart === oStart && rEnd === oEnd);
 }
 
 /**
- * RangeError unless `out` is disjoint from every operand in `inputs` (or is exactly the same elements
- * as one of them, which is allowed: the kernels read each block before writing it) and from every
- * output in `outputs` (no exception). As in PyTorch, whose `out=` refuses a partial overlap.
+ * RangeError unless `out` is disjoint from the operands `a`..`e` (or is exactly the same elements as
+ * one of them, which is allowed: the kernels read each block before writing it) and from the other
+ * output `other` (no exception). As in PyTorch, whose `out=` refuses a partial overlap.
  */
 export function checkOverlap(
-  out: unknown, fn: string, arg: string, inputs: readonly [unknown, string][], outputs: readonly [unknown, string][] = [],
+  out: unknown, fn: string, arg: string, names: readonly string[], a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown,
+  other?: unknown, otherName = '',
 ): void {
-  const o = extent(out);
-  if (o === null) return;
-  const clash = (x: unknown, exactOk: boolean): boolean => {
-    const e = extent(x);
-    if (e === null || e[0] !== o[0] || e[1] >= o[2] || o[1] >= e[2] || e[1] === e[2] || o[1] === o[2]) return false;
-    return !(exactOk && e[1] === o[1] && e[2] === o[2]);
-  };
-  for (const [x, name] of inputs) {
-    if (clash(x, true)) {
-      throw new RangeError(
-        `${fn}: ${arg} overlaps ${name} without being the same elements; write the result elsewhere ` +
-          '(an output may be exactly an input, but not a shifted or partial view of one)',
-      );
-    }
+  if (!setRange(out)) return;
+  oBuffer = rBuffer;
+  oStart = rStart;
+  oEnd = rEnd;
+  const n = names.length;
+  const bad = clash(a, true) ? 0 : n > 1 && clash(b, true) ? 1 : n > 2 && clash(c, true) ? 2 : n > 3 && clash(d, true) ? 3 : n > 4 && clash(e, true) ? 4 : -1;
+  if (bad >= 0) {
+    throw new RangeError(
+      `${fn}: ${arg} overlaps ${names[bad]} without being the same elements; write the result elsewhere ` +
+        '(an output may be exactly an input, but not a shifted or partial view of one)',
+    );
   }
-  for (const [x, name] of outputs) {
-    if (clash(x, false)) throw new RangeError(`${fn}: ${arg} and ${name} share memory; they must be separate arrays`);
-  }
+  if (clash(other, false)) throw new RangeError(`${fn}: ${arg} and ${otherName} share memory; they must be separate arrays`);
 }
 
 /** Checks an output's type, state and length before anything runs; returns its address or -1. */

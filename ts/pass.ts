@@ -11,6 +11,7 @@ import {
   ensureScratch,
   heapF32,
   lengthOf,
+  memoryBuffer,
   newResult,
   PIECE,
   Slot,
@@ -222,12 +223,11 @@ export function checkPass(
   if (out !== undefined || gradOut !== undefined) {
     // An output may be exactly an input (in place); any other sharing of memory is refused (a
     // broadcast operand can never be exactly an output: its length differs).
-    const operands: [unknown, string][] = [[input, 'input'], [targetValues, 'target'], [weight, 'weight'], [posWeight, 'posWeight']];
-    if (typeof gradOutput === 'object') operands.push([gradOutput, 'gradOutput']);
+    const g = typeof gradOutput === 'object' ? gradOutput : undefined;
     const lossOut = wantLoss && none ? out : undefined;
     const gOut = wantGrad ? gradOut : undefined;
-    if (lossOut !== undefined) checkOverlap(lossOut, fn, 'out', operands, [[gOut, 'gradOut']]);
-    if (gOut !== undefined) checkOverlap(gOut, fn, 'gradOut', operands);
+    if (lossOut !== undefined) checkOverlap(lossOut, fn, 'out', OPERANDS, input, targetValues, weight, posWeight, g, gOut, 'gradOut');
+    if (gOut !== undefined) checkOverlap(gOut, fn, 'gradOut', OPERANDS, input, targetValues, weight, posWeight, g);
   }
   // The upstream gradient: absent (1), a scalar, or (for 'none') one value per element.
   if (gradOutput !== undefined && typeof gradOutput !== 'number') {
@@ -386,7 +386,7 @@ export function runPass(
 /** An output in WebAssembly memory as the caller gets it back: its own view (still live: no call grows memory). */
 function view(out: FloatOutput, address: number, n: number): Float32Array {
   if (out instanceof WasmBuffer) return out.view;
-  return (out as Float32Array).buffer === heapF32().buffer ? out : new Float32Array(heapF32().buffer, address, n);
+  return (out as Float32Array).buffer === memoryBuffer() ? out : new Float32Array(memoryBuffer(), address, n);
 }
 
 /** A range error of BCELoss: names the argument, the index (in the whole, for a chunk) and the value. */
@@ -420,6 +420,8 @@ function statusError(status: number, fn: string, ptr: number, offset: number): E
     value,
   );
 }
+
+const OPERANDS = ['input', 'target', 'weight', 'posWeight', 'gradOutput'];
 
 /** TypeError unless the options are a plain object (not an array, a Map, a string...). */
 export function checkOptionsObject(o: unknown, fn: string): void {

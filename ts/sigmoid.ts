@@ -3,6 +3,8 @@
 import { addressOf, checkOutput, checkOverlap, newResult, copyIn, copyOut, ensureScratch, lengthOf, PIECE, Slot, slotAddress, type FloatInput, type FloatOutput } from './memory.js';
 import { kernels, type KernelExports } from './wasm.js';
 
+const INPUT = ['input'];
+
 type Elementwise = 'bce_sigmoid' | 'bce_logsigmoid' | 'bce_exp' | 'bce_log' | 'bce_log1p';
 
 /**
@@ -14,7 +16,7 @@ function elementwise(kernel: Elementwise, fn: string, x: FloatInput, out?: Float
   ensureScratch();
   const n = lengthOf(x, fn, 'input');
   const outAddr = checkOutput(out, n, fn, 'out');
-  if (out !== undefined) checkOverlap(out, fn, 'out', [[x, 'input']]);
+  if (out !== undefined) checkOverlap(out, fn, 'out', INPUT, x);
   const xAddr = addressOf(x, fn, 'input');
   const result = outAddr >= 0 ? null : (out as Float32Array | undefined) ?? newResult(n, fn);
   for (let a = 0; a < n; a += PIECE) {

@@ -9,6 +9,7 @@ use crate::lanes::{M, V};
 use crate::math::{log1m_clamped, log_clamped};
 use crate::pass::{dispatch, Loss, Pass};
 use crate::stream::Bcast;
+use wasm_bindgen::prelude::wasm_bindgen;
 
 struct Probabilities;
 
@@ -42,7 +43,8 @@ impl Loss for Probabilities {
     }
 }
 
-/// BCE on probabilities over `n` elements of `x` (input) and `y` (target).
+/// BCE on probabilities over `n` elements of `x` (input) and `y` (target); every array argument is
+/// an address in linear memory.
 ///
 /// `w`/`w_len`/`w_phase`: weight of period `w_len` (0: none), the first element using `w[w_phase]`
 /// (see `stream::Bcast`). `g`/`g_len`: upstream gradient of period
@@ -51,31 +53,31 @@ impl Loss for Probabilities {
 /// `bce_error_index()`), or 3 for a bad `what`. The loss sum is in `bce_last_sum()`.
 ///
 /// # Safety
-/// Every pointer used points to as many floats as its length says (`n` for data and outputs).
-#[no_mangle]
-pub unsafe extern "C" fn bce_binary_cross_entropy(
-    x: *const f32,
-    y: *const f32,
+/// Every address used holds as many floats as its length says (`n` for data and outputs).
+#[wasm_bindgen]
+pub unsafe fn bce_binary_cross_entropy(
+    x: usize,
+    y: usize,
     n: usize,
-    w: *const f32,
+    w: usize,
     w_len: usize,
     w_phase: usize,
-    g: *const f32,
+    g: usize,
     g_len: usize,
     grad_div: f32,
-    loss_out: *mut f32,
-    grad_out: *mut f32,
+    loss_out: usize,
+    grad_out: usize,
     what: u32,
 ) -> u32 {
     let pass = Pass {
-        x,
-        y,
+        x: x as *const f32,
+        y: y as *const f32,
         n,
-        w: Bcast::new(w, w_len, w_phase, 1.0),
-        g: Bcast::new(g, g_len, 0, 1.0),
+        w: Bcast::new(w as *const f32, w_len, w_phase, 1.0),
+        g: Bcast::new(g as *const f32, g_len, 0, 1.0),
         grad_div,
-        loss_out,
-        grad_out,
+        loss_out: loss_out as *mut f32,
+        grad_out: grad_out as *mut f32,
     };
     dispatch(&mut Probabilities, pass, what)
 }

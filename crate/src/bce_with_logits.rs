@@ -12,6 +12,7 @@ use crate::lanes::{M, V};
 use crate::math::Logistic;
 use crate::pass::{dispatch, Loss, Pass};
 use crate::stream::Bcast;
+use wasm_bindgen::prelude::wasm_bindgen;
 
 /// `POS`: whether a pos_weight is given (its gradient formula differs in rounding from the plain one).
 struct Logits<const POS: bool> {
@@ -65,35 +66,35 @@ impl<const POS: bool> Loss for Logits<POS> {
 ///
 /// # Safety
 /// As for `bce_binary_cross_entropy`.
-#[no_mangle]
-pub unsafe extern "C" fn bce_binary_cross_entropy_with_logits(
-    x: *const f32,
-    y: *const f32,
+#[wasm_bindgen]
+pub unsafe fn bce_binary_cross_entropy_with_logits(
+    x: usize,
+    y: usize,
     n: usize,
-    w: *const f32,
+    w: usize,
     w_len: usize,
     w_phase: usize,
-    p: *const f32,
+    p: usize,
     p_len: usize,
     p_phase: usize,
-    g: *const f32,
+    g: usize,
     g_len: usize,
     grad_div: f32,
-    loss_out: *mut f32,
-    grad_out: *mut f32,
+    loss_out: usize,
+    grad_out: usize,
     what: u32,
 ) -> u32 {
     let pass = Pass {
-        x,
-        y,
+        x: x as *const f32,
+        y: y as *const f32,
         n,
-        w: Bcast::new(w, w_len, w_phase, 1.0),
-        g: Bcast::new(g, g_len, 0, 1.0),
+        w: Bcast::new(w as *const f32, w_len, w_phase, 1.0),
+        g: Bcast::new(g as *const f32, g_len, 0, 1.0),
         grad_div,
-        loss_out,
-        grad_out,
+        loss_out: loss_out as *mut f32,
+        grad_out: grad_out as *mut f32,
     };
-    let pos_weight = Bcast::new(p, p_len, p_phase, 1.0);
+    let pos_weight = Bcast::new(p as *const f32, p_len, p_phase, 1.0);
     if p_len == 0 {
         dispatch(&mut Logits::<false> { pos_weight }, pass, what)
     } else {

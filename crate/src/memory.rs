@@ -2,16 +2,18 @@
 //! blocks of the Rust allocator. Failure returns 0 (null) rather than trapping.
 
 use std::alloc::{alloc, dealloc, Layout};
+use wasm_bindgen::prelude::wasm_bindgen;
 
 const ALIGN: usize = 16;
 
-/// Allocates `bytes` (at least 1) bytes aligned to 16; returns 0 when memory cannot grow.
-#[no_mangle]
-pub extern "C" fn bce_alloc(bytes: usize) -> *mut u8 {
+/// Allocates `bytes` (at least 1) bytes aligned to 16; returns their address, or 0 when memory
+/// cannot grow.
+#[wasm_bindgen]
+pub fn bce_alloc(bytes: usize) -> usize {
     match Layout::from_size_align(bytes.max(1), ALIGN) {
         // SAFETY: the layout has a non-zero size.
-        Ok(layout) => unsafe { alloc(layout) },
-        Err(_) => core::ptr::null_mut(),
+        Ok(layout) => unsafe { alloc(layout) as usize },
+        Err(_) => 0,
     }
 }
 
@@ -19,8 +21,9 @@ pub extern "C" fn bce_alloc(bytes: usize) -> *mut u8 {
 ///
 /// # Safety
 /// `ptr` came from `bce_alloc(bytes)` and was not freed before.
-#[no_mangle]
-pub unsafe extern "C" fn bce_free(ptr: *mut u8, bytes: usize) {
+#[wasm_bindgen]
+pub unsafe fn bce_free(ptr: usize, bytes: usize) {
+    let ptr = ptr as *mut u8;
     if ptr.is_null() {
         return;
     }

@@ -2,6 +2,7 @@
 //! operands broadcast from a period that divides the length, and the small status a call leaves.
 
 use crate::lanes::V;
+use wasm_bindgen::prelude::wasm_bindgen;
 
 /// Loads lanes `i..i + k` of `p`: all four in the body of a loop (`TAIL = false`), the first `k`
 /// padded with `pad` in its tail.
@@ -101,15 +102,15 @@ pub fn set_error_index(i: usize) {
 }
 
 /// The float64 sum of the element losses of the last loss call (after weights, before `mean`).
-#[no_mangle]
-pub extern "C" fn bce_last_sum() -> f64 {
+#[wasm_bindgen]
+pub fn bce_last_sum() -> f64 {
     // SAFETY: as above.
     unsafe { LAST_SUM }
 }
 
 /// The index of the first bad element after a call returned `BAD_INPUT` or `BAD_TARGET`.
-#[no_mangle]
-pub extern "C" fn bce_error_index() -> usize {
+#[wasm_bindgen]
+pub fn bce_error_index() -> usize {
     // SAFETY: as above.
     unsafe { ERROR_INDEX }
 }

@@ -1,5 +1,6 @@
-//! The adapter: the only place the tests call the exported kernels. When their signatures change
-//! (another ABI, an extra argument), update this file; the tests use the safe functions below.
+//! The adapter: the only place the tests call the exported kernels (whose array arguments are
+//! addresses, `usize`). When their signatures change (another ABI, an extra argument), update this
+//! file; the tests use the safe functions below.
 //!
 //! The kernels leave their float64 sum and the first bad index in globals (`bce_last_sum()`,
 //! `bce_error_index()`), and cargo runs tests on several threads: every call holds `LOCK` until it
@@ -111,35 +112,35 @@ unsafe fn call(
         Loss::Probabilities => {
             assert!(a.pos_weight.is_none(), "no pos_weight on probabilities");
             bce::bce_binary_cross_entropy(
-                x,
-                y,
+                x as usize,
+                y as usize,
                 n,
-                w,
+                w as usize,
                 w_len,
                 a.weight_phase,
-                g,
+                g as usize,
                 g_len,
                 a.grad_div,
-                loss_out,
-                grad_out,
+                loss_out as usize,
+                grad_out as usize,
                 what,
             )
         }
         Loss::Logits => bce_with_logits::bce_binary_cross_entropy_with_logits(
-            x,
-            y,
+            x as usize,
+            y as usize,
             n,
-            w,
+            w as usize,
             w_len,
             a.weight_phase,
-            p,
+            p as usize,
             p_len,
             a.pos_weight_phase,
-            g,
+            g as usize,
             g_len,
             a.grad_div,
-            loss_out,
-            grad_out,
+            loss_out as usize,
+            grad_out as usize,
             what,
         ),
     }
@@ -244,11 +245,11 @@ pub const MAPS: [Map; 5] = [Map::Sigmoid, Map::LogSigmoid, Map::Exp, Map::Log, M
 
 unsafe fn call_map(f: Map, x: *const f32, out: *mut f32, n: usize) {
     match f {
-        Map::Sigmoid => sigmoid::bce_sigmoid(x, out, n),
-        Map::LogSigmoid => sigmoid::bce_logsigmoid(x, out, n),
-        Map::Exp => sigmoid::bce_exp(x, out, n),
-        Map::Log => sigmoid::bce_log(x, out, n),
-        Map::Log1p => sigmoid::bce_log1p(x, out, n),
+        Map::Sigmoid => sigmoid::bce_sigmoid(x as usize, out as usize, n),
+        Map::LogSigmoid => sigmoid::bce_logsigmoid(x as usize, out as usize, n),
+        Map::Exp => sigmoid::bce_exp(x as usize, out as usize, n),
+        Map::Log => sigmoid::bce_log(x as usize, out as usize, n),
+        Map::Log1p => sigmoid::bce_log1p(x as usize, out as usize, n),
     }
 }
 

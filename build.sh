@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Builds the bce-wasm package into dist/:
-#   crate/ --(rustc, wasm32-unknown-unknown, +simd128)--> wasm --(wasm-opt)--> dist/bce_wasm.wasm
+#   crate/ --(wasm-pack: cargo build with Debian's rustc, -Zbuild-std; then wasm-bindgen)--> target/pkg-NAME/
+#   target/pkg-NAME/bce_wasm_kernels_bg.wasm --(wasm-opt)--> dist/bce_wasm.wasm, dist/bce_wasm_scalar.wasm
+#   target/pkg-simd128/bce_wasm_kernels_bg.wasm.d.ts --> ts/kernels.d.ts, dist/kernels.d.ts (the raw exports' types)
 #   ts/    --(tsc)--> dist/*.js + dist/*.d.ts
-# Uses Debian's rustc-web and builds the wasm32 standard library from source; installs Debian's
-# packages itself when it runs as root with apt-get and finds them missing. Usage: bash build.sh [--quiet]
+# Installs what is missing and says so: Debian's Rust for wasm (as root, with apt-get), the npm
+# devDependencies (npm ci), and wasm-bindgen-cli (the version Cargo.lock locks) and wasm-pack with
+# `cargo install --locked`; reuses whatever is already there. Usage: bash build.sh [--quiet]
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -15,9 +18,25 @@ DEBIAN_PACKAGES="rustc-web cargo-web rust-web-src lld-22"
 RUSTC=/usr/bin/rustc
 CARGO=/usr/bin/cargo
 LINKER=wasm-ld-22
+# wasm-pack drives the crate's build; this version is installed when missing.
+WASM_PACK_VERSION=0.15.1
+# `cargo install` puts the CLIs here; build.sh calls them by this path.
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+# Debian's toolchain first (rustup's may come first on this machine, without the wasm32 target),
+# then the installed CLIs: wasm-pack runs `cargo`, `rustc` and `wasm-bindgen` from PATH.
+TOOL_PATH="/usr/bin:$CARGO_BIN:$PATH"
 QUIET=0
 [ "${1:-}" = "--quiet" ] && QUIET=1
 say() { [ "$QUIET" = 1 ] || echo "build.sh: $*"; }
+
+# Step timing: `start`, then `took WHAT` prints how long since.
+now_ms() { date +%s%3N; }
+start() { T0=$(now_ms); }
+took() {
+  local ms=$(($(now_ms) - T0))
+  say "$1: $((ms / 1000)).$(printf '%02d' $((ms % 1000 / 10))) s"
+}
+TOTAL0=$(now_ms)
 
 have_toolchain() {
   [ -x "$RUSTC" ] && [ -x "$CARGO" ] && command -v "$LINKER" >/dev/null 2>&1 &&
@@ -25,6 +44,7 @@ have_toolchain() {
     "$RUSTC" --version 2>/dev/null | grep -qE '^rustc 1\.(9[6-9]|[1-9][0-9][0-9])'
 }
 
+start
 if ! have_toolchain; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "build.sh: installing Debian's Rust for wasm: apt-get install $DEBIAN_PACKAGES"
@@ -41,32 +61,78 @@ then run: bash build.sh
 EOF
     exit 1
   fi
+  took "installed Debian's Rust"
 fi
 say "rust: $("$RUSTC" --version) ($RUSTC, $CARGO, linker $LINKER)"
 
 if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/tsc ]; then
-  say "installing npm devDependencies (npm ci)"
-  # onnxruntime-node (a benchmark peer) would fetch GPU add-ons from outside the npm registry at
-  # install time; its CPU runtime ships in the package.
-  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund >/dev/null
+  echo "build.sh: installing the npm devDependencies (npm ci)"
+  start
+  npm ci --no-audit --no-fund >/dev/null
+  took "npm ci"
 fi
 
+# The version of `name` that Cargo.lock locks.
+locked_version() {
+  awk -v want="\"$1\"" '$1 == "name" { hit = ($3 == want); next }
+    hit && $1 == "version" { gsub(/"/, "", $3); print $3; exit }' Cargo.lock
+}
+# Installs crate $1's CLI $2 at version $3 with `cargo install --locked` unless `$2 --version` already
+# says that version (the fast path: one process start).
+ensure_cli() {
+  local crate=$1 bin=$2 version=$3 have
+  have=$("$CARGO_BIN/$bin" --version 2>/dev/null | awk '{ print $2 }') || true
+  if [ "$have" = "$version" ]; then
+    say "$bin $version: present ($CARGO_BIN/$bin)"
+    return
+  fi
+  echo "build.sh: installing $bin $version (${have:+replacing $have; }cargo install --locked $crate --version $version)"
+  start
+  PATH="$TOOL_PATH" RUSTC="$RUSTC" "$CARGO" install --quiet --locked "$crate" --version "$version"
+  took "cargo install $crate $version"
+}
+WASM_BINDGEN_VERSION=$(locked_version wasm-bindgen)
+if [ -z "$WASM_BINDGEN_VERSION" ]; then
+  echo "build.sh: Cargo.lock locks no wasm-bindgen" >&2
+  exit 1
+fi
+ensure_cli wasm-bindgen-cli wasm-bindgen "$WASM_BINDGEN_VERSION"
+ensure_cli wasm-pack wasm-pack "$WASM_PACK_VERSION"
+
 # Two builds of the same crate: SIMD128, and scalar (the same float32 operations lane by lane, for
-# engines without SIMD; bit-identical results). The feature lists are explicit so that wasm-opt neither
-# rejects what a newer rustc's standard library uses nor introduces anything the engine may lack.
+# engines without SIMD; bit-identical results). wasm-pack runs `cargo build` and then the installed
+# wasm-bindgen (`--mode force`: its checks for a rustup-installed wasm32 target would fail, since
+# Debian's std for wasm32 is built from source; `--no-opt`: wasm-opt runs below; `--no-pack`: the
+# package.json is ours). The wasm-opt feature lists are explicit so that it neither rejects what the
+# standard library uses nor introduces anything the engine may lack. `--remove-exports=__*` drops the
+# globals that wasm-bindgen's runtime exports for its own JS glue, which this package does not use.
 BASE_FEATURES="--mvp-features --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int
   --enable-bulk-memory --enable-multivalue --enable-reference-types"
 build() { # build NAME RUSTFLAGS WASM_OPT_FEATURES...
   local name=$1 flags=$2
   shift 2
-  say "cargo build ($name)"
-  # Debian's toolchain first on PATH (rustup's may come first on this machine).
-  PATH="/usr/bin:$PATH" RUSTC="$RUSTC" RUSTC_BOOTSTRAP=1 RUSTFLAGS="$flags" \
+  start
+  PATH="$TOOL_PATH" RUSTC="$RUSTC" RUSTC_BOOTSTRAP=1 RUSTFLAGS="$flags" \
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$LINKER" \
-    "$CARGO" build --quiet --release --target "$TARGET" --target-dir "target/$name" \
-    -Zbuild-std=std,panic_abort
-  node_modules/.bin/wasm-opt -O3 "$@" --strip-debug --strip-producers \
-    "target/$name/$TARGET/release/bce_wasm_kernels.wasm" -o "$OUT/$name.wasm"
+    "$CARGO_BIN/wasm-pack" --quiet build crate --mode force --no-opt --no-pack --target web \
+    --out-dir "$PWD/target/pkg-$name" --out-name bce_wasm_kernels \
+    -- -Zbuild-std=std,panic_abort --target-dir "target/$name"
+  took "wasm-pack build ($name: cargo build, wasm-bindgen)"
+  # wasm-opt -O3 takes seconds: its output is kept in target/ and reused while its input, its
+  # arguments and its version are the same.
+  local input="target/pkg-$name/bce_wasm_kernels_bg.wasm" opt="target/opt-$name" key
+  key=$({ sha256sum < "$input"; echo "$*"; node_modules/.bin/wasm-opt --version; } | sha256sum)
+  if [ -f "$opt.wasm" ] && [ "$(cat "$opt.key" 2>/dev/null)" = "$key" ]; then
+    say "wasm-opt ($name): input unchanged, output reused"
+  else
+    start
+    rm -f "$opt.key"
+    node_modules/.bin/wasm-opt --remove-exports='__*' -O3 "$@" --strip-debug --strip-producers \
+      "$input" -o "$opt.wasm"
+    echo "$key" > "$opt.key"
+    took "wasm-opt ($name)"
+  fi
+  cp "$opt.wasm" "$OUT/$name.wasm"
 }
 
 OUT=$(mktemp -d)
@@ -75,15 +141,26 @@ trap 'rm -rf "$OUT"' EXIT
 build simd128 "-C target-feature=+simd128" $BASE_FEATURES --enable-simd
 # shellcheck disable=SC2086
 build scalar "" $BASE_FEATURES
+# The generated glue of every export must be a direct call (no allocation or copying per call), and
+# the two builds must declare the same raw exports.
+node scripts/check-glue.mjs target/pkg-simd128 target/pkg-scalar
 
+start
 rm -rf dist
 mkdir -p dist
 cp "$OUT/simd128.wasm" dist/bce_wasm.wasm
 cp "$OUT/scalar.wasm" dist/bce_wasm_scalar.wasm
-
-say "tsc"
+# The raw exports' declarations, which ts/wasm.ts types the instance with (KernelExports).
+{
+  echo "// Generated by wasm-bindgen $WASM_BINDGEN_VERSION (bce_wasm_kernels_bg.wasm.d.ts), copied by build.sh: do not edit."
+  cat target/pkg-simd128/bce_wasm_kernels_bg.wasm.d.ts
+} > ts/kernels.d.ts
+cp ts/kernels.d.ts dist/kernels.d.ts
 node_modules/.bin/tsc -p ts/tsconfig.json
 node_modules/.bin/tsc -p ts/node/tsconfig.json
 node scripts/make-inline.mjs
 chmod +x dist/node/cli.js
-say "dist/: $(wc -c < dist/bce_wasm.wasm) bytes of SIMD wasm, $(wc -c < dist/bce_wasm_scalar.wasm) of scalar wasm, $(cat dist/inline.js | wc -c) of inline entry"
+took "tsc and dist/"
+say "dist/: $(wc -c < dist/bce_wasm.wasm) bytes of SIMD wasm, $(wc -c < dist/bce_wasm_scalar.wasm) of scalar wasm, $(wc -c < dist/inline.js) of inline entry"
+T0=$TOTAL0
+took "total"

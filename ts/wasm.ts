@@ -1,28 +1,14 @@
 // Loading the kernels: `init()` / `initSync()`, and the one place that holds the instance.
 // Everything else reaches the exports through `kernels()`, which throws a clear error before init.
 
-/** The C ABI of `crate/` (see the Rust doc comments there). Pointers and lengths are i32. */
-export interface KernelExports {
-  readonly memory: WebAssembly.Memory;
-  bce_alloc(bytes: number): number;
-  bce_free(ptr: number, bytes: number): void;
-  bce_sigmoid(x: number, out: number, n: number): void;
-  bce_logsigmoid(x: number, out: number, n: number): void;
-  bce_exp(x: number, out: number, n: number): void;
-  bce_log(x: number, out: number, n: number): void;
-  bce_log1p(x: number, out: number, n: number): void;
-  bce_binary_cross_entropy(
-    x: number, y: number, n: number, w: number, wLen: number, wPhase: number, g: number, gLen: number,
-    gradDiv: number, lossOut: number, gradOut: number, what: number,
-  ): number;
-  bce_binary_cross_entropy_with_logits(
-    x: number, y: number, n: number, w: number, wLen: number, wPhase: number, p: number, pLen: number,
-    pPhase: number, g: number, gLen: number, gradDiv: number, lossOut: number, gradOut: number, what: number,
-  ): number;
-  bce_last_sum(): number;
-  bce_error_index(): number;
-  bce_build(): number;
-}
+import type * as Kernels from './kernels.js';
+
+/**
+ * The raw exports of the kernels' instance (`crate/`, one `#[wasm_bindgen]` function each: numbers and
+ * addresses in, a status or a number out; see the Rust doc comments there), as wasm-bindgen declares
+ * them in `kernels.d.ts` (its `bce_wasm_kernels_bg.wasm.d.ts`, copied there by build.sh).
+ */
+export type KernelExports = typeof Kernels;
 
 /** Which build of the kernels runs: WebAssembly SIMD128, or the scalar fallback (same results). */
 export type Backend = 'simd128' | 'scalar';

@@ -26,7 +26,7 @@ const EXP2I_MAGIC: f32 = 8_388_735.0;
 /// The bits of sqrt(1/2). For a positive normal float with bits `b`, `k = (b - SPLIT_OFFSET) >> 23`
 /// (arithmetic) is the exponent that puts the mantissa `m`, whose bits are `b - (k << 23)`, into
 /// [sqrt(1/2), sqrt(2)): the reduction a log needs, in five integer operations (as in musl's logf).
-const SPLIT_OFFSET: i32 = 0x3f35_04f3;
+const SPLIT_OFFSET: i32 = core::f32::consts::FRAC_1_SQRT_2.to_bits() as i32;
 
 #[cfg(target_feature = "simd128")]
 mod imp {
@@ -89,17 +89,17 @@ mod imp {
         pub fn select(m: M, a: V, b: V) -> V {
             V(v128_bitselect(a.0, b.0, m.0))
         }
-        /// `o < self ? o : self` (C++ `std::min(self, o)`: a NaN in `self` is kept).
-        /// Written as compare + bitselect: with a constant `o`, LLVM turns `f32x4.pmin` into the
-        /// NaN-propagating `f32x4.min`, which V8 lowers to about nine x86 instructions.
+        /// `o < self ? o : self` (C++ `std::min(self, o)`: a NaN in `self` is kept): `f32x4.pmin`,
+        /// which V8 lowers to a single `minps`. (The LLVM of Rust 1.63 turned it into the NaN-propagating
+        /// `f32x4.min`, about nine x86 instructions in V8, when `o` was a constant; LLVM 22 keeps it.)
         #[inline(always)]
         pub fn pmin(self, o: V) -> V {
-            V(v128_bitselect(o.0, self.0, f32x4_lt(o.0, self.0)))
+            V(f32x4_pmin(self.0, o.0))
         }
-        /// `self < o ? o : self` (C++ `std::max(self, o)`: a NaN in `self` is kept).
+        /// `self < o ? o : self` (C++ `std::max(self, o)`: a NaN in `self` is kept): `f32x4.pmax`.
         #[inline(always)]
         pub fn pmax(self, o: V) -> V {
-            V(v128_bitselect(o.0, self.0, f32x4_lt(self.0, o.0)))
+            V(f32x4_pmax(self.0, o.0))
         }
         #[inline(always)]
         pub fn abs(self) -> V {

@@ -11,9 +11,10 @@ import { naiveLogits, naiveProbabilities } from './naive.mjs';
 
 const require = createRequire(import.meta.url);
 
+// The built package (dist/) by path: bench/ is a package of its own (bench/package.json, the peers).
 async function bceWasm(build) {
-  const bce = await import('bce-wasm');
-  if (build === 'scalar') bce.initSync(readFileSync(require.resolve('bce-wasm/bce_wasm_scalar.wasm')));
+  const bce = await import('../dist/index.js');
+  if (build === 'scalar') bce.initSync(readFileSync(new URL('../dist/bce_wasm_scalar.wasm', import.meta.url)));
   else await bce.init();
   return bce;
 }

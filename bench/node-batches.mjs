@@ -12,8 +12,9 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as bce from 'bce-wasm';
-import { createPool } from 'bce-wasm/pool';
+// The built package (dist/) by path: bench/ is a package of its own (bench/package.json).
+import * as bce from '../dist/index.js';
+import { createPool } from '../dist/node/pool.js';
 
 const quick = process.argv.includes('--quick');
 await bce.init();

@@ -43,7 +43,8 @@ function otherNodes() {
 }
 
 async function measure() {
-  const bce = await import('bce-wasm');
+  // The built package (dist/) by path: bench/ is a package of its own (bench/package.json).
+  const bce = await import('../dist/index.js');
   await bce.init();
   const rows = [];
   for (const n of SIZES) {

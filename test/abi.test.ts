@@ -66,8 +66,9 @@ describe('ABI: KernelExports (typed from the generated declarations) = the modul
   it('the declarations type-check and declare the memory and the kernels', () => {
     expect(diagnostics).toEqual([]);
     expect(declared.get('memory')).toEqual({ kind: 'memory' });
-    expect(declared.get('bce_binary_cross_entropy_with_logits')).toEqual({ kind: 'function', arity: 13 });
-    expect(declared.size).toBeGreaterThan(10);
+    const functions = [...declared].filter(([, d]) => d.kind === 'function');
+    expect(functions.length).toBeGreaterThan(10);
+    expect(functions.every(([name]) => name.startsWith('bce_'))).toBe(true);
   });
 
   it.each(['bce_wasm.wasm', 'bce_wasm_scalar.wasm'])('%s: every declared export, no undeclared one', (file) => {

@@ -269,6 +269,27 @@ function gather(src: FloatInput, len: number, at: number, m: number, slot: Slot,
   return to;
 }
 
+// The broadcast operand of one piece, as `operandPiece` leaves it (module state: no allocation).
+let opPtr = 0;
+let opLen = 0;
+let opPhase = 0;
+
+/**
+ * Sets `opPtr`, `opLen`, `opPhase` to the broadcast operand `src` (placed at `address` with period
+ * `len`, see {@link placeOperand}) as the piece of `m` elements at global index `at` reads it.
+ */
+function operandPiece(src: FloatInput | undefined, address: number, len: number, at: number, m: number, slot: Slot, fn: string, arg: string): void {
+  if (address >= 0) {
+    opPtr = address;
+    opLen = len;
+    opPhase = len > 1 ? at % len : 0;
+  } else {
+    opPtr = gather(src!, len, at, m, slot, fn, arg);
+    opLen = m;
+    opPhase = 0;
+  }
+}
+
 /** The address of elements `a .. a + m` of an array operand: in place, or copied into `slot`. */
 function pieceAddress(src: FloatInput, address: number, a: number, m: number, slot: Slot, fn: string, arg: string): number {
   if (address >= 0) return address + a * 4;
@@ -336,14 +357,10 @@ export function runPass(
     const at = offset + a;
     const xPtr = pieceAddress(input, xAddr, a, m, Slot.Input, fn, 'input');
     const yPtr = pieceAddress(targetValues, yAddr, a, m, Slot.Target, fn, 'target');
-    let wPtr = wAddr;
-    let wn = wLen;
-    let wPhase = wLen > 1 ? at % wLen : 0;
-    if (wAddr < 0) {
-      wPtr = gather(weight!, wLen, at, m, Slot.Weight, fn, 'weight');
-      wn = m;
-      wPhase = 0;
-    }
+    operandPiece(weight, wAddr, wLen, at, m, Slot.Weight, fn, 'weight');
+    const wPtr = opPtr;
+    const wn = opLen;
+    const wPhase = opPhase;
     let gPtr = gAddr;
     let gn = gLen;
     if (gLen < 0) {
@@ -354,16 +371,9 @@ export function runPass(
     const gradPtr = gradAddr >= 0 ? gradAddr + 4 * a : gradArray !== null ? gradSlot : 0;
     let status: number;
     if (kind === Kind.Logits) {
-      let pPtr = pAddr;
-      let pn = pLen;
-      let pPhase = pLen > 1 ? at % pLen : 0;
-      if (pAddr < 0) {
-        pPtr = gather(posWeight!, pLen, at, m, Slot.PosWeight, fn, 'posWeight');
-        pn = m;
-        pPhase = 0;
-      }
+      operandPiece(posWeight, pAddr, pLen, at, m, Slot.PosWeight, fn, 'posWeight');
       status = k.bce_binary_cross_entropy_with_logits(
-        xPtr, yPtr, m, wPtr, wn, wPhase, pPtr, pn, pPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, what,
+        xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, what,
       );
     } else {
       status = k.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, what);

@@ -15,6 +15,9 @@ pub const GRAD: u32 = 4;
 /// Status for a `what` that is not one of the five combinations above.
 pub const BAD_WHAT: u32 = 3;
 
+/// Where element losses go when they are not asked for (see `run`).
+static mut SCRATCH: [f32; 4] = [0.0; 4];
+
 /// What one block computes. `W` is the weight, `G` the upstream gradient, `D` the divisor of the
 /// gradient (N for `mean`, else 1); all already broadcast to four lanes.
 pub trait Loss {
@@ -48,47 +51,44 @@ pub struct Pass {
 /// their own length); outputs may alias the input or the target exactly, not partially.
 #[inline(always)]
 pub unsafe fn dispatch<K: Loss>(loss: &mut K, pass: Pass, what: u32) -> u32 {
+    // Storing the element losses is data, not a copy of the loop (see `run`), and each loop is
+    // reached from one place only: constant arguments would make LLVM specialise a copy per place.
+    let store_loss = what & LOSS_STORE != 0;
     match what {
-        LOSS => run::<K, true, false, false>(loss, pass),
-        w if w == LOSS | LOSS_STORE => run::<K, true, true, false>(loss, pass),
-        GRAD => run::<K, false, false, true>(loss, pass),
-        w if w == LOSS | GRAD => run::<K, true, false, true>(loss, pass),
-        w if w == LOSS | LOSS_STORE | GRAD => run::<K, true, true, true>(loss, pass),
+        w if w & !LOSS_STORE == LOSS => run::<K, true, false>(loss, pass, store_loss),
+        GRAD => run::<K, false, true>(loss, pass, false),
+        w if w & !LOSS_STORE == LOSS | GRAD => run::<K, true, true>(loss, pass, store_loss),
         _ => BAD_WHAT,
     }
 }
 
 #[inline(always)]
-unsafe fn run<K: Loss, const L: bool, const S: bool, const G: bool>(loss: &mut K, mut p: Pass) -> u32 {
+unsafe fn run<K: Loss, const L: bool, const G: bool>(loss: &mut K, mut p: Pass, store_loss: bool) -> u32 {
+    // Without `store_loss` the element losses go to a scratch block, at index 0 every time: no
+    // branch in the loop, which LLVM would unswitch into two copies of it.
+    if !store_loss {
+        p.loss_out = core::ptr::addr_of_mut!(SCRATCH) as *mut f32;
+    }
+    let mask = if store_loss { usize::MAX } else { 0 };
     let mut acc = Acc::zero();
     let d = V::splat(p.grad_div);
     let n = p.n;
     let full = n & !3;
     let mut i = 0;
     let mut status = OK;
-    // Four blocks per iteration, written out (LLVM does not unroll a loop this large): their long
-    // dependency chains (exp, log, a division) overlap far better side by side than across loop
-    // iterations; measured +30% for the fused logits pass over one block per iteration.
-    let unrolled = n & !15;
-    while i < unrolled && status == OK {
-        status = step::<K, L, S, G, false>(loss, &mut p, &mut acc, d, i, 4);
-        if status == OK {
-            status = step::<K, L, S, G, false>(loss, &mut p, &mut acc, d, i + 4, 4);
-        }
-        if status == OK {
-            status = step::<K, L, S, G, false>(loss, &mut p, &mut acc, d, i + 8, 4);
-        }
-        if status == OK {
-            status = step::<K, L, S, G, false>(loss, &mut p, &mut acc, d, i + 12, 4);
-        }
+    // Four blocks per iteration (LLVM does not unroll a loop this large): their long dependency
+    // chains (exp, log, a division) overlap far better side by side than across loop iterations;
+    // measured +30% for the fused logits pass over one block per iteration. A bad element stops
+    // it before anything of its four blocks is stored; the loop below then finds and reports it.
+    while i < (n & !15) && quad::<K, L, G>(loss, &mut p, &mut acc, d, i, mask) {
         i += 16;
     }
     while i < full && status == OK {
-        status = step::<K, L, S, G, false>(loss, &mut p, &mut acc, d, i, 4);
+        status = step::<K, L, G, false>(loss, &mut p, &mut acc, d, i, 4, mask);
         i += 4;
     }
     if i < n && status == OK {
-        status = step::<K, L, S, G, true>(loss, &mut p, &mut acc, d, i, n - i);
+        status = step::<K, L, G, true>(loss, &mut p, &mut acc, d, i, n - i, mask);
     }
     if L {
         set_sum(acc.total());
@@ -96,15 +96,64 @@ unsafe fn run<K: Loss, const L: bool, const S: bool, const G: bool>(loss: &mut K
     status
 }
 
+/// Four blocks of four elements from `i`: the loads, one range check for all sixteen lanes (false
+/// if a lane is bad: then nothing was done), the broadcast operands, the four computations in one
+/// straight line with no branch (so that `scripts/schedule-loops.mjs` can interleave them), then
+/// the sums and stores.
+#[inline(always)]
+unsafe fn quad<K: Loss, const L: bool, const G: bool>(
+    loss: &mut K,
+    p: &mut Pass,
+    acc: &mut Acc,
+    d: V,
+    i: usize,
+    mask: usize,
+) -> bool {
+    // Plain variables, not arrays: LLVM keeps small arrays of v128 on the stack and copies them.
+    let ld = |p: *const f32, o: usize| load::<false>(p, i + o, 4, 0.0);
+    let (x0, x1, x2, x3) = (ld(p.x, 0), ld(p.x, 4), ld(p.x, 8), ld(p.x, 12));
+    let (y0, y1, y2, y3) = (ld(p.y, 0), ld(p.y, 4), ld(p.y, 8), ld(p.y, 12));
+    if K::CHECKS {
+        let bad = |x: V, y: V| {
+            let (bx, by) = K::bad(x, y);
+            bx | by
+        };
+        if (bad(x0, y0) | bad(x1, y1) | bad(x2, y2) | bad(x3, y3)).any() {
+            return false;
+        }
+    }
+    let (w0, w1, w2, w3) = p.w.next4();
+    let (g0, g1, g2, g3) = if G { p.g.next4() } else { (V::splat(1.0), V::splat(1.0), V::splat(1.0), V::splat(1.0)) };
+    let r0 = loss.block::<L, G>(x0, y0, w0, g0, d);
+    let r1 = loss.block::<L, G>(x1, y1, w1, g1, d);
+    let r2 = loss.block::<L, G>(x2, y2, w2, g2, d);
+    let r3 = loss.block::<L, G>(x3, y3, w3, g3, d);
+    let mut put = |(l, gr): (V, V), o: usize| {
+        if L {
+            acc.add(l);
+            store::<false>(l, p.loss_out, (i + o) & mask, 4);
+        }
+        if G {
+            store::<false>(gr, p.grad_out, i + o, 4);
+        }
+    };
+    put(r0, 0);
+    put(r1, 4);
+    put(r2, 8);
+    put(r3, 12);
+    true
+}
+
 /// One block of `k` elements from `i` (`k = 4` unless `TAIL`); returns `OK` or a range status.
 #[inline(always)]
-unsafe fn step<K: Loss, const L: bool, const S: bool, const G: bool, const TAIL: bool>(
+unsafe fn step<K: Loss, const L: bool, const G: bool, const TAIL: bool>(
     loss: &mut K,
     p: &mut Pass,
     acc: &mut Acc,
     d: V,
     i: usize,
     k: usize,
+    mask: usize,
 ) -> u32 {
     let x = load::<TAIL>(p.x, i, k, K::PAD_INPUT);
     let y = load::<TAIL>(p.y, i, k, K::PAD_TARGET);
@@ -125,9 +174,7 @@ unsafe fn step<K: Loss, const L: bool, const S: bool, const G: bool, const TAIL:
     let (l, gr) = loss.block::<L, G>(x, y, w, g, d);
     if L {
         acc.add(if TAIL { V::select(M::first_lanes(k), l, V::splat(0.0)) } else { l });
-        if S {
-            store::<TAIL>(l, p.loss_out, i, k);
-        }
+        store::<TAIL>(l, p.loss_out, i & mask, k);
     }
     if G {
         store::<TAIL>(gr, p.grad_out, i, k);

@@ -50,6 +50,18 @@ impl Bcast {
         Bcast { ptr, len, pos, splat }
     }
 
+    /// The next sixteen lanes, as `next()` four times; one branch for an operand that does not vary.
+    /// (Its four values come out of one `if`, which wasm-opt leaves where it is: the kernels' four
+    /// computations after it stay free of branches.)
+    #[inline(always)]
+    pub fn next4(&mut self) -> (V, V, V, V) {
+        if self.len <= 1 {
+            (self.splat, self.splat, self.splat, self.splat)
+        } else {
+            (self.next(), self.next(), self.next(), self.next())
+        }
+    }
+
     /// The next four lanes. Past the end of the data they wrap around, which is harmless: a partial
     /// block only stores and sums its valid lanes.
     #[inline(always)]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the bce-wasm package into dist/:
 #   crate/ --(wasm-pack: cargo build with Debian's rustc, -Zbuild-std; then wasm-bindgen)--> target/pkg-NAME/
-#   target/pkg-NAME/bce_wasm_kernels_bg.wasm --(wasm-opt; hoist-constants for SIMD)--> dist/bce_wasm.wasm, dist/bce_wasm_scalar.wasm
+#   target/pkg-NAME/bce_wasm_kernels_bg.wasm --(wasm-opt; hoist-constants, schedule-loops for SIMD)--> dist/bce_wasm.wasm, dist/bce_wasm_scalar.wasm
 #   target/pkg-simd128/bce_wasm_kernels_bg.wasm.d.ts --> ts/kernels.d.ts, dist/kernels.d.ts (the raw exports' types)
 #   ts/    --(tsc)--> dist/*.js + dist/*.d.ts
 # Installs what is missing and says so: Debian's Rust for wasm (as root, with apt-get), the npm
@@ -142,6 +142,7 @@ build simd128 "-C target-feature=+simd128" $BASE_FEATURES --enable-simd
 # After wasm-opt, which would fold them back: every v128 constant set into a local at function entry
 # (newer V8 rematerialises a v128.const at each use inside a loop; see the script).
 node scripts/hoist-constants.mjs "$OUT/simd128.wasm" "$OUT/simd128.wasm" >/dev/null
+node scripts/schedule-loops.mjs "$OUT/simd128.wasm" "$OUT/simd128.wasm" >/dev/null # after hoisting: see the script
 # shellcheck disable=SC2086
 build scalar "" $BASE_FEATURES
 # The generated glue of every export must be a direct call (no allocation or copying per call), and

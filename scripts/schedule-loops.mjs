@@ -1,0 +1,438 @@
+// node scripts/schedule-loops.mjs IN.wasm OUT.wasm [--enable-relaxed-simd] [--min-ops N] [--window N] [--report]
+//
+// Reorders the straight-line code inside loops for V8's Turboshaft (Node 22 on, current Chrome):
+// it compiles wasm operations in the order they come, with no instruction scheduling, and LLVM
+// emits each block of four elements as a few deep expression trees, one after the other. The
+// kernels' loops are latency-bound (exp, log and a division in a chain) and an out-of-order CPU only
+// looks a few dozen instructions ahead, so the four independent blocks of a loop iteration hardly
+// overlap. (Turbofan, Node 20's compiler, scheduled the operations itself.)
+//
+// For every run of simple statements in a loop (`local.set`, stores; the operations in them pure
+// arithmetic, loads, `local.get`/`tee`) with at least `--min-ops` operations (default 350: the
+// four-block loops of the loss passes with a forward part; smaller runs gain less, and scheduled code
+// is about twice the size gzipped, where test/web-entry.test.ts allows 40 KiB for the default entry):
+//  1. flatten: every operation's result goes to a local of its own, in evaluation order;
+//  2. rename locals that the run sets more than once (all but the last set), so that only true
+//     dependencies remain: a value's uses after its definition, stores in order with every other
+//     memory access and trapping operation, loads free among themselves;
+//  3. list-schedule: of the operations whose operands are computed, the one on the longest latency
+//     path to the end of the run first (float add/mul 3 cycles, division 11, loads 5, integer and
+//     logic 1), looking at most `--window` operations (default 480) ahead of the original order;
+//  4. fold back into trees wherever a value is used right after it is computed (stack order), which
+//     keeps the scheduled order exactly.
+// The operations themselves are not changed, so results are bit-identical; the parity tests check.
+// Runs after wasm-opt (which would re-nest the code) and after hoist-constants.mjs.
+import { readFileSync, writeFileSync } from 'node:fs';
+import binaryen from 'binaryen';
+import { classOf, features, forEachChild } from './binaryen-ir.mjs';
+
+const args = process.argv.slice(2);
+const [input, output] = args.filter((a) => !a.startsWith('--') && !/^\d+$/.test(a));
+if (!input || !output) {
+  console.error('usage: node scripts/schedule-loops.mjs IN.wasm OUT.wasm [--enable-relaxed-simd] [--min-ops N] [--window N] [--report]');
+  process.exit(2);
+}
+const option = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
+const MIN_OPS = option('--min-ops', 350);
+const WINDOW = option('--window', 480);
+const B = binaryen;
+
+/** Classes that may appear inside a simple statement (besides its top). */
+const PURE = new Set(['LocalGet', 'Const', 'GlobalGet', 'Unary', 'Binary', 'Select', 'SIMDExtract', 'SIMDReplace',
+  'SIMDShuffle', 'SIMDTernary', 'SIMDShift']);
+const LOADS = new Set(['Load', 'SIMDLoad']);
+const STORES = new Set(['Store', 'SIMDLoadStoreLane']);
+
+/** The text name of a flat operation ('f32x4.mul'), from binaryen's printer (cached per class/op). */
+const opNames = new Map();
+function opName(e) {
+  const cls = classOf(e);
+  const op = B[cls].getOp ? B[cls].getOp(e) : -1;
+  const key = `${cls}:${op}`;
+  let name = opNames.get(key);
+  if (name === undefined) {
+    name = B.emitText(e).match(/^\(([\w.]+)/)?.[1] ?? cls;
+    opNames.set(key, name);
+  }
+  return name;
+}
+
+/** Cycles from an operation's issue to its result (a generic x64 core with AVX). */
+function latency(e) {
+  const cls = classOf(e);
+  if (cls === 'LocalGet' || cls === 'Const' || cls === 'GlobalGet') return 0;
+  if (LOADS.has(cls)) return 5;
+  if (STORES.has(cls)) return 1;
+  const name = opName(e);
+  if (/^f(32x4|64x2|32|64)\.div/.test(name)) return 11;
+  if (/^f(32x4|64x2|32|64)\.sqrt/.test(name)) return 14;
+  if (/relaxed_n?madd/.test(name)) return 4;
+  if (/^f(32x4|64x2|32|64)\.(add|sub|mul|eq|ne|lt|gt|le|ge)/.test(name)) return 3;
+  if (/convert|promote|demote|trunc|floor|ceil|nearest/.test(name)) return 4;
+  if (/bitselect|splat|extract_lane|replace_lane/.test(name)) return 2;
+  return 1;
+}
+
+/** Whether an operation may trap (then it keeps its place among memory accesses). */
+function mayTrap(e) {
+  const cls = classOf(e);
+  if (cls !== 'Unary' && cls !== 'Binary') return false;
+  const name = opName(e);
+  return /^i(32|64)\.(div|rem)/.test(name) || (/^i(32|64)\.trunc_f/.test(name) && !/_sat_/.test(name));
+}
+
+/** Whether a statement is simple (see above); counts its operations into `ops.n`. */
+function isSimple(stmt, ops) {
+  const cls = classOf(stmt);
+  let top;
+  if (cls === 'LocalSet' && !B.LocalSet.isTee(stmt)) top = [B.LocalSet.getValue(stmt)];
+  else if (STORES.has(cls)) {
+    if (cls === 'SIMDLoadStoreLane' && !B.SIMDLoadStoreLane.isStore(stmt)) return false;
+    top = [];
+    forEachChild(stmt, (c) => top.push(c));
+    ops.n++;
+  } else return false;
+  const ok = (e) => {
+    const c = classOf(e);
+    if (c === 'Block') {
+      // A sequence as a value (wasm-opt makes them): simple statements, then the value.
+      if (B.Block.getName(e)) return false;
+      const k = B.Block.getNumChildren(e);
+      if (k === 0) return false;
+      for (let i = 0; i < k - 1; i++) if (!isSimple(B.Block.getChildAt(e, i), ops)) return false;
+      return ok(B.Block.getChildAt(e, k - 1));
+    }
+    if (c === 'LocalSet') {
+      if (!B.LocalSet.isTee(e)) return false;
+    } else if (!PURE.has(c) && !LOADS.has(c)) return false;
+    if (c !== 'LocalGet' && c !== 'Const' && c !== 'GlobalGet' && c !== 'LocalSet') ops.n++;
+    let good = true;
+    forEachChild(e, (child) => (good = good && ok(child)));
+    return good;
+  };
+  return top.every(ok);
+}
+
+function scheduleFunction(module, func, stats) {
+  /** Locals made here: read only inside their run. */
+  const fresh = new Set();
+  /** The locals that `coalesce` hands out (some of `fresh`). */
+  const pooled = new Set();
+  const newLocal = (type) => {
+    const index = B._BinaryenFunctionAddVar(func, type);
+    fresh.add(index);
+    return index;
+  };
+
+  /** Flattens `stmt` into `out` (a list of flat statements) in evaluation order. */
+  function flattenStatement(stmt, out) {
+    // Locals that a tee inside the statement writes: a read of one of them is copied where it is
+    // evaluated (the operation that uses it comes later, after sets that flattening moved before it).
+    const teed = new Set();
+    const findTees = (e) => {
+      if (classOf(e) === 'LocalSet') teed.add(B.LocalSet.getIndex(e));
+      forEachChild(e, findTees);
+    };
+    forEachChild(stmt, findTees); // not the statement's own set: that comes last anyway
+    /** Makes `e`'s operands local.gets or constants (emitting their computation), returns `e`. */
+    const flatOp = (e) => {
+      forEachChild(e, (child, replace) => replace(operand(child)));
+      return e;
+    };
+    /** An operand for `e`: a constant, or a local.get of a local that holds its value. */
+    const operand = (e) => {
+      const cls = classOf(e);
+      if (cls === 'Block') {
+        const k = B.Block.getNumChildren(e);
+        for (let i = 0; i < k - 1; i++) flattenStatement(B.Block.getChildAt(e, i), out);
+        return operand(B.Block.getChildAt(e, k - 1));
+      }
+      if (cls === 'Const') return e;
+      if (cls === 'LocalGet' && !teed.has(B.LocalGet.getIndex(e))) return e;
+      const type = B.getExpressionType(e);
+      if (cls === 'LocalSet') {
+        // A tee: set the local, then read it into a copy (a later tee may set it again before the
+        // operation that uses this value).
+        const index = B.LocalSet.getIndex(e);
+        out.push(module.local.set(index, value(B.LocalSet.getValue(e))));
+        return operand(module.local.get(index, type));
+      }
+      const t = newLocal(type);
+      out.push(module.local.set(t, flatOp(e)));
+      return module.local.get(t, type);
+    };
+    /** A flat value for a set: an operation on operands, a local.get or a constant. */
+    const value = (e) => (classOf(e) === 'LocalSet' || classOf(e) === 'Block' ? operand(e) : flatOp(e));
+    if (classOf(stmt) === 'LocalSet') {
+      B.LocalSet.setValue(stmt, value(B.LocalSet.getValue(stmt)));
+    } else {
+      flatOp(stmt);
+    }
+    out.push(stmt);
+  }
+
+  /** Dependency graph, list schedule and stack-order folding of one run of flat statements. */
+  function scheduleRun(stmts) {
+    const items = stmts.map((s) => {
+      const isSet = classOf(s) === 'LocalSet';
+      const value = isSet ? B.LocalSet.getValue(s) : s;
+      const cls = classOf(value);
+      const gets = cls === 'LocalGet' ? [value] : [];
+      forEachChild(value, (c) => classOf(c) === 'LocalGet' && gets.push(c));
+      return {
+        s,
+        def: isSet ? B.LocalSet.getIndex(s) : -1,
+        type: isSet ? B.getExpressionType(value) : B.none,
+        gets,
+        load: LOADS.has(cls),
+        ordered: STORES.has(cls) || mayTrap(value),
+        lat: latency(value),
+      };
+    });
+    const n = items.length;
+    // Rename every set of a local but the last; reads follow.
+    const lastDef = new Map();
+    items.forEach((it, i) => it.def >= 0 && lastDef.set(it.def, i));
+    const current = new Map();
+    items.forEach((it, i) => {
+      for (const g of it.gets) {
+        const L = B.LocalGet.getIndex(g);
+        if (current.has(L)) B.LocalGet.setIndex(g, current.get(L));
+      }
+      if (it.def < 0) return;
+      if (lastDef.get(it.def) !== i) {
+        const t = newLocal(it.type);
+        B.LocalSet.setIndex(it.s, t);
+        current.set(it.def, t);
+        it.def = t;
+        stats.renamed++;
+      } else current.delete(it.def);
+    });
+    // Dependencies.
+    const preds = items.map(() => new Set());
+    const defAt = new Map();
+    const readers = new Map(); // local -> statements that read its incoming value
+    let lastOrdered = -1;
+    const loadsSince = [];
+    items.forEach((it, i) => {
+      for (const g of it.gets) {
+        const L = B.LocalGet.getIndex(g);
+        if (defAt.has(L)) preds[i].add(defAt.get(L));
+        else {
+          if (!readers.has(L)) readers.set(L, []);
+          readers.get(L).push(i);
+        }
+      }
+      if (it.def >= 0) {
+        for (const r of readers.get(it.def) ?? []) if (r !== i) preds[i].add(r);
+        if (defAt.has(it.def)) preds[i].add(defAt.get(it.def));
+        defAt.set(it.def, i);
+      }
+      if (it.ordered) {
+        if (lastOrdered >= 0) preds[i].add(lastOrdered);
+        for (const l of loadsSince) preds[i].add(l);
+        loadsSince.length = 0;
+        lastOrdered = i;
+      } else if (it.load) {
+        if (lastOrdered >= 0) preds[i].add(lastOrdered);
+        loadsSince.push(i);
+      }
+    });
+    const succs = items.map(() => []);
+    preds.forEach((ps, i) => ps.forEach((p) => succs[p].push(i)));
+    // Priority: the longest latency path from the operation to the end of the run.
+    const height = new Array(n).fill(0);
+    for (let i = n - 1; i >= 0; i--) {
+      let h = 0;
+      for (const s of succs[i]) h = Math.max(h, height[s]);
+      height[i] = h + items[i].lat;
+    }
+    // List scheduling: of the operations whose operands are computed, the one with the longest path
+    // to the end of the run, but only from the next WINDOW statements of the original order (from
+    // the oldest not yet placed). LLVM's order keeps few values live at once (it evaluates trees
+    // depth first); the window bounds how far the schedule strays from it, and so how many values
+    // are live at once for x64's 16 vector registers. Measured on Node 24 (fused passes, 1M
+    // elements; a logits quad is about 575 statements): a window of 160-320 gains less than 480,
+    // and none at all (pure critical path) gives the same for logits and 7% less for probabilities.
+    const order = [];
+    const placed = new Array(n + 1).fill(false);
+    const waiting = preds.map((p) => p.size);
+    const ready = new Set();
+    for (let i = 0; i < n; i++) if (!waiting[i]) ready.add(i);
+    let oldest = 0;
+    while (order.length < n) {
+      while (placed[oldest]) oldest++;
+      let pick = oldest; // always ready: its predecessors come before it
+      for (const r of ready) {
+        if (r < oldest + WINDOW && (height[r] > height[pick] || (height[r] === height[pick] && r < pick))) pick = r;
+      }
+      placed[pick] = true;
+      ready.delete(pick);
+      order.push(pick);
+      for (const s of succs[pick]) if (--waiting[s] === 0) ready.add(s);
+    }
+    // Fold in stack order: a local that only this run reads, read once, by the statement right
+    // after its set.
+    const reads = new Map();
+    for (const it of items) for (const g of it.gets) {
+      const L = B.LocalGet.getIndex(g);
+      reads.set(L, (reads.get(L) ?? 0) + 1);
+    }
+    const out = [];
+    for (const k of order) {
+      const stmt = items[k].s;
+      const host = classOf(stmt) === 'LocalSet' ? B.LocalSet.getValue(stmt) : stmt;
+      const operands = [];
+      forEachChild(host, (c, replace) => operands.push([c, replace]));
+      for (let j = operands.length - 1; j >= 0 && out.length; j--) {
+        const [c, replace] = operands[j];
+        if (classOf(c) !== 'LocalGet') continue;
+        const L = B.LocalGet.getIndex(c);
+        const top = out[out.length - 1];
+        if (classOf(top) !== 'LocalSet' || B.LocalSet.getIndex(top) !== L) continue;
+        if (!fresh.has(L) || reads.get(L) !== 1) continue;
+        replace(B.LocalSet.getValue(top));
+        out.pop();
+        stats.folded++;
+      }
+      out.push(stmt);
+    }
+    coalesce(out);
+    return out;
+  }
+
+  /** Locals (by type) that `coalesce` hands out; reused from run to run. */
+  const pool = new Map();
+
+  /**
+   * Maps this run's own locals (each set once and read only in the run) onto as few locals as the
+   * final order allows (linear scan): smaller and more repetitive code, which compresses well.
+   */
+  function coalesce(stmts) {
+    const first = new Map();
+    const last = new Map();
+    const type = new Map();
+    const refs = new Map();
+    const note = (e, pos) => {
+      const cls = classOf(e);
+      if (cls === 'LocalGet' || cls === 'LocalSet') {
+        const L = cls === 'LocalGet' ? B.LocalGet.getIndex(e) : B.LocalSet.getIndex(e);
+        if (fresh.has(L) && !pooled.has(L)) {
+          if (!first.has(L)) first.set(L, pos);
+          last.set(L, pos);
+          type.set(L, cls === 'LocalGet' ? B.getExpressionType(e) : B.getExpressionType(B.LocalSet.getValue(e)));
+          if (!refs.has(L)) refs.set(L, []);
+          refs.get(L).push(e);
+        }
+      }
+      forEachChild(e, (c) => note(c, pos));
+    };
+    stmts.forEach((s, pos) => note(s, pos));
+    const byStart = [...first.keys()].sort((a, b) => first.get(a) - first.get(b));
+    const active = []; // [end, local, type]
+    const free = new Map(); // type -> locals
+    const used = new Map(); // type -> how many pool locals this run has taken
+    for (const L of byStart) {
+      const start = first.get(L);
+      for (let k = active.length - 1; k >= 0; k--) {
+        if (active[k][0] <= start) {
+          const [, local, t] = active[k];
+          if (!free.has(t)) free.set(t, []);
+          free.get(t).push(local);
+          active.splice(k, 1);
+        }
+      }
+      const t = type.get(L);
+      let local = free.get(t)?.pop();
+      if (local === undefined) {
+        if (!pool.has(t)) pool.set(t, []);
+        const n = used.get(t) ?? 0;
+        if (n === pool.get(t).length) {
+          const index = newLocal(t);
+          pooled.add(index);
+          pool.get(t).push(index);
+        }
+        local = pool.get(t)[n];
+        used.set(t, n + 1);
+      }
+      active.push([last.get(L), local, t]);
+      for (const e of refs.get(L)) {
+        if (classOf(e) === 'LocalGet') B.LocalGet.setIndex(e, local);
+        else B.LocalSet.setIndex(e, local);
+      }
+    }
+  }
+
+  /** Schedules the runs of simple statements in the children of `block`. */
+  function scheduleBlock(block) {
+    const count = B.Block.getNumChildren(block);
+    const children = [];
+    for (let i = 0; i < count; i++) children.push(B.Block.getChildAt(block, i));
+    const result = [];
+    let run = [];
+    let ops = { n: 0 };
+    const flush = () => {
+      if (run.length && ops.n >= MIN_OPS) {
+        const flat = [];
+        for (const s of run) flattenStatement(s, flat);
+        result.push(...scheduleRun(flat));
+        stats.runs++;
+        stats.ops += ops.n;
+        if (args.includes('--report')) console.log(`  ${B.getFunctionInfo(func).name}: run of ${ops.n} operations`);
+      } else result.push(...run);
+      run = [];
+      ops = { n: 0 };
+    };
+    for (const c of children) {
+      const before = ops.n;
+      if (isSimple(c, ops)) run.push(c);
+      else {
+        ops.n = before;
+        flush();
+        result.push(c);
+        walk(c, true);
+      }
+    }
+    flush();
+    if (result.length !== count || result.some((e, i) => e !== children[i])) B.Block.setChildren(block, result);
+  }
+
+  /** Finds the blocks inside loops and schedules their runs. */
+  function walk(e, inLoop) {
+    const cls = classOf(e);
+    if (cls === 'Block') {
+      if (inLoop) return scheduleBlock(e);
+      const count = B.Block.getNumChildren(e);
+      for (let i = 0; i < count; i++) walk(B.Block.getChildAt(e, i), false);
+      return;
+    }
+    if (cls === 'Loop') {
+      const body = B.Loop.getBody(e);
+      if (classOf(body) !== 'Block') B.Loop.setBody(e, module.block(null, [body], B.getExpressionType(body)));
+      return walk(B.Loop.getBody(e), true);
+    }
+    forEachChild(e, (child) => walk(child, inLoop));
+  }
+
+  walk(B.Function.getBody(func), false);
+  // Drop the locals that coalescing left unused (V8's baseline compiler zeroes every declared local
+  // on entry) and number the most used first (one-byte indices).
+  if (fresh.size) module.runPassesOnFunction(func, ['reorder-locals']);
+}
+
+const bytesIn = readFileSync(input);
+const module = B.readBinary(bytesIn);
+module.setFeatures(features(args.includes('--enable-relaxed-simd')));
+const stats = { runs: 0, ops: 0, renamed: 0, folded: 0 };
+for (let f = 0; f < module.getNumFunctions(); f++) {
+  const func = module.getFunctionByIndex(f);
+  if (B.getFunctionInfo(func).module === '') scheduleFunction(module, func, stats);
+}
+if (!module.validate()) throw new Error('schedule-loops: the rewritten module does not validate');
+const bytesOut = module.emitBinary();
+writeFileSync(output, bytesOut);
+console.log(
+  `schedule-loops: ${stats.runs} runs of ${stats.ops} operations scheduled (${stats.renamed} locals renamed, ` +
+    `${stats.folded} values folded back), ${bytesIn.length} -> ${bytesOut.length} bytes`,
+);
+module.dispose();

@@ -405,7 +405,7 @@ impl Div for V {
 }
 
 impl V {
-    /// Loads the first `k` (1..=3) floats at `p` and fills the other lanes with `pad`.
+    /// Loads the first `k` (1..=4) floats at `p` and fills the other lanes with `pad`.
     /// (Element by element: a variable-length copy would become a call to `memcpy`.)
     #[inline(always)]
     pub unsafe fn load_partial(p: *const f32, k: usize, pad: f32) -> V {
@@ -417,9 +417,12 @@ impl V {
         if k > 2 {
             a[2] = *p.add(2);
         }
+        if k > 3 {
+            a[3] = *p.add(3);
+        }
         V::from_array(a)
     }
-    /// Stores the first `k` (1..=3) lanes at `p`.
+    /// Stores the first `k` (1..=4) lanes at `p`.
     #[inline(always)]
     pub unsafe fn store_partial(self, p: *mut f32, k: usize) {
         let a = self.to_array();
@@ -429,6 +432,9 @@ impl V {
         }
         if k > 2 {
             *p.add(2) = a[2];
+        }
+        if k > 3 {
+            *p.add(3) = a[3];
         }
     }
 }

@@ -73,7 +73,6 @@ unsafe fn run<K: Loss, const L: bool, const G: bool>(loss: &mut K, mut p: Pass, 
     let mut acc = Acc::zero();
     let d = V::splat(p.grad_div);
     let n = p.n;
-    let full = n & !3;
     let mut i = 0;
     let mut status = OK;
     // Four blocks per iteration (LLVM does not unroll a loop this large): their long dependency
@@ -83,12 +82,13 @@ unsafe fn run<K: Loss, const L: bool, const G: bool>(loss: &mut K, mut p: Pass, 
     while i < (n & !15) && quad::<K, L, G>(loss, &mut p, &mut acc, d, i, mask) {
         i += 16;
     }
-    while i < full && status == OK {
-        status = step::<K, L, G, false>(loss, &mut p, &mut acc, d, i, 4, mask);
-        i += 4;
-    }
-    if i < n && status == OK {
-        status = step::<K, L, G, true>(loss, &mut p, &mut acc, d, i, n - i, mask);
+    // The rest (fewer than 16 elements, unless a range check failed): blocks of up to four, read
+    // and written element by element. One copy of the block's code for all of them keeps the
+    // module small (the scheduled quads take the room; see scripts/schedule-loops.mjs).
+    while i < n && status == OK {
+        let k = if n - i < 4 { n - i } else { 4 };
+        status = step::<K, L, G, true>(loss, &mut p, &mut acc, d, i, k, mask);
+        i += k;
     }
     if L {
         set_sum(acc.total());

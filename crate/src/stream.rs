@@ -4,8 +4,8 @@
 use crate::lanes::V;
 use wasm_bindgen::prelude::wasm_bindgen;
 
-/// Loads lanes `i..i + k` of `p`: all four in the body of a loop (`TAIL = false`), the first `k`
-/// padded with `pad` in its tail.
+/// Loads lanes `i..i + k` of `p`: all four in the body of a loop (`TAIL = false`), else the first
+/// `k` (1..=4) element by element, padded with `pad`.
 #[inline(always)]
 pub unsafe fn load<const TAIL: bool>(p: *const f32, i: usize, k: usize, pad: f32) -> V {
     if TAIL {
@@ -15,7 +15,7 @@ pub unsafe fn load<const TAIL: bool>(p: *const f32, i: usize, k: usize, pad: f32
     }
 }
 
-/// Stores the lanes of `v` at `p + i`: all four, or the first `k` in the tail.
+/// Stores the lanes of `v` at `p + i`: all four, or the first `k` (1..=4) element by element.
 #[inline(always)]
 pub unsafe fn store<const TAIL: bool>(v: V, p: *mut f32, i: usize, k: usize) {
     if TAIL {

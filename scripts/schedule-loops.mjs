@@ -1,4 +1,5 @@
-// node scripts/schedule-loops.mjs IN.wasm OUT.wasm [--enable-relaxed-simd] [--min-ops N] [--window N] [--report]
+// node scripts/schedule-loops.mjs IN.wasm OUT.wasm [--enable-relaxed-simd] [--min-ops N] [--window N]
+//   [--per-function N] [--report]
 //
 // Reorders the straight-line code inside loops for V8's Turboshaft (Node 22 on, current Chrome):
 // it compiles wasm operations in the order they come, with no instruction scheduling, and LLVM
@@ -7,10 +8,11 @@
 // looks a few dozen instructions ahead, so the four independent blocks of a loop iteration hardly
 // overlap. (Turbofan, Node 20's compiler, scheduled the operations itself.)
 //
-// For every run of simple statements in a loop (`local.set`, stores; the operations in them pure
-// arithmetic, loads, `local.get`/`tee`) with at least `--min-ops` operations (default 350: the
-// four-block loops of the loss passes with a forward part; smaller runs gain less, and scheduled code
-// is about twice the size gzipped, where test/web-entry.test.ts allows 40 KiB for the default entry):
+// In each function, the longest run of simple statements in a loop (`local.set`, stores; the
+// operations in them pure arithmetic, loads, `local.get`/`tee`), if it has at least `--min-ops`
+// operations (default 350): in the loss kernels that is the fused forward+backward loop. Only that
+// one (`--per-function 1`): scheduled code is about twice the size gzipped, and
+// test/web-entry.test.ts allows the default entry 40 KiB; the other loops gain less.
 //  1. flatten: every operation's result goes to a local of its own, in evaluation order;
 //  2. rename locals that the run sets more than once (all but the last set), so that only true
 //     dependencies remain: a value's uses after its definition, stores in order with every other
@@ -19,7 +21,8 @@
 //     path to the end of the run first (float add/mul 3 cycles, division 11, loads 5, integer and
 //     logic 1), looking at most `--window` operations (default 480) ahead of the original order;
 //  4. fold back into trees wherever a value is used right after it is computed (stack order), which
-//     keeps the scheduled order exactly.
+//     keeps the scheduled order exactly;
+//  5. map the run's own locals onto as few as the order allows (smaller code, compresses better).
 // The operations themselves are not changed, so results are bit-identical; the parity tests check.
 // Runs after wasm-opt (which would re-nest the code) and after hoist-constants.mjs.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -29,12 +32,13 @@ import { classOf, features, forEachChild } from './binaryen-ir.mjs';
 const args = process.argv.slice(2);
 const [input, output] = args.filter((a) => !a.startsWith('--') && !/^\d+$/.test(a));
 if (!input || !output) {
-  console.error('usage: node scripts/schedule-loops.mjs IN.wasm OUT.wasm [--enable-relaxed-simd] [--min-ops N] [--window N] [--report]');
+  console.error('usage: node scripts/schedule-loops.mjs IN.wasm OUT.wasm [--enable-relaxed-simd] [--min-ops N] [--window N] [--per-function N] [--report]');
   process.exit(2);
 }
 const option = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
 const MIN_OPS = option('--min-ops', 350);
 const WINDOW = option('--window', 480);
+const PER_FUNCTION = option('--per-function', 1);
 const B = binaryen;
 
 /** Classes that may appear inside a simple statement (besides its top). */
@@ -363,45 +367,37 @@ function scheduleFunction(module, func, stats) {
     }
   }
 
-  /** Schedules the runs of simple statements in the children of `block`. */
-  function scheduleBlock(block) {
+  /** The runs of simple statements in loops: { block, stmts, ops }. */
+  const runs = [];
+
+  /** Collects the runs of simple statements in the children of `block`. */
+  function collectRuns(block) {
     const count = B.Block.getNumChildren(block);
-    const children = [];
-    for (let i = 0; i < count; i++) children.push(B.Block.getChildAt(block, i));
-    const result = [];
     let run = [];
     let ops = { n: 0 };
     const flush = () => {
-      if (run.length && ops.n >= MIN_OPS) {
-        const flat = [];
-        for (const s of run) flattenStatement(s, flat);
-        result.push(...scheduleRun(flat));
-        stats.runs++;
-        stats.ops += ops.n;
-        if (args.includes('--report')) console.log(`  ${B.getFunctionInfo(func).name}: run of ${ops.n} operations`);
-      } else result.push(...run);
+      if (run.length && ops.n >= MIN_OPS) runs.push({ block, stmts: run, ops: ops.n });
       run = [];
       ops = { n: 0 };
     };
-    for (const c of children) {
+    for (let i = 0; i < count; i++) {
+      const c = B.Block.getChildAt(block, i);
       const before = ops.n;
       if (isSimple(c, ops)) run.push(c);
       else {
         ops.n = before;
         flush();
-        result.push(c);
         walk(c, true);
       }
     }
     flush();
-    if (result.length !== count || result.some((e, i) => e !== children[i])) B.Block.setChildren(block, result);
   }
 
-  /** Finds the blocks inside loops and schedules their runs. */
+  /** Finds the blocks inside loops and collects their runs. */
   function walk(e, inLoop) {
     const cls = classOf(e);
     if (cls === 'Block') {
-      if (inLoop) return scheduleBlock(e);
+      if (inLoop) return collectRuns(e);
       const count = B.Block.getNumChildren(e);
       for (let i = 0; i < count; i++) walk(B.Block.getChildAt(e, i), false);
       return;
@@ -415,6 +411,20 @@ function scheduleFunction(module, func, stats) {
   }
 
   walk(B.Function.getBody(func), false);
+  // The longest run of each function only (in the loss kernels: the fused forward+backward loop).
+  const chosen = runs.sort((x, y) => y.ops - x.ops).slice(0, PER_FUNCTION);
+  for (const { block, stmts, ops } of chosen) {
+    const children = [];
+    for (let i = 0; i < B.Block.getNumChildren(block); i++) children.push(B.Block.getChildAt(block, i));
+    const start = children.indexOf(stmts[0]);
+    const flat = [];
+    for (const st of stmts) flattenStatement(st, flat);
+    children.splice(start, stmts.length, ...scheduleRun(flat));
+    B.Block.setChildren(block, children);
+    stats.runs++;
+    stats.ops += ops;
+    if (args.includes('--report')) console.log(`  ${B.getFunctionInfo(func).name}: run of ${ops} operations`);
+  }
   // Drop the locals that coalescing left unused (V8's baseline compiler zeroes every declared local
   // on entry) and number the most used first (one-byte indices).
   if (fresh.size) module.runPassesOnFunction(func, ['reorder-locals']);

@@ -1,5 +1,5 @@
 // node scripts/schedule-loops.mjs IN.wasm OUT.wasm [--enable-relaxed-simd] [--min-ops N] [--window N]
-//   [--per-function N] [--report]
+//   [--per-function N] [--exports NAME,...] [--report]
 //
 // Reorders the straight-line code inside loops for V8's Turboshaft (Node 22 on, current Chrome):
 // it compiles wasm operations in the order they come, with no instruction scheduling, and LLVM
@@ -8,11 +8,12 @@
 // looks a few dozen instructions ahead, so the four independent blocks of a loop iteration hardly
 // overlap. (Turbofan, Node 20's compiler, scheduled the operations itself.)
 //
-// In each function, the longest run of simple statements in a loop (`local.set`, stores; the
-// operations in them pure arithmetic, loads, `local.get`/`tee`), if it has at least `--min-ops`
-// operations (default 350): in the loss kernels that is the fused forward+backward loop. Only that
-// one (`--per-function 1`): scheduled code is about twice the size gzipped, and
-// test/web-entry.test.ts allows the default entry 40 KiB; the other loops gain less.
+// In each loss kernel (`--exports`, default bce_binary_cross_entropy and
+// bce_binary_cross_entropy_with_logits), the longest run of simple statements in a loop
+// (`local.set`, stores; the operations in them pure arithmetic, loads, `local.get`/`tee`): the fused
+// forward+backward loop. Only that one (`--per-function 1`) and only there: scheduled code is about
+// twice the size gzipped, test/web-entry.test.ts allows the default entry 40 KiB, and the other
+// loops gain less. Runs under `--min-ops` (default 64) operations are left alone.
 //  1. flatten: every operation's result goes to a local of its own, in evaluation order;
 //  2. rename locals that the run sets more than once (all but the last set), so that only true
 //     dependencies remain: a value's uses after its definition, stores in order with every other
@@ -30,15 +31,20 @@ import binaryen from 'binaryen';
 import { classOf, features, forEachChild } from './binaryen-ir.mjs';
 
 const args = process.argv.slice(2);
-const [input, output] = args.filter((a) => !a.startsWith('--') && !/^\d+$/.test(a));
+const [input, output] = args.filter((a, i) => !a.startsWith('--') && !(i > 0 && ['--min-ops', '--window', '--per-function', '--exports'].includes(args[i - 1])));
 if (!input || !output) {
-  console.error('usage: node scripts/schedule-loops.mjs IN.wasm OUT.wasm [--enable-relaxed-simd] [--min-ops N] [--window N] [--per-function N] [--report]');
+  console.error('usage: node scripts/schedule-loops.mjs IN.wasm OUT.wasm [--enable-relaxed-simd] [--min-ops N] [--window N] [--per-function N] [--exports NAME,...] [--report]');
   process.exit(2);
 }
 const option = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
-const MIN_OPS = option('--min-ops', 350);
+const MIN_OPS = option('--min-ops', 64);
 const WINDOW = option('--window', 480);
 const PER_FUNCTION = option('--per-function', 1);
+// The functions to schedule, by export name: the two loss kernels.
+const EXPORTS = (args.includes('--exports')
+  ? args[args.indexOf('--exports') + 1]
+  : 'bce_binary_cross_entropy,bce_binary_cross_entropy_with_logits'
+).split(',');
 const B = binaryen;
 
 /** Classes that may appear inside a simple statement (besides its top). */
@@ -434,10 +440,13 @@ const bytesIn = readFileSync(input);
 const module = B.readBinary(bytesIn);
 module.setFeatures(features(args.includes('--enable-relaxed-simd')));
 const stats = { runs: 0, ops: 0, renamed: 0, folded: 0 };
-for (let f = 0; f < module.getNumFunctions(); f++) {
-  const func = module.getFunctionByIndex(f);
-  if (B.getFunctionInfo(func).module === '') scheduleFunction(module, func, stats);
+const chosen = new Set();
+for (let i = 0; i < module.getNumExports(); i++) {
+  const e = B.getExportInfo(module.getExportByIndex(i));
+  if (e.kind === B.ExternalFunction && EXPORTS.includes(e.name)) chosen.add(e.value);
 }
+if (chosen.size !== EXPORTS.length) throw new Error(`schedule-loops: not all of ${EXPORTS} are exported functions`);
+for (const name of chosen) scheduleFunction(module, module.getFunction(name), stats);
 if (!module.validate()) throw new Error('schedule-loops: the rewritten module does not validate');
 const bytesOut = module.emitBinary();
 writeFileSync(output, bytesOut);

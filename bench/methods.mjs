@@ -9,6 +9,8 @@ import { dirname } from 'node:path';
 import { bceWithLogitsModel } from './onnx-graph.mjs';
 import { naiveLogits, naiveProbabilities } from './naive.mjs';
 
+export { makeData } from './data.mjs';
+
 const require = createRequire(import.meta.url);
 
 // The built package (dist/) by path: bench/ is a package of its own (bench/package.json, the peers).
@@ -191,23 +193,3 @@ export function reference(kind, x, y) {
       : (x0 - y0) / Math.max((1 - x0) * x0, 1e-12) / n;
   return { loss: sum / n, grad0 };
 }
-
-/** Seeded inputs: logits in (-8, 8) or probabilities in (0.001, 0.999), and targets (70% hard, 30% soft). */
-export function makeData(kind, n, seed = 1) {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const x = new Float32Array(n);
-  const y = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    x[i] = kind === 'logits' ? (rand() - 0.5) * 16 : 0.001 + 0.998 * rand();
-    const r = rand();
-    y[i] = r < 0.3 ? rand() : r < 0.65 ? 0 : 1;
-  }
-  return { x, y, n };
-}
-

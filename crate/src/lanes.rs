@@ -6,12 +6,6 @@
 //! and `pmin`/`pmax`/`floor`/`select` are defined lane by lane, so the SIMD and the scalar build
 //! return bit-identical results. This is the only file whose code differs between the two forms
 //! (`lib.rs` only reports which one was built).
-//!
-//! The one exception is `mul_add`/`neg_mul_add` in a third build, `+simd128,+relaxed-simd`: there
-//! they are `f32x4.relaxed_madd`/`relaxed_nmadd`, which the engine may evaluate fused (one rounding;
-//! V8 on x64 with FMA3) or as the multiply and the add (two roundings, as everywhere else). That
-//! build's results can therefore differ from the other two in the last bits; the accuracy bounds
-//! hold either way (README, "Accuracy").
 
 use core::ops::{Add, Div, Mul, Sub};
 
@@ -205,28 +199,6 @@ mod imp {
     pub fn div(a: V, b: V) -> V {
         V(f32x4_div(a.0, b.0))
     }
-    /// `a * b + c`, fused or not as the engine chooses.
-    #[cfg(target_feature = "relaxed-simd")]
-    #[inline(always)]
-    pub fn mul_add(a: V, b: V, c: V) -> V {
-        V(f32x4_relaxed_madd(a.0, b.0, c.0))
-    }
-    /// `c - a * b`, fused or not as the engine chooses.
-    #[cfg(target_feature = "relaxed-simd")]
-    #[inline(always)]
-    pub fn neg_mul_add(a: V, b: V, c: V) -> V {
-        V(f32x4_relaxed_nmadd(a.0, b.0, c.0))
-    }
-    #[cfg(not(target_feature = "relaxed-simd"))]
-    #[inline(always)]
-    pub fn mul_add(a: V, b: V, c: V) -> V {
-        add(mul(a, b), c)
-    }
-    #[cfg(not(target_feature = "relaxed-simd"))]
-    #[inline(always)]
-    pub fn neg_mul_add(a: V, b: V, c: V) -> V {
-        sub(c, mul(a, b))
-    }
 }
 
 #[cfg(not(target_feature = "simd128"))]
@@ -399,14 +371,6 @@ mod imp {
     pub fn div(a: V, b: V) -> V {
         zip(a, b, |x, y| x / y)
     }
-    #[inline(always)]
-    pub fn mul_add(a: V, b: V, c: V) -> V {
-        add(mul(a, b), c)
-    }
-    #[inline(always)]
-    pub fn neg_mul_add(a: V, b: V, c: V) -> V {
-        sub(c, mul(a, b))
-    }
 }
 
 pub use imp::{Acc, M, V};
@@ -441,17 +405,6 @@ impl Div for V {
 }
 
 impl V {
-    /// `self * b + c`: two roundings (the multiply, then the add), except in the relaxed-SIMD
-    /// build, where the engine may fuse them into one.
-    #[inline(always)]
-    pub fn mul_add(self, b: V, c: V) -> V {
-        imp::mul_add(self, b, c)
-    }
-    /// `c - self * b`, rounded as `mul_add`.
-    #[inline(always)]
-    pub fn neg_mul_add(self, b: V, c: V) -> V {
-        imp::neg_mul_add(self, b, c)
-    }
     /// Loads the first `k` (1..=4) floats at `p` and fills the other lanes with `pad`.
     /// (Element by element: a variable-length copy would become a call to `memcpy`.)
     #[inline(always)]

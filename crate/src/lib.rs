@@ -22,13 +22,8 @@ pub mod stream;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 
-/// Which build this is: 2 for `+simd128,+relaxed-simd`, 1 for `+simd128`, 0 for the scalar one
-/// (the facade's `backend()`).
+/// Which build this is: 1 for `+simd128`, 0 for the scalar one (the facade's `backend()`).
 #[wasm_bindgen]
 pub fn bce_build() -> u32 {
-    if cfg!(target_feature = "relaxed-simd") {
-        2
-    } else {
-        cfg!(target_feature = "simd128") as u32
-    }
+    cfg!(target_feature = "simd128") as u32
 }

@@ -51,22 +51,20 @@ fn exp_clamped(x: V) -> V {
 /// [sqrt(1/2), sqrt(2)], for `x` in [-110, 90] or NaN.
 #[inline(always)]
 fn exp_parts(x: V) -> (V, V) {
-    // (Each `a.mul_add(b, c)` is `a * b + c` and `a.neg_mul_add(b, c)` is `c - a * b`, rounded twice
-    // except in the relaxed-SIMD build, where the engine may fuse them; see lanes.rs.)
-    let n = x.mul_add(V::splat(LOG2_E), V::splat(0.5)).floor();
+    let n = (x * V::splat(LOG2_E) + V::splat(0.5)).floor();
     // r = x - n ln 2 as rh - c: rh is exact (n * LN2_HI is), c is small. The sum below adds c to the
     // small terms before rh, so that the rounding of rh - c does not reach the result.
-    let rh = n.neg_mul_add(V::splat(LN2_HI), x);
-    let minus_c = n * V::splat(-LN2_LO);
-    let r = n.mul_add(V::splat(-LN2_LO), rh);
+    let rh = x - n * V::splat(LN2_HI);
+    let c = n * V::splat(LN2_LO);
+    let r = rh - c;
     // exp(r) on |r| <= 0.5 ln 2: 1 + r + r^2 P(r), P of degree 5 evaluated by Estrin's scheme (three
     // dependent multiply-adds instead of Horner's five: the loops are latency-bound).
     let z = r * r;
-    let p01 = V::splat(1.666_666_545_9e-1).mul_add(r, V::splat(5.000_000_120_1e-1));
-    let p23 = V::splat(8.333_451_907_3e-3).mul_add(r, V::splat(4.166_579_589_4e-2));
-    let p45 = V::splat(1.987_569_15e-4).mul_add(r, V::splat(1.398_199_950_7e-3));
-    let p = p45.mul_add(z, p23).mul_add(z, p01);
-    (V::splat(1.0) + (rh + p.mul_add(z, minus_c)), n)
+    let p01 = V::splat(5.000_000_120_1e-1) + V::splat(1.666_666_545_9e-1) * r;
+    let p23 = V::splat(4.166_579_589_4e-2) + V::splat(8.333_451_907_3e-3) * r;
+    let p45 = V::splat(1.398_199_950_7e-3) + V::splat(1.987_569_15e-4) * r;
+    let p = p01 + (p23 + p45 * z) * z;
+    (V::splat(1.0) + (rh + (p * z - c)), n)
 }
 
 /// `e ln 2 + log(1 + f) + c` for `f` in [sqrt(1/2) - 1, sqrt(2) - 1], where `log(1 + f)` is
@@ -76,15 +74,14 @@ fn log_poly(f: V, e: V, c: V) -> V {
     // P of degree 8 by Estrin's scheme: four dependent multiply-adds instead of Horner's eight.
     let z = f * f;
     let z2 = z * z;
-    let p01 = V::splat(2.499_999_399_3e-1).neg_mul_add(f, V::splat(3.333_333_117_4e-1));
-    let p23 = V::splat(1.666_805_766_5e-1).neg_mul_add(f, V::splat(2.000_071_476_5e-1));
-    let p45 = V::splat(1.242_014_084_6e-1).neg_mul_add(f, V::splat(1.424_932_278_7e-1));
-    let p67 = V::splat(1.151_461_031_0e-1).neg_mul_add(f, V::splat(1.167_699_874_0e-1));
+    let p01 = V::splat(3.333_333_117_4e-1) - V::splat(2.499_999_399_3e-1) * f;
+    let p23 = V::splat(2.000_071_476_5e-1) - V::splat(1.666_805_766_5e-1) * f;
+    let p45 = V::splat(1.424_932_278_7e-1) - V::splat(1.242_014_084_6e-1) * f;
+    let p67 = V::splat(1.167_699_874_0e-1) - V::splat(1.151_461_031_0e-1) * f;
     let p8 = V::splat(7.037_683_629_2e-2);
-    let p = p8.mul_add(z2, p67.mul_add(z, p45)).mul_add(z2, p23.mul_add(z, p01));
-    // y = p f z + e LN2_LO + c - z / 2, summed in that order.
-    let y = V::splat(0.5).neg_mul_add(z, (p * f).mul_add(z, e * V::splat(LN2_LO)) + c);
-    e.mul_add(V::splat(LN2_HI), f + y)
+    let p = (p01 + p23 * z) + ((p45 + p67 * z) + p8 * z2) * z2;
+    let y = p * f * z + e * V::splat(LN2_LO) + c - V::splat(0.5) * z;
+    f + y + e * V::splat(LN2_HI)
 }
 
 /// `log(v) + c` for a positive normal `v`, by `V::split`: `v = m * 2^e` with `f = m - 1` exact.
@@ -185,7 +182,7 @@ impl Logistic {
     /// `q / (1 + err / d) ~ q - q * err / d`. 0.5 at 0, 1 at +inf, 0 at -inf, subnormal below -87.3.
     #[inline(always)]
     pub fn sigmoid(&self) -> V {
-        (self.q * self.err).neg_mul_add(self.inv_d, self.q)
+        self.q - self.q * self.err * self.inv_d
     }
 
     /// `logsigmoid(x) = min(x, 0) - log1p(t)` (max error 1.65 ulp), finite for finite `x`, `-inf` at

@@ -61,17 +61,25 @@ console.log(
 );
 /** `${engine}|${variant}` -> per-round results, or an error string. */
 const runs = new Map();
+/** `${engine}|${variant}` -> rounds lost to a crash or a time-out. */
+const lost = new Map();
 for (let round = 0; round < ROUNDS; round++) {
   for (const engine of engines) {
     for (const variant of variants) {
       const key = `${engine.name}|${variant.name}`;
-      if (typeof runs.get(key) === 'string') continue; // failed before: it will again
+      if (typeof runs.get(key) === 'string') continue; // failed for good
       try {
         const r = await engine.run(variant);
         if (!runs.has(key)) runs.set(key, []);
         runs.get(key).push(r);
       } catch (err) {
-        runs.set(key, String(err.message ?? err).split('\n').find((l) => /Error/.test(l)) ?? 'failed');
+        const text = String(err.stderr || err.message || err);
+        const line = text.split('\n').find((l) => /Error/.test(l)) ?? text.split('\n')[0];
+        lost.set(key, (lost.get(key) ?? 0) + 1);
+        // A build the engine cannot compile fails every time; anything else (a crashed page, a
+        // time-out) loses this round only, up to three.
+        if (/CompileError/.test(text) || lost.get(key) >= 3) runs.set(key, line.trim());
+        else console.log(`  ${key}, round ${round + 1}: ${line.trim()} (round skipped)`);
       }
     }
   }
@@ -139,6 +147,7 @@ function nodeEngines() {
       const out = execFileSync(bin, [self, '--child', JSON.stringify({ wasm: variant.file, clock: CLOCK })], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 300_000,
       });
       return JSON.parse(out);
     },
@@ -169,6 +178,12 @@ async function startChromium() {
       name,
       run: async (variant) => {
         const page = await browser.newPage();
+        let timer;
+        const failed = new Promise((_, reject) => {
+          page.on('crash', () => reject(new Error('Error: the page crashed')));
+          timer = setTimeout(() => reject(new Error('Error: timed out after 300 s')), 300_000);
+        });
+        failed.catch(() => {}); // observed through the race below
         try {
           if (variant.file) {
             const body = readFileSync(variant.file);
@@ -178,15 +193,17 @@ async function startChromium() {
           }
           // A same-origin document, so that the page can import the package and the cases.
           await page.goto(`${url}bench/data.mjs`);
-          return await page.evaluate(async ({ custom }) => {
+          const measured = page.evaluate(async ({ custom }) => {
             const bce = await import('/dist/index.js');
             await bce.init(custom ? '/__build.wasm' : undefined);
             const { measure } = await import('/bench/engine-cases.mjs');
             // Browsers coarsen performance.now(): longer samples.
             return measure(bce, { sampleMs: 10 });
           }, { custom: Boolean(variant.file) });
+          return await Promise.race([measured, failed]);
         } finally {
-          await page.close();
+          clearTimeout(timer);
+          await Promise.race([page.close(), new Promise((r) => setTimeout(r, 5000))]);
         }
       },
     },

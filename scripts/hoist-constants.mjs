@@ -4,9 +4,10 @@
 // local at its entry and reads that local at every use. Same instructions, same results; only where V8
 // materialises the constants changes.
 //
-// Why: V8's Turboshaft (the wasm compiler from Node 22 on) emits a `v128.const` where it is used, two
-// 64-bit immediate moves and a shuffle (about four instructions) each time, inside the kernels' loops;
-// Turbofan (Node 20) scheduled them before the loop. A local that is set before the loop is computed
+// Why: newer V8 (its Turboshaft wasm pipeline; seen in Node 24 and 26 and Chromium 156, while Node 22
+// still behaves like Node 20) emits a `v128.const` where it is used, two 64-bit immediate moves and a
+// shuffle (about four instructions) each time, inside the kernels' loops; Turbofan (Node 20) scheduled
+// them before the loop. A local that is set before the loop is computed
 // there once (and spilled, then reloaded with one instruction where registers run out). wasm-opt
 // folds such locals back into constants (precompute, local propagation), so this must run after it.
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -1,12 +1,12 @@
 // node scripts/schedule-loops.mjs IN.wasm OUT.wasm [--enable-relaxed-simd] [--min-ops N] [--window N]
 //   [--per-function N] [--exports NAME,...] [--report]
 //
-// Reorders the straight-line code inside loops for V8's Turboshaft (Node 22 on, current Chrome):
-// it compiles wasm operations in the order they come, with no instruction scheduling, and LLVM
-// emits each block of four elements as a few deep expression trees, one after the other. The
-// kernels' loops are latency-bound (exp, log and a division in a chain) and an out-of-order CPU only
-// looks a few dozen instructions ahead, so the four independent blocks of a loop iteration hardly
-// overlap. (Turbofan, Node 20's compiler, scheduled the operations itself.)
+// Reorders the straight-line code inside loops for newer V8 (its Turboshaft wasm pipeline: Node 24
+// and 26, Chromium 156; Node 22 still behaves like Node 20), which compiles wasm operations in the
+// order they come, with no instruction scheduling. LLVM emits each block of four elements as a few
+// deep expression trees, one after the other. The kernels' loops are latency-bound (exp, log and a
+// division in a chain) and an out-of-order CPU only looks so far ahead, so the four independent
+// blocks of a loop iteration overlap little. (Turbofan, Node 20's compiler, schedules itself.)
 //
 // In each loss kernel (`--exports`, default bce_binary_cross_entropy and
 // bce_binary_cross_entropy_with_logits), the longest run of simple statements in a loop

@@ -49,8 +49,9 @@ impl Loss for Probabilities {
 /// `w`/`w_len`/`w_phase`: weight of period `w_len` (0: none), the first element using `w[w_phase]`
 /// (see `stream::Bcast`). `g`/`g_len`: upstream gradient of period
 /// `g_len` (0: 1). `grad_div`: N for `mean`, else 1. `what`: `pass::LOSS | LOSS_STORE | GRAD` bits.
-/// Returns 0, or 1 / 2 when an input / target element is outside [0, 1] (index in
-/// `bce_error_index()`), or 3 for a bad `what`. The loss sum is in `bce_last_sum()`.
+/// Returns the float64 sum of the element losses (0 without `LOSS`), or NaN when the call failed:
+/// then `bce_status()` is 1 / 2 for an input / target element outside [0, 1] (index in
+/// `bce_error_index()`), or 3 for a bad `what` (a NaN sum with status 0 is NaN in the data).
 ///
 /// # Safety
 /// Every address used holds as many floats as its length says (`n` for data and outputs).
@@ -68,7 +69,7 @@ pub unsafe fn bce_binary_cross_entropy(
     loss_out: usize,
     grad_out: usize,
     what: u32,
-) -> u32 {
+) -> f64 {
     let pass = Pass {
         x: x as *const f32,
         y: y as *const f32,

@@ -62,7 +62,8 @@ impl<const POS: bool> Loss for Logits<POS> {
 /// BCE with logits over `n` elements of `x` (logits) and `y` (target). Arguments as for
 /// `bce_binary_cross_entropy`, plus `p`/`p_len`/`p_phase`: pos_weight of period `p_len` (0: none)
 /// starting at `p[p_phase]`.
-/// Returns 0, or 3 for a bad `what`. The loss sum is in `bce_last_sum()`.
+/// Returns the float64 loss sum as `bce_binary_cross_entropy` does (the only failure: a bad `what`,
+/// status 3).
 ///
 /// # Safety
 /// As for `bce_binary_cross_entropy`.
@@ -83,7 +84,7 @@ pub unsafe fn bce_binary_cross_entropy_with_logits(
     loss_out: usize,
     grad_out: usize,
     what: u32,
-) -> u32 {
+) -> f64 {
     let pass = Pass {
         x: x as *const f32,
         y: y as *const f32,

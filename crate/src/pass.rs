@@ -3,10 +3,10 @@
 //! float64. A `Loss` says what one block of four elements computes; `run` does everything else.
 
 use crate::lanes::{Acc, M, V};
-use crate::stream::{load, set_error_index, set_sum, store, Bcast, BAD_INPUT, BAD_TARGET, OK};
+use crate::stream::{finish, load, set_error_index, store, Bcast, BAD_INPUT, BAD_TARGET, OK};
 
 /// `what` bits of a loss call.
-/// Sum the element losses; the float64 sum is then read with `bce_last_sum()`.
+/// Sum the element losses in float64; the kernel returns the sum.
 pub const LOSS: u32 = 1;
 /// Also store every element loss in `loss_out` (reduction `none`). Requires `LOSS`.
 pub const LOSS_STORE: u32 = 2;
@@ -44,26 +44,29 @@ pub struct Pass {
     pub grad_out: *mut f32,
 }
 
-/// Runs `loss` over the pass for the combination of outputs in `what`; returns a status.
+/// Runs `loss` over the pass for the combination of outputs in `what`; returns the float64 sum of
+/// the element losses (0 without `LOSS`), or NaN with the status in `bce_status()` (see
+/// `stream::finish`).
 ///
 /// # Safety
 /// Every pointer of `pass` that `what` uses points to `n` floats (the broadcast operands to
 /// their own length); outputs may alias the input or the target exactly, not partially.
 #[inline(always)]
-pub unsafe fn dispatch<K: Loss>(loss: &mut K, pass: Pass, what: u32) -> u32 {
+pub unsafe fn dispatch<K: Loss>(loss: &mut K, pass: Pass, what: u32) -> f64 {
     // Storing the element losses is data, not a copy of the loop (see `run`), and each loop is
     // reached from one place only: constant arguments would make LLVM specialise a copy per place.
     let store_loss = what & LOSS_STORE != 0;
-    match what {
+    let (status, sum) = match what {
         w if w & !LOSS_STORE == LOSS => run::<K, true, false>(loss, pass, store_loss),
         GRAD => run::<K, false, true>(loss, pass, false),
         w if w & !LOSS_STORE == LOSS | GRAD => run::<K, true, true>(loss, pass, store_loss),
-        _ => BAD_WHAT,
-    }
+        _ => (BAD_WHAT, 0.0),
+    };
+    finish(status, sum)
 }
 
 #[inline(always)]
-unsafe fn run<K: Loss, const L: bool, const G: bool>(loss: &mut K, mut p: Pass, store_loss: bool) -> u32 {
+unsafe fn run<K: Loss, const L: bool, const G: bool>(loss: &mut K, mut p: Pass, store_loss: bool) -> (u32, f64) {
     // Without `store_loss` the element losses go to a scratch block, at index 0 every time: no
     // branch in the loop, which LLVM would unswitch into two copies of it.
     if !store_loss {
@@ -90,10 +93,7 @@ unsafe fn run<K: Loss, const L: bool, const G: bool>(loss: &mut K, mut p: Pass, 
         status = step::<K, L, G, true>(loss, &mut p, &mut acc, d, i, k, mask);
         i += k;
     }
-    if L {
-        set_sum(acc.total());
-    }
-    status
+    (status, if L { acc.total() } else { 0.0 })
 }
 
 /// Four blocks of four elements from `i`: the loads, one range check for all sixteen lanes (false

@@ -100,27 +100,35 @@ pub const BAD_INPUT: u32 = 1;
 /// An element of the target is outside [0, 1] or NaN; its index is in `bce_error_index()`.
 pub const BAD_TARGET: u32 = 2;
 
-static mut LAST_SUM: f64 = 0.0;
+static mut STATUS: u32 = OK;
 static mut ERROR_INDEX: usize = 0;
 
-pub fn set_sum(s: f64) {
-    // SAFETY: a wasm instance runs one call at a time.
-    unsafe { LAST_SUM = s }
-}
-
 pub fn set_error_index(i: usize) {
-    // SAFETY: as above.
+    // SAFETY: a wasm instance runs one call at a time.
     unsafe { ERROR_INDEX = i }
 }
 
-/// The float64 sum of the element losses of the last loss call (after weights, before `mean`).
-#[wasm_bindgen]
-pub fn bce_last_sum() -> f64 {
+/// What a loss kernel returns, given its status and its float64 loss sum: the sum when the status
+/// is `OK`, else NaN. The status is kept for `bce_status()`, which the facade reads only after a
+/// NaN (a NaN sum is also what NaN data gives), so that a call is one crossing into wasm.
+pub fn finish(status: u32, sum: f64) -> f64 {
     // SAFETY: as above.
-    unsafe { LAST_SUM }
+    unsafe { STATUS = status }
+    if status == OK {
+        sum
+    } else {
+        f64::NAN
+    }
 }
 
-/// The index of the first bad element after a call returned `BAD_INPUT` or `BAD_TARGET`.
+/// The status of the last loss call: `OK`, `BAD_INPUT`, `BAD_TARGET` or `pass::BAD_WHAT`.
+#[wasm_bindgen]
+pub fn bce_status() -> u32 {
+    // SAFETY: as above.
+    unsafe { STATUS }
+}
+
+/// The index of the first bad element after a call whose status is `BAD_INPUT` or `BAD_TARGET`.
 #[wasm_bindgen]
 pub fn bce_error_index() -> usize {
     // SAFETY: as above.

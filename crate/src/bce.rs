@@ -17,6 +17,7 @@ impl Loss for Probabilities {
     const PAD_INPUT: f32 = 0.5;
     const PAD_TARGET: f32 = 0.5;
     const CHECKS: bool = true;
+    const PAIRS: bool = true;
 
     #[inline(always)]
     fn block<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V) {

@@ -1,7 +1,7 @@
 // Streaming loss over data larger than memory: chunks of any size in sequence, one result.
 
 import { lengthOf, type FloatInput } from './memory.js';
-import { broadcastLength, checkKeys, checkOptionsObject, Kind, LOSS, runPass } from './pass.js';
+import { broadcastLength, checkKeys, checkOptionsObject, Kind, lastSum, LOSS, runPass } from './pass.js';
 
 /** Options of {@link createAccumulator}. */
 export interface AccumulatorOptions {
@@ -65,8 +65,8 @@ export function createAccumulator(options: AccumulatorOptions = {}): Accumulator
   let count = 0;
   return {
     add(input: FloatInput, target: FloatInput): void {
-      const r = runPass(kind, fn, input, target, passOptions, LOSS, { offset: count });
-      sum += r.sum;
+      runPass(kind, fn, input, target, passOptions, LOSS, { offset: count });
+      sum += lastSum();
       count += lengthOf(input, fn, 'input');
     },
     result(): AccumulatedLoss {

@@ -3,7 +3,7 @@
 // operation is one entry here (and its kernel on the Rust side, reached through pass.ts).
 
 import type { FloatInput } from './memory.js';
-import { GRAD, Kind, LOSS, runPass, type AnyOptions, type PassResult } from './pass.js';
+import { GRAD, Kind, LOSS, runPass, type AnyOptions } from './pass.js';
 
 /** One operation: which kernel it runs and which results it returns. */
 export interface Op {
@@ -55,18 +55,10 @@ export const FAMILIES = {
   },
 } as const satisfies Record<string, Family>;
 
-/** What an operation returns, from its pass: the loss, the gradient, or `{ loss, grad }`. */
-export function resultOf(what: number, r: PassResult): unknown {
-  if (what === LOSS) return r.loss;
-  if (what === GRAD) return r.grad;
-  return { loss: r.loss, grad: r.grad };
-}
-
 /** The function of operation `name` (typed by its declaration in bce.ts / bce_with_logits.ts). */
 export function operation(name: OpName): (input: FloatInput, target: FloatInput, options?: AnyOptions) => unknown {
   const { kind, what } = OPS[name];
-  const f = (input: FloatInput, target: FloatInput, options?: AnyOptions) =>
-    resultOf(what, runPass(kind, name, input, target, options, what));
+  const f = (input: FloatInput, target: FloatInput, options?: AnyOptions) => runPass(kind, name, input, target, options, what);
   Object.defineProperty(f, 'name', { value: name });
   return f;
 }

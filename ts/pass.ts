@@ -83,12 +83,28 @@ export const enum Kind {
 /** Every option a loss function takes. */
 export type AnyOptions = LossOptions & OutputOptions & GradOptions & { posWeight?: FloatInput };
 
-/** The result of a pass: the reduced loss or element losses, and the gradient, as asked. */
-export interface PassResult {
-  loss: number | Float32Array;
-  grad: Float32Array;
-  /** The float64 sum of the element losses (when the loss was asked for). */
-  sum: number;
+/**
+ * What an operation returns (see {@link runPass}): the loss for LOSS (the reduced number, or the
+ * element losses for `'none'`), the gradient for GRAD, `{ loss, grad }` for both.
+ */
+export type PassResult = number | Float32Array | ForwardBackward;
+
+/** The result of operation `what` from its loss and gradient. */
+export function resultOf(what: number, loss: number | Float32Array, grad: Float32Array): PassResult {
+  if (what === LOSS) return loss;
+  if (what === GRAD) return grad;
+  return { loss, grad };
+}
+
+// The float64 loss sum of the last pass (see `lastSum`; a Float64Array holds it without boxing).
+const sumOfLast = new Float64Array(1);
+
+/**
+ * The float64 sum of the element losses (after weights, before a mean) of the last pass on this
+ * thread, 0 if it did not compute the loss: the accumulator and the pool's workers add these up.
+ */
+export function lastSum(): number {
+  return sumOfLast[0];
 }
 
 const EMPTY = new Float32Array(0);
@@ -467,29 +483,29 @@ const NOT_LEAN = -2;
  */
 function leanPass(kind: Kind, fn: string, input: FloatInput, target: FloatInput, o: PassOptions, what: number): PassResult | undefined {
   const r = o.reduction;
-  const none = r === 'none';
-  if (!(r === undefined || r === 'mean' || r === 'sum' || none)) return undefined;
+  // (undefined first: a comparison of undefined with a string is not a cheap one.)
+  const sum = r !== undefined && r === 'sum';
+  const none = r !== undefined && r === 'none';
+  if (!(r === undefined || r === 'mean' || sum || none)) return undefined;
   const wantLoss = (what & LOSS) !== 0;
   const wantGrad = (what & GRAD) !== 0;
   const lossOut = wantLoss && none ? o.out : undefined;
   const gradOut = wantGrad ? o.gradOut : undefined;
   if (lossOut !== o.out || gradOut !== o.gradOut) return undefined; // an output the call does not make
   const inWasm = input instanceof WasmBuffer;
-  let n: number;
   let xAddr = -1;
   let yAddr = -1;
   if (inWasm) {
     if (!(target instanceof WasmBuffer)) return undefined;
-    n = input.length;
     xAddr = input.bytes();
     yAddr = target.bytes();
     if (xAddr === 0 || yAddr === 0) return undefined; // freed
-  } else {
-    if (!(input instanceof Float32Array && target instanceof Float32Array)) return undefined;
-    n = input.length;
-    if (n > PIECE) return undefined;
+  } else if (!(input instanceof Float32Array && target instanceof Float32Array)) {
+    return undefined;
   }
-  if (n === 0 || target.length !== n) return undefined;
+  // One piece: results go through the scratch slots, and the sum is the general path's.
+  const n = input.length;
+  if (n === 0 || n > PIECE || target.length !== n) return undefined;
   let lossAddr = -1;
   let gradAddr = -1;
   if (lossOut !== undefined) {
@@ -516,7 +532,7 @@ function leanPass(kind: Kind, fn: string, input: FloatInput, target: FloatInput,
   }
   const lossPtr = !wantLoss || !none ? 0 : lossAddr >= 0 ? lossAddr : slotAddress(Slot.Loss);
   const gradPtr = !wantGrad ? 0 : gradAddr >= 0 ? gradAddr : slotAddress(Slot.Grad);
-  const gradDiv = none || r === 'sum' ? 1 : n;
+  const gradDiv = none || sum ? 1 : n;
   const flags = wantLoss && none ? what | LOSS_STORE : what;
   const s =
     kind === Kind.Logits
@@ -526,10 +542,10 @@ function leanPass(kind: Kind, fn: string, input: FloatInput, target: FloatInput,
     const status = k.bce_status();
     if (status !== 0) throw statusError(status, fn, status === BAD_INPUT ? xAddr : yAddr, 0);
   }
+  sumOfLast[0] = s;
   let loss: number | Float32Array = 0;
-  if (wantLoss) loss = none ? leanResult(lossOut, lossAddr, Slot.Loss, n, fn) : r === 'sum' ? s : s / n;
-  const grad = wantGrad ? leanResult(gradOut, gradAddr, Slot.Grad, n, fn) : EMPTY;
-  return { loss, grad, sum: s };
+  if (wantLoss) loss = none ? leanResult(lossOut, lossAddr, Slot.Loss, n, fn) : sum ? s : s / n;
+  return resultOf(what, loss, wantGrad ? leanResult(gradOut, gradAddr, Slot.Grad, n, fn) : EMPTY);
 }
 
 /**
@@ -574,7 +590,7 @@ function generalPass(
   const c = checkPass(fn, input, targetValues, o, what, chunk);
   const { n, none, wantLoss, wantGrad, gradOutput, weight, posWeight, wLen, pLen, out, gradOut, lossAddr, gradAddr } = c;
   const offset = chunk === undefined ? 0 : chunk.offset;
-  what = c.what;
+  const flags = c.what;
 
   // Addresses of everything already in WebAssembly memory (the outputs' were taken by checkPass:
   // nothing is written before every argument has passed its checks).
@@ -626,10 +642,10 @@ function generalPass(
     if (kind === Kind.Logits) {
       operandPiece(posWeight, pAddr, pLen, at, m, Slot.PosWeight, fn, 'posWeight');
       s = k.bce_binary_cross_entropy_with_logits(
-        xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, what,
+        xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, flags,
       );
     } else {
-      s = k.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, what);
+      s = k.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, flags);
     }
     if (s !== s) {
       const status = k.bce_status();
@@ -645,8 +661,8 @@ function generalPass(
     if (none) loss = lossArray ?? view(out as FloatOutput);
     else loss = c.reduction === 'sum' ? sum : sum / n;
   }
-  const grad = wantGrad ? gradArray ?? view(gradOut as FloatOutput) : EMPTY;
-  return { loss, grad, sum };
+  sumOfLast[0] = sum;
+  return resultOf(what, loss, wantGrad ? gradArray ?? view(gradOut as FloatOutput) : EMPTY);
 }
 
 /**

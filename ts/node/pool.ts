@@ -4,7 +4,7 @@
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { OPS, resultOf, type OpName } from '../ops.js';
+import { OPS, type OpName } from '../ops.js';
 import { checkOutput, copyChecked, lengthOf, WasmBuffer, type FloatInput, type FloatOutput } from '../memory.js';
 import {
   checkKeys,
@@ -14,6 +14,7 @@ import {
   LOSS,
   OutOfRangeError,
   readOptions,
+  resultOf,
   runRead,
   type AnyOptions,
   type ForwardBackward,
@@ -489,10 +490,8 @@ export function createPool(options?: PoolOptions): Pool {
     } finally {
       scratch.give(taken);
     }
-    const result: PassResult = { loss: 0, grad: new Float32Array(0), sum };
-    if (c.wantLoss) result.loss = c.none ? deliverShared(c.out, lossOut!) : c.reduction === 'sum' ? sum : sum / n;
-    if (c.wantGrad) result.grad = deliverShared(c.gradOut, gradOut!);
-    return result;
+    const loss = !c.wantLoss ? 0 : c.none ? deliverShared(c.out, lossOut!) : c.reduction === 'sum' ? sum : sum / n;
+    return resultOf(what, loss, c.wantGrad ? deliverShared(c.gradOut, gradOut!) : new Float32Array(0));
   }
 
   async function map(kind: 'sigmoid' | 'logSigmoid', x: FloatInput, out?: FloatOutput): Promise<Float32Array> {
@@ -517,7 +516,7 @@ export function createPool(options?: PoolOptions): Pool {
   const methods = Object.fromEntries(
     (Object.keys(OPS) as OpName[]).map((name) => {
       const { kind, what } = OPS[name];
-      return [name, (i: FloatInput, t: FloatInput, o?: AnyOptions) => loss(kind, name, what, i, t, o).then((r) => resultOf(what, r))];
+      return [name, (i: FloatInput, t: FloatInput, o?: AnyOptions) => loss(kind, name, what, i, t, o)];
     }),
   ) as unknown as LossMethods;
   return {

@@ -4,7 +4,7 @@
 
 import { parentPort } from 'node:worker_threads';
 import { init } from '../wasm.js';
-import { OutOfRangeError, runPass, type Kind } from '../pass.js';
+import { lastSum, OutOfRangeError, runPass, type Kind } from '../pass.js';
 import { sigmoid, logSigmoid } from '../sigmoid.js';
 import type { Job, JobResult } from './pool.js';
 
@@ -38,8 +38,8 @@ port.on('message', (job: Job | TestMessage) => {
         gradOut: job.gradOut,
       };
       const chunk = { offset: job.offset, total: job.total };
-      const sum = runPass(job.kind as Kind, job.fn, job.x, job.y!, options, job.what, chunk).sum;
-      reply = { id: job.id, sum };
+      runPass(job.kind as Kind, job.fn, job.x, job.y!, options, job.what, chunk);
+      reply = { id: job.id, sum: lastSum() };
     }
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));

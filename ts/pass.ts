@@ -5,6 +5,7 @@ import {
   WasmBuffer,
   addressIn,
   checkOutput,
+  copyFloats,
   copyIn,
   copyOut,
   ensureScratch,
@@ -526,9 +527,8 @@ function leanPass(kind: Kind, fn: string, input: FloatInput, target: FloatInput,
   if (!inWasm) {
     xAddr = slotAddress(Slot.Input);
     yAddr = slotAddress(Slot.Target);
-    const heap = heapF32();
-    heap.set(input as Float32Array, xAddr >>> 2);
-    heap.set(target as Float32Array, yAddr >>> 2);
+    copyFloats(input as Float32Array, xAddr >>> 2);
+    copyFloats(target as Float32Array, yAddr >>> 2);
   }
   const lossPtr = !wantLoss || !none ? 0 : lossAddr >= 0 ? lossAddr : slotAddress(Slot.Loss);
   const gradPtr = !wantGrad ? 0 : gradAddr >= 0 ? gradAddr : slotAddress(Slot.Grad);

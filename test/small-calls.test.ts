@@ -151,6 +151,17 @@ describe('small calls: the lean shapes get the general errors', () => {
     Y.free();
   });
 
+  it('options from a class, with getters on its prototype, are all read', () => {
+    class Weighted {
+      get weight() {
+        return [2];
+      }
+    }
+    const want = bce.binaryCrossEntropyWithLogits(Array.from(x), Array.from(y), { weight: [2] });
+    expect(bce.binaryCrossEntropyWithLogits(x, y, new Weighted())).toBe(want);
+    expect(bce.binaryCrossEntropyWithLogits(x, y)).toBe(want / 2);
+  });
+
   it('each option is read once, in the lean shapes too', () => {
     for (const input of [x, bce.createBuffer(x)]) {
       const target = input instanceof Float32Array ? y : bce.createBuffer(y);

@@ -201,11 +201,20 @@ const NO_OPTIONS: PassOptions = Object.freeze({
 
 /**
  * Reads the options of a call to operation `kind`/`what` exactly once (a getter cannot change an
- * option after its check): TypeError for options that are not a plain object and for a key the
- * operation does not take (as {@link checkKeys}, but a table lookup per key instead of a search).
+ * option after its check), after {@link optionKeys} has checked them.
  */
 export function readOptions(kind: Kind, fn: string, options: AnyOptions | undefined, what: number): PassOptions {
-  if (options === undefined) return NO_OPTIONS;
+  return options === undefined ? NO_OPTIONS : readValues(kind, options, what, optionKeys(kind, fn, options, what));
+}
+
+/**
+ * The OPTION_BITS of the keys of a call's options: TypeError for options that are not a plain object
+ * and for a key the operation does not take (as {@link checkKeys}, but a table lookup per key instead
+ * of a search). UNKNOWN_KEY for an unknown key whose value is undefined (ignored), and for options
+ * other than a plain `{}` (a class instance may have getters that a scan of the keys does not see):
+ * they take the general path, which reads every option.
+ */
+function optionKeys(kind: Kind, fn: string, options: object, what: number): number {
   checkOptionsObject(options, fn);
   const v = kind * 8 + (what & (LOSS | GRAD));
   const mask = MASKS[v];
@@ -216,11 +225,16 @@ export function readOptions(kind: Kind, fn: string, options: AnyOptions | undefi
     if (typeof bit === 'number' && (bit & mask) !== 0) {
       keys |= bit;
     } else {
-      // Throws unless the value is undefined (then the key is ignored, but takes the general path).
       checkKeys(options, KEYS[v], fn, kind === Kind.Probabilities ? POS_WEIGHT_HINT : undefined);
       keys |= UNKNOWN_KEY;
     }
   }
+  // (`constructor` rather than Object.getPrototypeOf, which V8 does not inline here.)
+  return (options as { constructor?: unknown }).constructor === Object ? keys : keys | UNKNOWN_KEY;
+}
+
+/** Every option's value, read once, in a fixed order. */
+function readValues(kind: Kind, options: AnyOptions, what: number, keys: number): PassOptions {
   return {
     keys,
     weight: options.weight,
@@ -437,7 +451,20 @@ export function runPass(
   what: number,
   chunk?: Chunk,
 ): PassResult {
-  return runRead(kind, fn, input, target, readOptions(kind, fn, options, what), what, chunk);
+  ensureScratch();
+  const keys = options === undefined ? 0 : optionKeys(kind, fn, options, what);
+  if (chunk !== undefined || (keys & ~LEAN_KEYS) !== 0) {
+    return generalPass(kind, fn, input, target, readValues(kind, options!, what, keys), what, chunk);
+  }
+  // Options the lean path takes, if any: read here, once (the other options are absent), and
+  // handed to the general path if the lean one declines the call.
+  const reduction = options?.reduction;
+  const out = options?.out;
+  const gradOut = options?.gradOut;
+  return (
+    leanPass(kind, fn, input, target, reduction, out, gradOut, what) ??
+    generalPass(kind, fn, input, target, { ...NO_OPTIONS, keys, reduction, out, gradOut }, what)
+  );
 }
 
 /** {@link runPass} with the options already read by {@link readOptions}. */
@@ -452,7 +479,7 @@ export function runRead(
 ): PassResult {
   ensureScratch();
   if (chunk === undefined && (o.keys & ~LEAN_KEYS) === 0) {
-    const r = leanPass(kind, fn, input, target, o, what);
+    const r = leanPass(kind, fn, input, target, o.reduction, o.out, o.gradOut, what);
     if (r !== undefined) return r;
   }
   return generalPass(kind, fn, input, target, o, what, chunk);
@@ -482,17 +509,24 @@ const NOT_LEAN = -2;
  * general path until this function handles it. The results are the general path's, bit for bit
  * (one piece: the same kernel call on the same values).
  */
-function leanPass(kind: Kind, fn: string, input: FloatInput, target: FloatInput, o: PassOptions, what: number): PassResult | undefined {
-  const r = o.reduction;
+function leanPass(
+  kind: Kind,
+  fn: string,
+  input: FloatInput,
+  target: FloatInput,
+  r: Reduction | undefined,
+  out: FloatOutput | undefined,
+  gradOut: FloatOutput | undefined,
+  what: number,
+): PassResult | undefined {
   // (undefined first: a comparison of undefined with a string is not a cheap one.)
   const sum = r !== undefined && r === 'sum';
   const none = r !== undefined && r === 'none';
   if (!(r === undefined || r === 'mean' || sum || none)) return undefined;
   const wantLoss = (what & LOSS) !== 0;
   const wantGrad = (what & GRAD) !== 0;
-  const lossOut = wantLoss && none ? o.out : undefined;
-  const gradOut = wantGrad ? o.gradOut : undefined;
-  if (lossOut !== o.out || gradOut !== o.gradOut) return undefined; // an output the call does not make
+  const lossOut = wantLoss && none ? out : undefined;
+  if (lossOut !== out || (!wantGrad && gradOut !== undefined)) return undefined; // an output the call does not make
   const inWasm = input instanceof WasmBuffer;
   let xAddr = -1;
   let yAddr = -1;

@@ -1,7 +1,7 @@
 // npm run bench:small [-- --quick]
 //
 // Per-call overhead: the fused logits forward+backward (gradient written into a caller's array) and
-// the forward alone, at 1, 4, 16, 64, 256 and 1024 elements, against the naive JavaScript loop of
+// the forward alone, at 1, 4, 8, 16, 64, 256 and 1024 elements, against the naive JavaScript loop of
 // naive.mjs doing the same work. The methods are interleaved round by round and each figure is the
 // median over rounds of the time per call (each round: enough calls to last about 2 ms), so that the
 // machine's noise hits all methods alike; ratios are naive time / bce-wasm time from the same run.
@@ -15,7 +15,7 @@ import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { naiveLogits } from './naive.mjs';
 
-const SIZES = [1, 4, 16, 64, 256, 1024];
+const SIZES = [1, 4, 8, 16, 64, 256, 1024];
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 15 : 61;
 

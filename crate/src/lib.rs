@@ -2,11 +2,12 @@
 //! on logits), forward, backward and fused forward+backward, on float32 arrays in WebAssembly
 //! linear memory.
 //!
-//! The ABI is numbers in, a status code out: every export is a `#[wasm_bindgen]` function whose
+//! The ABI is numbers in, a number out: every export is a `#[wasm_bindgen]` function whose
 //! arguments are lengths, scalars and addresses in linear memory (`usize`), so that its generated
 //! glue is a direct call and the TypeScript facade in `ts/` can call the instance's exports
-//! themselves, typed by the generated declarations. No kernel panics or traps on any input: bad
-//! values come back as a status plus an index.
+//! themselves, typed by the generated declarations. A loss kernel returns its float64 loss sum, so
+//! that a call is one crossing into wasm. No kernel panics or traps on any input: bad values come
+//! back as NaN plus a status and an index (`bce_status()`, `bce_error_index()`).
 //!
 //! Build with `-C target-feature=+simd128` for the SIMD form; without it the same code runs one
 //! lane at a time and returns bit-identical results (see `lanes.rs`).

@@ -492,22 +492,12 @@ const LEAN_KEYS = OPTION_BITS.reduction | OPTION_BITS.out | OPTION_BITS.gradOut;
 const NOT_LEAN = -2;
 
 /**
- * The lean path of a pass: the two common shapes of a small call, recognised with a few
- * comparisons and run with one kernel call, without the general path's per-argument work.
- *
- * - In WebAssembly memory: input, target and the outputs given are WasmBuffers of one length, the
- *   outputs disjoint from each other and each disjoint from the input and the target or exactly one
- *   of them (in place).
- * - Plain Float32Arrays of at most {@link PIECE} elements, copied through the scratch; outputs given
- *   are Float32Arrays over other buffers than the input's, the target's and each other's, not over
- *   WebAssembly memory. (An input or target that is a view of WebAssembly memory is then copied: the
- *   same values as read in place.)
- *
- * Options: `reduction`, and the outputs for it. Anything else, or anything wrong, returns undefined
- * before anything is written or read from the data: the general path then checks everything and
- * names what is wrong. So the lean path never throws for a bad argument, and a new option takes the
- * general path until this function handles it. The results are the general path's, bit for bit
- * (one piece: the same kernel call on the same values).
+ * The lean path of a small call: input and target both WasmBuffers (outputs too), or both
+ * Float32Arrays of at most {@link PIECE} elements (outputs Float32Arrays over buffers of their own,
+ * not WebAssembly memory); options at most `reduction` and its outputs. Recognised with a few
+ * comparisons, run with one kernel call; results bit for bit the general path's. For anything else or
+ * anything wrong it returns undefined before touching any data, and the general path checks and names
+ * it: so it never throws for a bad argument, and a new option takes the general path until handled here.
  */
 function leanPass(
   kind: Kind,

@@ -162,7 +162,11 @@ function allowedKeys(kind: Kind, what: number): readonly OptionKey[] {
   return keys;
 }
 
-/** Every option of the loss functions, one bit each: a variant's keys are a mask of them. */
+/**
+ * Every option of the loss functions, one bit each: a variant's keys are a mask of them. A new option:
+ * its bit here, its key in allowedKeys, its field in PassOptions (read in readValues), its checks in
+ * checkPass; calls that give it then take the general path (LEAN_KEYS) until leanPass handles it.
+ */
 const OPTION_BITS = { weight: 1, reduction: 2, posWeight: 4, out: 8, gradOutput: 16, gradOut: 32 };
 type OptionKey = keyof typeof OPTION_BITS;
 

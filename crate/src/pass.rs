@@ -28,6 +28,8 @@ pub trait Loss {
     const PAD_TARGET: f32;
     /// Whether input and target are range-checked (and `bad` below is meaningful).
     const CHECKS: bool;
+    /// Whether the loop runs four blocks per iteration (faster, four times the code).
+    const QUAD: bool = true;
     /// `(loss, grad)`; only the parts asked for by the const flags need be computed.
     fn block<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V);
     /// Lanes of the input and of the target that are out of range (only when `CHECKS`).
@@ -83,12 +85,7 @@ pub unsafe fn dispatch<K: Loss>(loss: &mut K, pass: Pass, what: u32) -> u32 {
     // The options (label smoothing, a mask) have loops of their own: the plain ones stay as fast
     // as they were.
     if pass.smooth != 0.0 || pass.mask.present() {
-        // One loop per loss for all the options: the fused one, whose unwanted outputs go to a
-        // scratch block (forward or backward alone then costs about as much as both).
-        if what & !(LOSS | LOSS_STORE | GRAD) != 0 || what & (LOSS | GRAD) == 0 || what & (LOSS | LOSS_STORE) == LOSS_STORE {
-            return BAD_WHAT;
-        }
-        return run::<K, true, true, true>(loss, pass, store_loss, what & GRAD != 0);
+        return dispatch_fused(loss, pass, what);
     }
     match what {
         w if w & !LOSS_STORE == LOSS => run::<K, true, false, false>(loss, pass, store_loss, false),
@@ -96,6 +93,20 @@ pub unsafe fn dispatch<K: Loss>(loss: &mut K, pass: Pass, what: u32) -> u32 {
         w if w & !LOSS_STORE == LOSS | GRAD => run::<K, true, true, false>(loss, pass, store_loss, true),
         _ => BAD_WHAT,
     }
+}
+
+/// Runs `loss` with the options (label smoothing, a mask) in its one loop for them: the fused one,
+/// whose unwanted outputs go to a scratch block (forward or backward alone then cost about as much
+/// as both). Arguments and result as for `dispatch`.
+///
+/// # Safety
+/// As for `dispatch`.
+#[inline(always)]
+pub unsafe fn dispatch_fused<K: Loss>(loss: &mut K, pass: Pass, what: u32) -> u32 {
+    if what & !(LOSS | LOSS_STORE | GRAD) != 0 || what & (LOSS | GRAD) == 0 || what & (LOSS | LOSS_STORE) == LOSS_STORE {
+        return BAD_WHAT;
+    }
+    run::<K, true, true, true>(loss, pass, what & LOSS_STORE != 0, what & GRAD != 0)
 }
 
 #[inline(always)]
@@ -120,7 +131,7 @@ unsafe fn run<K: Loss, const L: bool, const G: bool, const X: bool>(loss: &mut K
     // chains (exp, log, a division) overlap far better side by side than across loop iterations;
     // measured +30% for the fused logits pass over one block per iteration. A bad element stops
     // it before anything of its four blocks is stored; the loop below then finds and reports it.
-    while i < (n & !15) && quad::<K, L, G, X>(loss, &mut p, &mut acc, d, sm, i, mask, gmask) {
+    while K::QUAD && i < (n & !15) && quad::<K, L, G, X>(loss, &mut p, &mut acc, d, sm, i, mask, gmask) {
         i += 16;
     }
     // The rest (fewer than 16 elements, unless a range check failed): blocks of up to four, read

@@ -6,7 +6,7 @@
 //! `bce_error_index()`), and cargo runs tests on several threads: every call holds `LOCK` until it
 //! has read them.
 
-use bce_wasm_kernels::{bce, bce_with_logits, pass, sigmoid, stream};
+use bce_wasm_kernels::{bce, bce_with_logits, focal, pass, sigmoid, stream};
 use std::sync::Mutex;
 
 static LOCK: Mutex<()> = Mutex::new(());
@@ -298,4 +298,26 @@ pub fn kept_weight(weight: Option<&[f32]>, weight_phase: usize, mask: Option<&[u
     let status = unsafe { stream::bce_kept_weight(w as usize, w_len, weight_phase, m as usize, m_len, mask_phase, n) };
     let index = if status == BAD_MASK { Some(stream::bce_error_index()) } else { None };
     (status, stream::bce_last_sum(), index)
+}
+
+/// `bce_sigmoid_focal_loss` on `a` (its x, y, weight, grad_output, grad_div, smooth, mask) with
+/// `alpha`, `gamma`: the outputs as `run` gives them.
+pub fn focal(a: Args, alpha: f32, gamma: f32, what: u32) -> Out {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let n = a.x.len();
+    let mut lo = vec![f32::from_bits(SENTINEL); n];
+    let mut gr = vec![f32::from_bits(SENTINEL); n];
+    let (w, w_len) = opt(a.weight);
+    let (g, g_len) = opt(a.grad_output);
+    let (m, m_len) = a.mask.map_or((core::ptr::null(), 0), |m| (m.as_ptr(), m.len()));
+    // SAFETY: every operand is a slice of its stated length; the outputs have n elements.
+    let status = unsafe {
+        focal::bce_sigmoid_focal_loss(
+            a.x.as_ptr() as usize, a.y.as_ptr() as usize, n, w as usize, w_len, a.weight_phase, g as usize, g_len,
+            a.grad_div, lo.as_mut_ptr() as usize, gr.as_mut_ptr() as usize, a.smooth, m as usize, m_len, a.mask_phase,
+            alpha, gamma, what,
+        )
+    };
+    let (error_index, sum) = read_globals(status, what);
+    Out { status, error_index, sum, loss: lo, grad: gr, guards_intact: true }
 }

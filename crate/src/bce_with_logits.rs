@@ -93,7 +93,8 @@ pub(crate) fn core_loss<const POS: bool>(logistic: &Logistic, x: V, y: V, p: V) 
 /// BCE with logits over `n` elements of `x` (logits) and `y` (target). Arguments as for
 /// `bce_binary_cross_entropy`, plus `p`/`p_len`/`p_phase`: pos_weight of period `p_len` (0: none)
 /// starting at `p[p_phase]`.
-/// Returns 0, or 3 for a bad `what`. The loss sum is in `bce_last_sum()`.
+/// Returns the float64 loss sum as `bce_binary_cross_entropy` does (the only failure: a bad `what`,
+/// status 3).
 ///
 /// # Safety
 /// As for `bce_binary_cross_entropy`.
@@ -118,7 +119,7 @@ pub unsafe fn bce_binary_cross_entropy_with_logits(
     m_len: usize,
     m_phase: usize,
     what: u32,
-) -> u32 {
+) -> f64 {
     let pass = Pass {
         x: x as *const f32,
         y: y as *const f32,

@@ -101,7 +101,8 @@ impl Loss for Focal {
 
 /// The focal loss over `n` elements of `x` (logits) and `y` (target). Arguments as for
 /// `bce_binary_cross_entropy`, plus `alpha` (negative: no alpha factor) and `gamma` (>= 0).
-/// Returns 0, 4 for a bad mask byte (index in `bce_error_index()`), or 3 for a bad `what`.
+/// Returns the float64 loss sum as `bce_binary_cross_entropy` does (failures: status 4 for a bad
+/// mask byte, index in `bce_error_index()`; 3 for a bad `what`).
 ///
 /// # Safety
 /// As for `bce_binary_cross_entropy`.
@@ -125,7 +126,7 @@ pub unsafe fn bce_sigmoid_focal_loss(
     alpha: f32,
     gamma: f32,
     what: u32,
-) -> u32 {
+) -> f64 {
     let pass = Pass {
         x: x as *const f32,
         y: y as *const f32,

@@ -50,9 +50,6 @@ impl Loss for Focal {
     const PAD_INPUT: f32 = 0.0;
     const PAD_TARGET: f32 = 0.0;
     const CHECKS: bool = false;
-    // One block per iteration: the quad form would take 2 KiB more of the gzipped module (the
-    // default entry's budget) for a loss that is twice as long as the others anyway.
-    const QUAD: bool = false;
 
     #[inline(always)]
     fn block<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V) {

@@ -706,8 +706,8 @@ function leanPass(kind: Kind, fn: string, input: FloatInput, target: FloatInput,
   const flags = wantLoss && none ? what | LOSS_STORE : what;
   const s =
     kind === Kind.Logits
-      ? k.bce_binary_cross_entropy_with_logits(xAddr, yAddr, n, 0, 0, 0, 0, 0, 0, 0, 0, gradDiv, lossPtr, gradPtr, 0, 0, 0, 0, flags)
-      : k.bce_binary_cross_entropy(xAddr, yAddr, n, 0, 0, 0, 0, 0, gradDiv, lossPtr, gradPtr, 0, 0, 0, 0, flags);
+      ? k.bce_binary_cross_entropy_with_logits(xAddr, yAddr, n, 0, 0, 0, 0, 0, 0, 0, 0, gradDiv, lossPtr, gradPtr, flags)
+      : k.bce_binary_cross_entropy(xAddr, yAddr, n, 0, 0, 0, 0, 0, gradDiv, lossPtr, gradPtr, flags);
   if (s !== s) {
     const status = k.bce_status();
     if (status !== 0) throw statusError(status, fn, status === BAD_INPUT ? xAddr : yAddr, 0);
@@ -814,17 +814,23 @@ function generalPass(
     let s: number;
     maskPiece(c, mAddr, at, m, fn);
     const e = c.smooth;
+    // The options have exports of their own (the plain loops stay the scheduled ones).
+    const opts = e !== 0 || mn !== 0;
     if (kind === Kind.Logits) {
       operandPiece(posWeight, pAddr, pLen, at, m, Slot.PosWeight, fn, 'posWeight');
-      s = k.bce_binary_cross_entropy_with_logits(
-        xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, e, mPtr, mn, mPhase, what,
-      );
+      s = opts
+        ? k.bce_binary_cross_entropy_with_logits_options(
+            xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, e, mPtr, mn, mPhase, what,
+          )
+        : k.bce_binary_cross_entropy_with_logits(xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, what);
     } else if (kind === Kind.Focal) {
       s = k.bce_sigmoid_focal_loss(
         xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, e, mPtr, mn, mPhase, c.alpha, c.gamma, what,
       );
     } else {
-      s = k.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, e, mPtr, mn, mPhase, what);
+      s = opts
+        ? k.bce_binary_cross_entropy_options(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, e, mPtr, mn, mPhase, what)
+        : k.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, what);
     }
     if (s !== s) {
       const status = k.bce_status();

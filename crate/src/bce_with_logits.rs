@@ -16,7 +16,7 @@
 
 use crate::lanes::{M, V};
 use crate::math::Logistic;
-use crate::pass::{dispatch, Loss, Pass};
+use crate::pass::{dispatch, dispatch_fused, Loss, Pass};
 use crate::stream::{Bcast, Bytes};
 use wasm_bindgen::prelude::wasm_bindgen;
 
@@ -114,6 +114,52 @@ pub unsafe fn bce_binary_cross_entropy_with_logits(
     grad_div: f32,
     loss_out: usize,
     grad_out: usize,
+    what: u32,
+) -> f64 {
+    let pass = Pass {
+        x: x as *const f32,
+        y: y as *const f32,
+        n,
+        w: Bcast::new(w as *const f32, w_len, w_phase, 1.0),
+        g: Bcast::new(g as *const f32, g_len, 0, 1.0),
+        grad_div,
+        loss_out: loss_out as *mut f32,
+        grad_out: grad_out as *mut f32,
+        smooth: 0.0,
+        mask: Bytes::new(core::ptr::null(), 0, 0),
+    };
+    let pos_weight = Bcast::new(p as *const f32, p_len, p_phase, 1.0);
+    if p_len == 0 {
+        dispatch(&mut Logits::<false> { pos_weight }, pass, what)
+    } else {
+        dispatch(&mut Logits::<true> { pos_weight }, pass, what)
+    }
+}
+
+/// `bce_binary_cross_entropy_with_logits` with the options: label smoothing `smooth` in [0, 1] (0: none) and a 0/1 byte
+/// mask `m` of period `m_len` (0: none) from `m[m_phase]`, broadcast like the weight; a masked-out
+/// element gives 0 and is not range-checked; a mask byte above 1 is status 4 (index in
+/// `bce_error_index()`). One fused loop for them (forward or backward alone write the other output
+/// to a scratch block).
+///
+/// # Safety
+/// As for `bce_binary_cross_entropy_with_logits`; `m` holds `m_len` bytes.
+#[wasm_bindgen]
+pub unsafe fn bce_binary_cross_entropy_with_logits_options(
+    x: usize,
+    y: usize,
+    n: usize,
+    w: usize,
+    w_len: usize,
+    w_phase: usize,
+    p: usize,
+    p_len: usize,
+    p_phase: usize,
+    g: usize,
+    g_len: usize,
+    grad_div: f32,
+    loss_out: usize,
+    grad_out: usize,
     smooth: f32,
     m: usize,
     m_len: usize,
@@ -134,8 +180,8 @@ pub unsafe fn bce_binary_cross_entropy_with_logits(
     };
     let pos_weight = Bcast::new(p as *const f32, p_len, p_phase, 1.0);
     if p_len == 0 {
-        dispatch(&mut Logits::<false> { pos_weight }, pass, what)
+        dispatch_fused(&mut Logits::<false> { pos_weight }, pass, what)
     } else {
-        dispatch(&mut Logits::<true> { pos_weight }, pass, what)
+        dispatch_fused(&mut Logits::<true> { pos_weight }, pass, what)
     }
 }

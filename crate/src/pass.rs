@@ -86,11 +86,9 @@ pub unsafe fn dispatch<K: Loss>(loss: &mut K, pass: Pass, what: u32) -> f64 {
     // Storing the element losses is data, not a copy of the loop (see `run`), and each loop is
     // reached from one place only: constant arguments would make LLVM specialise a copy per place.
     let store_loss = what & LOSS_STORE != 0;
-    // The options (label smoothing, a mask) have loops of their own: the plain ones stay as fast
-    // as they were.
-    if pass.smooth != 0.0 || pass.mask.present() {
-        return dispatch_fused(loss, pass, what);
-    }
+    // (The options, label smoothing and a mask, have a loop of their own, `dispatch_fused`, in
+    // exports of their own: the plain loops stay as fast as they were, and they alone are the
+    // loss exports' longest loops, which scripts/schedule-loops.mjs schedules.)
     let (status, sum) = match what {
         w if w & !LOSS_STORE == LOSS => run::<K, true, false, false>(loss, pass, store_loss, false),
         GRAD => run::<K, false, true, false>(loss, pass, false, true),

@@ -118,6 +118,19 @@ unsafe fn call(
     let (p, p_len) = opt(a.pos_weight);
     let (g, g_len) = opt(a.grad_output);
     let (m, m_len) = a.mask.map_or((core::ptr::null(), 0), |m| (m.as_ptr(), m.len()));
+    if a.smooth != 0.0 || a.mask.is_some() {
+        return match loss {
+            Loss::Probabilities => bce::bce_binary_cross_entropy_options(
+                x as usize, y as usize, n, w as usize, w_len, a.weight_phase, g as usize, g_len, a.grad_div,
+                loss_out as usize, grad_out as usize, a.smooth, m as usize, m_len, a.mask_phase, what,
+            ),
+            Loss::Logits => bce_with_logits::bce_binary_cross_entropy_with_logits_options(
+                x as usize, y as usize, n, w as usize, w_len, a.weight_phase, p as usize, p_len, a.pos_weight_phase,
+                g as usize, g_len, a.grad_div, loss_out as usize, grad_out as usize, a.smooth, m as usize, m_len,
+                a.mask_phase, what,
+            ),
+        };
+    }
     match loss {
         Loss::Probabilities => {
             assert!(a.pos_weight.is_none(), "no pos_weight on probabilities");
@@ -133,10 +146,6 @@ unsafe fn call(
                 a.grad_div,
                 loss_out as usize,
                 grad_out as usize,
-                a.smooth,
-                m as usize,
-                m_len,
-                a.mask_phase,
                 what,
             )
         }
@@ -155,10 +164,6 @@ unsafe fn call(
             a.grad_div,
             loss_out as usize,
             grad_out as usize,
-            a.smooth,
-            m as usize,
-            m_len,
-            a.mask_phase,
             what,
         ),
     }

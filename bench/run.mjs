@@ -7,7 +7,8 @@
 // generation and the reference are outside the timed region. Each method's loss and first gradient
 // element are checked against a float64 reference; a wrong result is reported and gets no ratio.
 // Writes bench/results/{results.json,results.md,chart.svg} (quick-* in quick mode). Then runs
-// engines.mjs (Node 20, 22, 24, 26 and Chromium side by side) and small-calls.mjs (the size sweep
+// engines.mjs (Node 20, 22, 24, 26 and Chromium side by side), options.mjs (the cost of each option of
+// the loss-family issue at 1M) and small-calls.mjs (the size sweep
 // under every Node), unless --only is given.
 
 import { spawn } from 'node:child_process';
@@ -149,9 +150,9 @@ async function main() {
   if (!args.includes('--only')) {
     // The same fused passes under every engine at hand (Node 20 beside 24 and 26, Chromium), and the
     // small-call size sweep under every Node: each in its own run, interleaved inside.
-    for (const script of ['engines.mjs', 'small-calls.mjs']) {
+    for (const script of ['engines.mjs', 'small-calls.mjs', 'options.mjs']) {
       console.log(`\n== bench/${script} ==`);
-      const extra = quick ? (script === 'engines.mjs' ? ['--rounds', '3'] : ['--quick']) : [];
+      const extra = quick ? (script === 'small-calls.mjs' ? ['--quick'] : ['--rounds', '3']) : [];
       const code = await new Promise((done) => {
         spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...extra], { stdio: 'inherit' }).on('close', done);
       });

@@ -37,8 +37,10 @@ export const enum Slot {
   GradOutput,
   Loss,
   Grad,
+  /** A piece of a mask, as bytes. */
+  Mask,
 }
-const SLOTS = 7;
+const SLOTS = 8;
 
 /** The scratch block: `SLOTS * PIECE` floats, allocated once (see the growth rule above). */
 let scratchBase = 0;
@@ -52,6 +54,10 @@ let heap: Float32Array | null = null;
  * A Float32Array over the whole WebAssembly memory, re-created after `memory.grow` (which detaches the
  * old buffer: its views then have length 0, a cheaper test than reading `memory.buffer`).
  */
+export function heapU8(): Uint8Array {
+  return new Uint8Array(memoryBuffer());
+}
+
 export function heapF32(): Float32Array {
   if (heap === null || heap.length === 0) {
     if (heap !== null) retired.add(heapBuffer);

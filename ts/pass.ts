@@ -10,6 +10,7 @@ import {
   copyOut,
   ensureScratch,
   heapF32,
+  heapU8,
   homeOf,
   memoryBuffer,
   lengthOf,
@@ -26,11 +27,18 @@ import {
 } from './memory.js';
 import { kernels } from './wasm.js';
 
-/** How element losses are combined, as in PyTorch: `'mean'` (the default) divides the sum by the element count. */
-export type Reduction = 'none' | 'mean' | 'sum';
+/**
+ * How element losses are combined: as in PyTorch `'mean'` (the default; the sum over the count of
+ * kept elements), `'sum'`, `'none'`; and `'weightedMean'` (`sum(w l) / sum(w)` over kept elements)
+ * and `'rowMean'` (the mean of each row of `rowLength` elements, a Float32Array).
+ */
+export type Reduction = 'none' | 'mean' | 'sum' | 'weightedMean' | 'rowMean';
 
-/** The loss a reduction returns: a Float32Array for `'none'`, a number otherwise. */
-export type LossFor<R extends Reduction> = R extends 'none' ? Float32Array : number;
+/** The loss a reduction returns: a Float32Array for `'none'` and `'rowMean'`, a number otherwise. */
+export type LossFor<R extends Reduction> = R extends 'none' | 'rowMean' ? Float32Array : number;
+
+/** A 0/1 mask: a Uint8Array, booleans, or numbers 0 and 1. */
+export type MaskInput = Uint8Array | ArrayLike<boolean> | ArrayLike<number>;
 
 /** Options shared by both losses. */
 export interface LossOptions<R extends Reduction = Reduction> {
@@ -40,8 +48,18 @@ export interface LossOptions<R extends Reduction = Reduction> {
    * class of row-major `[..., C]` data); the input's own length is one weight per element.
    */
   weight?: FloatInput;
-  /** `'mean'` (default), `'sum'` or `'none'`. */
+  /** `'mean'` (default), `'sum'`, `'none'`, `'weightedMean'` or `'rowMean'` (with `rowLength`). */
   reduction?: R;
+  /** Label smoothing `e` in [0, 1] (Keras): targets become `y (1 - e) + e / 2` inside the pass. */
+  labelSmoothing?: number;
+  /**
+   * Which elements count (1) and which do not (0), broadcast like `weight`: a masked-out element
+   * gives loss 0 and gradient 0, is not range-checked (it may hold anything, NaN included), and is
+   * not counted by `'mean'`.
+   */
+  mask?: MaskInput;
+  /** For `reduction: 'rowMean'`: the row length `C` of row-major `[N, C]` data (it must divide the length). */
+  rowLength?: number;
 }
 
 /** Where results go, to write them into caller-provided memory with no allocation. */
@@ -74,15 +92,17 @@ export const GRAD = 4;
 
 const BAD_INPUT = 1;
 const BAD_TARGET = 2;
+const BAD_MASK = 4;
 
 /** Which kernel a pass runs. */
 export const enum Kind {
   Probabilities,
   Logits,
+  Focal,
 }
 
 /** Every option a loss function takes. */
-export type AnyOptions = LossOptions & OutputOptions & GradOptions & { posWeight?: FloatInput };
+export type AnyOptions = LossOptions & OutputOptions & GradOptions & { posWeight?: FloatInput; alpha?: number; gamma?: number };
 
 /**
  * What an operation returns (see {@link runPass}): the loss for LOSS (the reduced number, or the
@@ -119,6 +139,10 @@ const EMPTY = new Float32Array(0);
 export interface Chunk {
   offset: number;
   total?: number;
+  /** The divisor of the gradient, when the caller computed it (a masked mean, a weightedMean). */
+  divisor?: number;
+  /** The index in the whole of the mask's element 0 (default 0; a mask of this chunk alone: `offset`). */
+  maskAt?: number;
 }
 
 /** The checked arguments of a pass (see {@link checkPass}). */
@@ -151,12 +175,20 @@ export interface CheckedPass {
   wHome: object | null;
   pHome: object | null;
   gHome: object | null;
+  /** Label smoothing (0: none), the mask and its period (0: none), the row length, focal's parameters. */
+  smooth: number;
+  mask: MaskInput | undefined;
+  mLen: number;
+  rowLength: number;
+  alpha: number;
+  gamma: number;
 }
 
 /** The option keys each variant takes, by `kind` and `what` (LOSS, GRAD, LOSS | GRAD). */
 function allowedKeys(kind: Kind, what: number): readonly OptionKey[] {
-  const keys: OptionKey[] = ['weight', 'reduction'];
+  const keys: OptionKey[] = ['weight', 'reduction', 'labelSmoothing', 'mask', 'rowLength'];
   if (kind === Kind.Logits) keys.push('posWeight');
+  if (kind === Kind.Focal) keys.push('alpha', 'gamma');
   if (what & LOSS) keys.push('out');
   if (what & GRAD) keys.push('gradOutput', 'gradOut');
   return keys;
@@ -167,13 +199,13 @@ function allowedKeys(kind: Kind, what: number): readonly OptionKey[] {
  * its bit here, its key in allowedKeys, its field in PassOptions (read in readValues), its checks in
  * checkPass; calls that give it then take the general path (LEAN_KEYS) until leanPass handles it.
  */
-const OPTION_BITS = { weight: 1, reduction: 2, posWeight: 4, out: 8, gradOutput: 16, gradOut: 32 };
+const OPTION_BITS = { weight: 1, reduction: 2, posWeight: 4, out: 8, gradOutput: 16, gradOut: 32, labelSmoothing: 64, mask: 128, rowLength: 256, alpha: 512, gamma: 1024 };
 type OptionKey = keyof typeof OPTION_BITS;
 
 // The keys of each variant (for messages) and their mask, at index kind * 8 + what.
 const KEYS: (readonly OptionKey[])[] = [];
 const MASKS: number[] = [];
-for (const kind of [Kind.Probabilities, Kind.Logits]) {
+for (const kind of [Kind.Probabilities, Kind.Logits, Kind.Focal]) {
   for (const what of [LOSS, GRAD, LOSS | GRAD]) {
     const keys = allowedKeys(kind, what);
     KEYS[kind * 8 + what] = keys;
@@ -191,6 +223,12 @@ export interface PassOptions {
   gradOut: FloatOutput | undefined;
   posWeight: FloatInput | undefined;
   gradOutput: number | FloatInput | undefined;
+  /** Numbers by their types; checked by {@link checkPass}. */
+  labelSmoothing?: number;
+  mask?: MaskInput;
+  rowLength?: number;
+  alpha?: number;
+  gamma?: number;
 }
 
 const NO_OPTIONS: PassOptions = Object.freeze({
@@ -202,13 +240,16 @@ const NO_OPTIONS: PassOptions = Object.freeze({
   posWeight: undefined,
   gradOutput: undefined,
 });
+/** The focal loss's default reduction is torchvision's, `'none'`. */
+const FOCAL_NO_OPTIONS: PassOptions = Object.freeze({ ...NO_OPTIONS, reduction: 'none' });
 
 /**
  * Reads the options of a call to operation `kind`/`what` exactly once (a getter cannot change an
  * option after its check), after {@link optionKeys} has checked them.
  */
 export function readOptions(kind: Kind, fn: string, options: AnyOptions | undefined, what: number): PassOptions {
-  return options === undefined ? NO_OPTIONS : readValues(kind, options, what, optionKeys(kind, fn, options, what));
+  if (options === undefined) return kind === Kind.Focal ? FOCAL_NO_OPTIONS : NO_OPTIONS;
+  return readValues(kind, options, what, optionKeys(kind, fn, options, what));
 }
 
 /**
@@ -242,11 +283,16 @@ function readValues(kind: Kind, options: AnyOptions, what: number, keys: number)
   return {
     keys,
     weight: options.weight,
-    reduction: options.reduction,
+    reduction: options.reduction ?? (kind === Kind.Focal ? 'none' : undefined),
     out: options.out,
     gradOut: options.gradOut,
     posWeight: kind === Kind.Logits ? options.posWeight : undefined,
     gradOutput: what & GRAD ? options.gradOutput : undefined,
+    labelSmoothing: options.labelSmoothing,
+    mask: options.mask,
+    rowLength: options.rowLength,
+    alpha: kind === Kind.Focal ? options.alpha : undefined,
+    gamma: kind === Kind.Focal ? options.gamma : undefined,
   };
 }
 
@@ -328,6 +374,14 @@ export function checkPass(
   const whole = chunk === undefined ? n : chunk.total ?? -1;
   const wLen = weight === undefined ? 0 : broadcastLength(weight, whole, fn, 'weight');
   const pLen = posWeight === undefined ? 0 : broadcastLength(posWeight, whole, fn, 'posWeight');
+  const { labelSmoothing: e = 0, mask, rowLength: C, alpha = 0.25, gamma = 2 } = o;
+  const smooth = number(e, fn, 'labelSmoothing', e <= 1 && e >= 0, 'a number from 0 to 1');
+  const mLen = mask === undefined ? 0 : broadcastLength(mask as ArrayLike<number>, whole, fn, 'mask');
+  const rows = reduction === 'rowMean';
+  if (rows !== (C !== undefined)) throw new TypeError(`${fn}: reduction 'rowMean' and rowLength go together`);
+  const rowLength = rows ? number(C, fn, 'rowLength', Number.isInteger(C) && C! > 0 && n % C! === 0, `a positive integer that divides the length ${n}`) : 0;
+  const a = number(alpha, fn, 'alpha', alpha === alpha, 'a number (negative: no alpha factor)');
+  const g = number(gamma, fn, 'gamma', gamma >= 0 && gamma < Infinity, 'a finite number >= 0');
   const none = reduction === 'none';
   if (wantLoss && none) what |= LOSS_STORE;
   if (out !== undefined && !none) {
@@ -341,6 +395,7 @@ export function checkPass(
     wHome: weight === undefined ? null : homeOf(weight),
     pHome: posWeight === undefined ? null : homeOf(posWeight),
     gHome: typeof gradOutput === 'object' ? homeOf(gradOutput) : null,
+    smooth, mask, mLen, rowLength, alpha: a, gamma: g,
   };
   const lossOut = wantLoss && none ? out : undefined;
   const gOut = wantGrad ? gradOut : undefined;
@@ -355,12 +410,13 @@ export function checkPass(
   if (gradOutHome !== null) checkOperandOverlap(c, fn, 'gradOut', gOut, gradOutHome);
   // The upstream gradient: absent (1), a scalar, or (for 'none') one value per element.
   if (gradOutput !== undefined && typeof gradOutput !== 'number') {
-    if (!none) {
+    if (!none && !rows) {
       throw new TypeError(`${fn}: gradOutput must be a number for reduction '${reduction}' (the loss is a scalar)`);
     }
     const len = lengthOf(gradOutput, fn, 'gradOutput');
-    if (len !== n) {
-      throw new RangeError(`${fn}: gradOutput has length ${len} but input has length ${n}; they must match`);
+    const want = rows ? n / rowLength : n;
+    if (len !== want) {
+      throw new RangeError(`${fn}: gradOutput has length ${len} but ${rows ? `the loss has ${want} rows` : `input has length ${n}`}; they must match`);
     }
   }
   // The outputs' types, states and lengths, before anything is written.
@@ -457,8 +513,9 @@ export function runPass(
 ): PassResult {
   ensureScratch();
   const keys = options === undefined ? 0 : optionKeys(kind, fn, options, what);
-  if (chunk !== undefined || (keys & ~LEAN_KEYS) !== 0) {
-    return generalPass(kind, fn, input, target, readValues(kind, options!, what, keys), what, chunk);
+  if (chunk !== undefined || kind === Kind.Focal || (keys & ~LEAN_KEYS) !== 0) {
+    const o = options === undefined ? readOptions(kind, fn, undefined, what) : readValues(kind, options, what, keys);
+    return runRead(kind, fn, input, target, o, what, chunk);
   }
   // Options the lean path takes, if any: read here, once (the other options are absent), and
   // handed to the general path if the lean one declines the call.
@@ -482,11 +539,144 @@ export function runRead(
   chunk?: Chunk,
 ): PassResult {
   ensureScratch();
-  if (chunk === undefined && (o.keys & ~LEAN_KEYS) === 0) {
+  if (chunk === undefined && kind !== Kind.Focal && (o.keys & ~LEAN_KEYS) === 0) {
     const r = leanPass(kind, fn, input, target, o.reduction, o.out, o.gradOut, what);
     if (r !== undefined) return r;
   }
+  if (o.reduction === 'rowMean') return rowMeanPass(kind, fn, input, target, o, what);
   return generalPass(kind, fn, input, target, o, what, chunk);
+}
+
+/**
+ * `'rowMean'`: the element losses of the pass with reduction `'none'`, then each row's float64 sum
+ * over its count of kept elements. The gradient divides by the row length in the kernel, as
+ * `'mean'` on each row would (bit for bit); with a mask, each row's `gradOutput / count` is the
+ * upstream gradient of its elements instead.
+ */
+function rowMeanPass(kind: Kind, fn: string, input: FloatInput, target: FloatInput, o: PassOptions, what: number): PassResult {
+  const c = checkPass(fn, input, target, o, what);
+  const { n, rowLength: C, mask, mLen } = c;
+  const N = n / C;
+  const counts = new Float64Array(N).fill(C);
+  if (mask !== undefined) {
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[(i / C) | 0] += +!!mask[i % mLen];
+  }
+  const g = c.gradOutput;
+  let gradOutput = g;
+  if (c.wantGrad && (typeof g === 'object' || mask !== undefined)) {
+    const gv = g instanceof WasmBuffer ? g.view : g;
+    const ge = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const r = (i / C) | 0;
+      const gr = typeof gv === 'object' ? gv[r] : gv ?? 1;
+      ge[i] = mask === undefined ? gr : gr / counts[r];
+    }
+    gradOutput = ge;
+  }
+  const r = generalPass(kind, fn, input, target, { ...o, reduction: 'none', rowLength: undefined, out: undefined, gradOutput }, what, {
+    offset: 0,
+    total: n,
+    divisor: mask === undefined ? C : 1,
+  });
+  // The pass's results as resultOf shaped them (its sum, in lastSum(), is the rows' total).
+  const both = r as ForwardBackward;
+  const loss = new Float32Array(N);
+  if (c.wantLoss) {
+    const l = (what === LOSS ? r : both.loss) as Float32Array;
+    for (let i = 0; i < N; i++) {
+      let s = 0;
+      for (let j = i * C; j < i * C + C; j++) s += l[j];
+      loss[i] = s / counts[i];
+    }
+  }
+  return resultOf(what, loss, what === GRAD ? (r as Float32Array) : what === LOSS ? EMPTY : both.grad);
+}
+
+/** Where the mask is for the kernel: all of it copied into its slot, or -1 (copied piece by piece). */
+function placeMask(c: CheckedPass, fn: string): number {
+  if (c.mLen > 4 * PIECE) return -1;
+  const to = slotAddress(Slot.Mask);
+  copyMask(c.mask!, 0, c.mLen, to, fn);
+  return to;
+}
+
+// The mask of one piece, as `maskPiece` leaves it, and the index its element 0 belongs to.
+let maskAt = 0;
+let mPtr = 0;
+let mn = 0;
+let mPhase = 0;
+
+/** Sets `mPtr`, `mn`, `mPhase` to the mask (placed at `address`) as the piece of `m` elements at `at` reads it. */
+function maskPiece(c: CheckedPass, address: number, at: number, m: number, fn: string): void {
+  const len = c.mLen;
+  at -= maskAt;
+  if (len === 0 || address >= 0) {
+    mPtr = address;
+    mn = len;
+    mPhase = len > 1 ? at % len : 0;
+  } else {
+    mPtr = slotAddress(Slot.Mask);
+    const s = at % len;
+    const first = Math.min(m, len - s);
+    copyMask(c.mask!, s, first, mPtr, fn);
+    if (first < m) copyMask(c.mask!, 0, m - first, mPtr + first, fn);
+    mn = m;
+    mPhase = 0;
+  }
+}
+
+/** Copies `count` mask elements from `from` to byte address `to`, as 0/1 bytes (a Uint8Array as it is: the kernel checks it). */
+function copyMask(src: MaskInput, from: number, count: number, to: number, fn: string): void {
+  const h = heapU8();
+  if (src instanceof Uint8Array) return h.set(src.subarray(from, from + count), to);
+  for (let i = 0; i < count; i++) {
+    const v = src[from + i];
+    if (v !== 0 && v !== 1 && typeof v !== 'boolean') throw maskError(fn, from + i, v);
+    h[to + i] = +v;
+  }
+}
+
+function maskError(fn: string, i: number, v: unknown): TypeError {
+  return new TypeError(`${fn}: mask[${i}] is ${typeof v === 'string' ? `'${v}'` : String(v)}; a mask holds 0 and 1 or booleans`);
+}
+
+/**
+ * The divisor of a masked `'mean'` (the kept count) or of `'weightedMean'` (the kept weights' sum),
+ * from the mask and the weight only, in float64 (a pre-pass over them, never over the data); else
+ * undefined (`'mean'` divides by the length, the others by 1).
+ */
+export function divisorOf(c: CheckedPass, fn: string, offset = 0, at = 0): number | undefined {
+  if (!(c.reduction === 'weightedMean' || (c.reduction === 'mean' && c.mLen > 0))) return undefined;
+  return keptSum(c, fn, offset, c.reduction === 'weightedMean' ? c.weight : undefined, at);
+}
+
+/**
+ * The float64 sum of weight `w` (1 when undefined) over the elements that the pass's mask keeps
+ * (the mask and the weight only, never the data). `c` needs `n`, `mask`, `mLen`, `wHome`, `wLen`.
+ */
+export function keptSum(c: CheckedPass, fn: string, offset: number, w: FloatInput | undefined, at = 0): number {
+  const k = kernels();
+  maskAt = at;
+  const wAddr = w === undefined ? 0 : placeOperand(w, c.wHome, c.wLen, Slot.Weight, fn, 'weight');
+  const mAddr = c.mask === undefined ? 0 : placeMask(c, fn);
+  let total = 0;
+  for (let a = 0; a < c.n; a += PIECE) {
+    const m = Math.min(PIECE, c.n - a);
+    const at = offset + a;
+    operandPiece(w, wAddr, w === undefined ? 0 : c.wLen, at, m, Slot.Weight, fn, 'weight');
+    maskPiece(c, mAddr, at, m, fn);
+    const s = k.bce_kept_weight(opPtr, opLen, opPhase, mPtr, mn, mPhase, m);
+    if (s !== s && k.bce_status() !== 0) throw badMask(c, fn, at);
+    total += s;
+  }
+  return total;
+}
+
+/** The TypeError for the mask byte above 1 that the kernel found (piece at `at`). */
+function badMask(c: CheckedPass, fn: string, at: number): TypeError {
+  const i = (at - maskAt + (kernels().bce_error_index() >>> 0)) % c.mLen;
+  return maskError(fn, i, c.mask![i]);
 }
 
 /** The option keys that {@link leanPass} handles: any other key given takes the general path. */
@@ -638,7 +828,10 @@ function generalPass(
     gLen = -1; // per element, sliced like the input
     gAddr = addressIn(gradOutput, c.gHome, fn, 'gradOutput');
   }
-  const gradDiv = c.reduction === 'mean' ? c.whole : 1;
+  const mAddr = c.mask === undefined ? 0 : placeMask(c, fn);
+  maskAt = chunk?.maskAt ?? 0;
+  const div = chunk?.divisor ?? divisorOf(c, fn, offset, maskAt) ?? (c.reduction === 'mean' ? c.whole : 1);
+  const gradDiv = c.reduction === 'sum' || (none && chunk?.divisor === undefined) ? 1 : div;
 
   // Results that do not live in WebAssembly memory: the caller's Float32Array, or a new one.
   const lossArray = lossAddr < 0 && wantLoss && none ? (out as Float32Array | undefined) ?? newResult(n, fn) : null;
@@ -667,16 +860,29 @@ function generalPass(
     // The kernel returns the piece's loss sum (0 without LOSS), or NaN: NaN data, or a failure,
     // which only then costs a second call (for its status).
     let s: number;
+    maskPiece(c, mAddr, at, m, fn);
+    const e = c.smooth;
+    // The options have exports of their own (the plain loops stay the scheduled ones).
+    const opts = e !== 0 || mn !== 0;
     if (kind === Kind.Logits) {
       operandPiece(posWeight, pAddr, pLen, at, m, Slot.PosWeight, fn, 'posWeight');
-      s = k.bce_binary_cross_entropy_with_logits(
-        xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, flags,
+      s = opts
+        ? k.bce_binary_cross_entropy_with_logits_options(
+            xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, e, mPtr, mn, mPhase, flags,
+          )
+        : k.bce_binary_cross_entropy_with_logits(xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, flags);
+    } else if (kind === Kind.Focal) {
+      s = k.bce_sigmoid_focal_loss(
+        xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, e, mPtr, mn, mPhase, c.alpha, c.gamma, flags,
       );
     } else {
-      s = k.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, flags);
+      s = opts
+        ? k.bce_binary_cross_entropy_options(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, e, mPtr, mn, mPhase, flags)
+        : k.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, flags);
     }
     if (s !== s) {
       const status = k.bce_status();
+      if (status === BAD_MASK) throw badMask(c, fn, at);
       if (status !== 0) throw statusError(status, fn, status === BAD_INPUT ? xPtr : yPtr, at);
     }
     sum += s;
@@ -687,7 +893,7 @@ function generalPass(
   let loss: number | Float32Array = 0;
   if (wantLoss) {
     if (none) loss = lossArray ?? view(out as FloatOutput);
-    else loss = c.reduction === 'sum' ? sum : sum / n;
+    else loss = c.reduction === 'sum' ? sum : sum / div;
   }
   sumOfLast[0] = sum;
   return resultOf(what, loss, wantGrad ? gradArray ?? view(gradOut as FloatOutput) : EMPTY);
@@ -743,9 +949,16 @@ export function checkOptionsObject(o: unknown, fn: string): void {
 /** The reduction option, checked: TypeError for a non-string, RangeError for an unknown name. */
 export function reductionOf(r: unknown, fn: string): Reduction {
   if (r === undefined || r === 'mean') return 'mean';
-  if (r === 'sum' || r === 'none') return r;
+  if (r === 'sum' || r === 'none' || r === 'weightedMean' || r === 'rowMean') return r;
   if (typeof r !== 'string') throw new TypeError(`${fn}: reduction must be a string, got ${typeof r}`);
-  throw new RangeError(`${fn}: '${r}' is not a valid value for reduction (use 'none', 'mean' or 'sum')`);
+  throw new RangeError(`${fn}: '${r}' is not a valid value for reduction (use 'none', 'mean', 'sum', 'weightedMean' or 'rowMean')`);
+}
+
+/** A numeric option: TypeError unless a number, RangeError unless `ok`. */
+function number(v: unknown, fn: string, arg: string, ok: boolean, range: string): number {
+  if (typeof v !== 'number') throw new TypeError(`${fn}: ${arg} must be a number, got ${typeof v}`);
+  if (!ok) throw new RangeError(`${fn}: ${arg} must be ${range}, got ${v}`);
+  return v;
 }
 
 /** The length of a broadcast operand; RangeError unless it divides `n` (or equals it). For a chunk,

@@ -7,8 +7,8 @@
 
 use crate::lanes::{M, V};
 use crate::math::{log1m_clamped, log_clamped};
-use crate::pass::{dispatch, Loss, Pass};
-use crate::stream::Bcast;
+use crate::pass::{dispatch, dispatch_fused, Loss, Pass};
+use crate::stream::{Bcast, Bytes};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 struct Probabilities;
@@ -49,10 +49,13 @@ impl Loss for Probabilities {
 ///
 /// `w`/`w_len`/`w_phase`: weight of period `w_len` (0: none), the first element using `w[w_phase]`
 /// (see `stream::Bcast`). `g`/`g_len`: upstream gradient of period
-/// `g_len` (0: 1). `grad_div`: N for `mean`, else 1. `what`: `pass::LOSS | LOSS_STORE | GRAD` bits.
+/// `g_len` (0: 1). `grad_div`: the divisor of the gradient (N for `mean`, the kept count or weight
+/// sum for a masked `mean` or `weightedMean`, else 1). `what`: `pass::LOSS | LOSS_STORE | GRAD`
+/// bits. (Label smoothing and a mask: `bce_binary_cross_entropy_options`.)
 /// Returns the float64 sum of the element losses (0 without `LOSS`), or NaN when the call failed:
 /// then `bce_status()` is 1 / 2 for an input / target element outside [0, 1] (index in
-/// `bce_error_index()`), or 3 for a bad `what` (a NaN sum with status 0 is NaN in the data).
+/// `bce_error_index()`), 4 for a mask byte above 1 (likewise), or 3 for a bad `what` (a NaN sum
+/// with status 0 is NaN in the data).
 ///
 /// # Safety
 /// Every address used holds as many floats as its length says (`n` for data and outputs).
@@ -80,6 +83,50 @@ pub unsafe fn bce_binary_cross_entropy(
         grad_div,
         loss_out: loss_out as *mut f32,
         grad_out: grad_out as *mut f32,
+        smooth: 0.0,
+        mask: Bytes::new(core::ptr::null(), 0, 0),
     };
     dispatch(&mut Probabilities, pass, what)
+}
+
+/// `bce_binary_cross_entropy` with the options: label smoothing `smooth` in [0, 1] (0: none) and a 0/1 byte
+/// mask `m` of period `m_len` (0: none) from `m[m_phase]`, broadcast like the weight; a masked-out
+/// element gives 0 and is not range-checked; a mask byte above 1 is status 4 (index in
+/// `bce_error_index()`). One fused loop for them (forward or backward alone write the other output
+/// to a scratch block).
+///
+/// # Safety
+/// As for `bce_binary_cross_entropy`; `m` holds `m_len` bytes.
+#[wasm_bindgen]
+pub unsafe fn bce_binary_cross_entropy_options(
+    x: usize,
+    y: usize,
+    n: usize,
+    w: usize,
+    w_len: usize,
+    w_phase: usize,
+    g: usize,
+    g_len: usize,
+    grad_div: f32,
+    loss_out: usize,
+    grad_out: usize,
+    smooth: f32,
+    m: usize,
+    m_len: usize,
+    m_phase: usize,
+    what: u32,
+) -> f64 {
+    let pass = Pass {
+        x: x as *const f32,
+        y: y as *const f32,
+        n,
+        w: Bcast::new(w as *const f32, w_len, w_phase, 1.0),
+        g: Bcast::new(g as *const f32, g_len, 0, 1.0),
+        grad_div,
+        loss_out: loss_out as *mut f32,
+        grad_out: grad_out as *mut f32,
+        smooth,
+        mask: Bytes::new(m as *const u8, m_len, m_phase),
+    };
+    dispatch_fused(&mut Probabilities, pass, what)
 }

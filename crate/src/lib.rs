@@ -14,6 +14,7 @@
 
 pub mod bce;
 pub mod bce_with_logits;
+pub mod focal;
 pub mod lanes;
 pub mod math;
 pub mod memory;

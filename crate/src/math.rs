@@ -13,7 +13,7 @@
 //! (ulp); a correctly rounded function would score 0.5. The figures are in README.md ("Accuracy")
 //! and `scripts/ulp-results.json`; the bounds quoted below are those measurements.
 
-use crate::lanes::V;
+use crate::lanes::{M, V};
 
 const LN2_HI: f32 = 0.693_359_375;
 const LN2_LO: f32 = -2.121_944_4e-4;
@@ -159,10 +159,13 @@ pub fn log1m_clamped(x: V) -> V {
 /// (`q` itself, or `1 - q`).
 pub struct Logistic {
     x: V,
+    t: V,
     d: V,
     err: V,
     q: V,
     inv_d: V,
+    /// `x >= 0` (false for NaN).
+    pub positive: M,
 }
 
 impl Logistic {
@@ -175,7 +178,7 @@ impl Logistic {
         let positive = x.ge(V::splat(0.0));
         let q = V::select(positive, one, t) / d;
         let inv_d = V::select(positive, q, one - q);
-        Logistic { x, d, err, q, inv_d }
+        Logistic { x, t, d, err, q, inv_d, positive }
     }
 
     /// `sigmoid(x)` (max error 1.97 ulp): the quotient corrected for the rounding of `d`,
@@ -190,8 +193,21 @@ impl Logistic {
     /// (a NaN goes through the arithmetic).
     #[inline(always)]
     pub fn logsigmoid(&self) -> V {
-        let log1p_t = log_split(self.d, self.err * self.inv_d);
-        self.x.pmin(V::splat(0.0)) - log1p_t
+        self.x.pmin(V::splat(0.0)) - self.log1p_t()
+    }
+
+    /// `sigmoid(-x) = 1 - sigmoid(x)` to the same accuracy as `sigmoid` (the other quotient,
+    /// corrected alike): no cancellation where sigmoid(x) is near 1.
+    #[inline(always)]
+    pub fn sigmoid_neg(&self) -> V {
+        let q = V::select(self.positive, self.t, V::splat(1.0)) / self.d;
+        q - q * self.err * self.inv_d
+    }
+
+    /// `log1p(t) = log(d) + err / d`, the shared part of logsigmoid and softplus.
+    #[inline(always)]
+    pub fn log1p_t(&self) -> V {
+        log_split(self.d, self.err * self.inv_d)
     }
 }
 

@@ -816,3 +816,234 @@ fn elementwise_kernels_apply_the_math_functions() {
         }
     }
 }
+
+/// The logits loss in its tails: within 4 ulps of the true (float64) value, not of PyTorch's
+/// float32 one, for x in [-104, 104] and targets 0, 1 and soft ones, with and without pos_weight.
+/// PyTorch's `(1 - y) x - logsigmoid(x)` cancels (at x = -25, y = 0 its float32 value is 0 for a
+/// true loss of 1.39e-11); the softplus form does not.
+#[test]
+fn logits_loss_is_accurate_in_its_tails() {
+    let mut x = Vec::new();
+    let mut v = -104.0f32;
+    while v <= 104.0 {
+        x.push(v);
+        v += 0.0625;
+    }
+    x.push(-25.0);
+    let mut bad = Vec::new();
+    for &target in &[0.0f32, 1.0, 0.25, 1e-6, 0.999_999] {
+        for pos in [None, Some(3.0f32), Some(0.5)] {
+            let y = vec![target; x.len()];
+            let pw = pos.map(|p| vec![p]);
+            let mut args = Args::new(&x, &y);
+            args.pos_weight = pw.as_deref();
+            let out = k::run(Loss::Logits, args, k::LOSS | k::LOSS_STORE);
+            for (i, &xi) in x.iter().enumerate() {
+                let want = logits_loss(xi, target, 1.0, pos);
+                let got = out.loss[i] as f64;
+                let err = (got - want.exact).abs() / ulp32(want.exact);
+                if !(err <= TOL) && !(want.exact.abs() < 2.0 * SUB_ULP && err <= 2.0 * TOL) {
+                    bad.push(format!("x={} y={} p={:?}: {} vs {} ({:.1} ulps)", xi, target, pos, got, want.exact, err));
+                }
+            }
+        }
+    }
+    // The README's example.
+    let out = k::run(Loss::Logits, Args::new(&[-25.0], &[0.0]), k::LOSS | k::LOSS_STORE);
+    assert!((out.loss[0] as f64 - 1.388_794_386_496_402e-11).abs() < 4.0 * ulp32(1.39e-11), "{}", out.loss[0]);
+    assert_none(bad);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options: label smoothing and the mask.
+
+fn hard_soft_targets(rng: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.pick(&[0.0, 1.0, -0.0, 0.25, 0.7, 1.0, 0.0])).collect()
+}
+
+/// Smoothing `e` is the call on targets smoothed beforehand in float32 (`y * (1 - e) + 0.5 * e`,
+/// Keras's operations), bit for bit, for both losses and every output; `e = 0` is no smoothing at
+/// all, bit for bit, -0 targets included (it is not routed through the arithmetic: -0 + 0 = +0).
+#[test]
+fn label_smoothing_is_the_call_on_smoothed_targets() {
+    let mut rng = Rng::new(77);
+    let mut bad = Vec::new();
+    for n in [1usize, 3, 4, 15, 16, 17, 33, 100] {
+        for loss in [Loss::Probabilities, Loss::Logits] {
+            let x = if loss == Loss::Logits { logits(&mut rng, n) } else { probabilities(&mut rng, n) };
+            let y = hard_soft_targets(&mut rng, n);
+            for e in [0.0f32, 0.1, 0.3, 1.0] {
+                let ys: Vec<f32> = y.iter().map(|&v| if e == 0.0 { v } else { v * (1.0 - e) + 0.5 * e }).collect();
+                for &what in &k::WHATS {
+                    let mut a = Args::new(&x, &y);
+                    a.smooth = e;
+                    let got = k::run(loss, a, what);
+                    let want = k::run(loss, Args::new(&x, &ys), what);
+                    let same_all = |p: &[f32], q: &[f32]| p.iter().zip(q).all(|(a, b)| same(*a, *b));
+                    if got.status != want.status || !same_all(&got.loss, &want.loss) || !same_all(&got.grad, &want.grad)
+                        || got.sum.map(f64::to_bits) != want.sum.map(f64::to_bits)
+                    {
+                        bad.push(format!("{:?} n={} e={} what={}", loss, n, e, what));
+                    }
+                }
+            }
+        }
+    }
+    assert_none(bad);
+}
+
+/// A masked-out element gives loss 0 and gradient 0 whatever it holds (NaN, out of range: not
+/// checked); a kept one is exactly what the call without a mask gives; the sum is the sum over the
+/// kept elements; broadcast masks of every period and phase; a byte above 1 is k::BAD_MASK at its
+/// index, reported before the input and target of the same index.
+#[test]
+fn mask_keeps_exactly_its_elements() {
+    let mut rng = Rng::new(78);
+    let mut bad = Vec::new();
+    for n in [1usize, 2, 4, 7, 16, 17, 31, 64, 70] {
+        for loss in [Loss::Probabilities, Loss::Logits] {
+            let x = if loss == Loss::Logits { logits(&mut rng, n) } else { probabilities(&mut rng, n) };
+            let y = hard_soft_targets(&mut rng, n);
+            for period in [1usize, 2, 3, 4, 5, 8, n] {
+                if n % period != 0 {
+                    continue;
+                }
+                let m: Vec<u8> = (0..period).map(|_| (rng.below(3) != 0) as u8).collect();
+                let phase = rng.below(period);
+                let keep = |i: usize| m[(phase + i) % period] == 1;
+                // Masked-out elements hold garbage.
+                let xg: Vec<f32> = (0..n).map(|i| if keep(i) { x[i] } else { rng.pick(&[f32::NAN, 7.0, -3.0]) }).collect();
+                let yg: Vec<f32> = (0..n).map(|i| if keep(i) { y[i] } else { rng.pick(&[f32::NAN, 2.0]) }).collect();
+                for &what in &k::WHATS {
+                    let mut a = Args::new(&xg, &yg);
+                    a.mask = Some(&m);
+                    a.mask_phase = phase;
+                    let got = k::run(loss, a, what);
+                    let plain = k::run(loss, Args::new(&x, &y), what);
+                    let mut sum = 0.0f64;
+                    let mut ok = got.status == k::OK;
+                    for i in 0..n {
+                        if what & k::LOSS_STORE != 0 {
+                            let want = if keep(i) { plain.loss[i] } else { 0.0 };
+                            ok &= same(got.loss[i], want);
+                        }
+                        if what & k::GRAD != 0 {
+                            let want = if keep(i) { plain.grad[i] } else { 0.0 };
+                            ok &= same(got.grad[i], want);
+                        }
+                        if keep(i) {
+                            sum += plain.loss.get(i).copied().unwrap_or(0.0) as f64;
+                        }
+                    }
+                    if what & k::LOSS_STORE != 0 {
+                        let s = got.sum.unwrap();
+                        ok &= (s - sum).abs() <= 1e-12 * sum.abs().max(1.0) || (s.is_nan() && sum.is_nan());
+                    }
+                    if !ok {
+                        bad.push(format!("{:?} n={} period={} phase={} what={}", loss, n, period, phase, what));
+                    }
+                }
+                // The divisor of a masked mean: the count of kept elements (and the kept weight sum).
+                let (status, count, _) = k::kept_weight(None, 0, Some(&m), phase, n);
+                let want = (0..n).filter(|&i| keep(i)).count() as f64;
+                if status != k::OK || count != want {
+                    bad.push(format!("kept count n={} period={}: {} vs {}", n, period, count, want));
+                }
+                let w: Vec<f32> = (0..period).map(|_| rng.unit() as f32).collect();
+                let (_, ws, _) = k::kept_weight(Some(&w), phase, Some(&m), phase, n);
+                let want: f64 = (0..n).filter(|&i| keep(i)).map(|i| w[(phase + i) % period] as f64).sum();
+                if (ws - want).abs() > 1e-12 * want.max(1.0) {
+                    bad.push(format!("kept weight n={} period={}: {} vs {}", n, period, ws, want));
+                }
+            }
+        }
+    }
+    // A byte above 1: k::BAD_MASK at the first such index, before a bad input at the same index.
+    for n in [1usize, 5, 16, 21, 40] {
+        for at in [0, n / 2, n - 1] {
+            let x = vec![0.5f32; n];
+            let mut xb = x.clone();
+            xb[at] = 2.0;
+            let mut m = vec![1u8; n];
+            m[at] = 2;
+            for &what in &k::WHATS {
+                let mut a = Args::new(&xb, &x);
+                a.mask = Some(&m);
+                let got = k::run(Loss::Probabilities, a, what);
+                if got.status != k::BAD_MASK || got.error_index != Some(at) {
+                    bad.push(format!("bad mask byte n={} at={}: {:?} {:?}", n, at, got.status, got.error_index));
+                }
+                let mut a = Args::new(&x, &x);
+                a.mask = Some(&m);
+                let got = k::run(Loss::Logits, a, what);
+                if got.status != k::BAD_MASK || got.error_index != Some(at) {
+                    bad.push(format!("bad mask byte (logits) n={} at={}", n, at));
+                }
+            }
+            let (status, _, index) = k::kept_weight(None, 0, Some(&m), 0, n);
+            if status != k::BAD_MASK || index != Some(at) {
+                bad.push(format!("kept_weight bad byte n={} at={}", n, at));
+            }
+        }
+    }
+    assert_none(bad);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The focal loss (torchvision's sigmoid_focal_loss).
+
+/// float64 focal loss and its gradient (autograd of torchvision's formula), `ce` in the softplus form.
+fn focal64(x: f64, y: f64, alpha: f64, gamma: f64) -> (f64, f64) {
+    let s = sigmoid64(x);
+    let sc = sigmoid64(-x);
+    let ce = (1.0 - y) * softplus64(x) + y * softplus64(-x);
+    let u = s * (1.0 - y) + sc * y;
+    let a = if alpha >= 0.0 { alpha * y + (1.0 - alpha) * (1.0 - y) } else { 1.0 };
+    let f = if gamma == 0.0 { 1.0 } else { u.powf(gamma) };
+    let du = s * sc * (1.0 - 2.0 * y);
+    let term = if u == 0.0 || gamma == 0.0 { 0.0 } else { gamma * ce * u.powf(gamma - 1.0) * du };
+    (ce * f * a, a * (f * (s - y) + term))
+}
+
+/// Loss and gradient within a few ulps of float64 (the worst is printed), for gamma in
+/// {0, 0.5, 1, 2, 5}, alpha in {0.25, -1}, hard and soft targets; gamma = 0 with alpha < 0 is
+/// the logits loss bit for bit.
+#[test]
+fn focal_loss_against_float64() {
+    let mut rng = Rng::new(90);
+    let n = 3000;
+    let mut x: Vec<f32> = (0..n).map(|_| rng.range(-30.0, 30.0)).collect();
+    x.extend_from_slice(&[0.0, -0.0, 100.0, -100.0, 17.0, -17.0, 1e-8, 5.0]);
+    let n = x.len();
+    let y: Vec<f32> = (0..n).map(|_| rng.pick(&[0.0, 1.0, 0.25, 0.9])).collect();
+    let mut bad = Vec::new();
+    let mut worst = (0.0f64, 0.0f64);
+    for gamma in [0.0f32, 0.5, 1.0, 2.0, 5.0] {
+        for alpha in [0.25f32, -1.0] {
+            let out = k::focal(Args::new(&x, &y), alpha, gamma, k::LOSS | k::LOSS_STORE | k::GRAD);
+            assert_eq!(out.status, k::OK);
+            for i in 0..n {
+                let (wl, wg) = focal64(x[i] as f64, y[i] as f64, alpha as f64, gamma as f64);
+                let el = ulps(out.loss[i], wl, wl.abs().max(1e-38));
+                // The gradient's two terms can cancel (s - y, 1 - 2y): its error is relative to them.
+                let s = sigmoid64(x[i] as f64);
+                let scale = (s.abs() + (y[i] as f64).abs()).max(wg.abs());
+                let eg = ulps(out.grad[i], wg, scale);
+                worst = (worst.0.max(el), worst.1.max(eg));
+                if !(el <= 16.0) || !(eg <= 16.0) {
+                    bad.push(format!("gamma={} alpha={} x={} y={}: loss {} vs {} ({:.1} ulps), grad {} vs {} ({:.1})", gamma, alpha, x[i], y[i], out.loss[i], wl, el, out.grad[i], wg, eg));
+                }
+            }
+            if gamma == 0.0 && alpha < 0.0 {
+                let plain = k::run(Loss::Logits, Args::new(&x, &y), k::LOSS | k::LOSS_STORE | k::GRAD);
+                for i in 0..n {
+                    if !same(out.loss[i], plain.loss[i]) || !same(out.grad[i], plain.grad[i]) {
+                        bad.push(format!("gamma 0, alpha < 0 is not the logits loss at x={} y={}", x[i], y[i]));
+                    }
+                }
+            }
+        }
+    }
+    println!("focal: worst loss {:.2} ulps, worst gradient {:.2} ulps (of its terms)", worst.0, worst.1);
+    assert_none(bad);
+}

@@ -6,7 +6,7 @@
 //! first bad index in globals (`bce_status()`, `bce_error_index()`), and cargo runs tests on several
 //! threads: every call holds `LOCK` until it has read them.
 
-use bce_wasm_kernels::{bce, bce_with_logits, pass, sigmoid, stream};
+use bce_wasm_kernels::{bce, bce_with_logits, focal, pass, sigmoid, stream};
 use std::sync::Mutex;
 
 static LOCK: Mutex<()> = Mutex::new(());
@@ -14,6 +14,7 @@ static LOCK: Mutex<()> = Mutex::new(());
 pub const OK: u32 = stream::OK;
 pub const BAD_INPUT: u32 = stream::BAD_INPUT;
 pub const BAD_TARGET: u32 = stream::BAD_TARGET;
+pub const BAD_MASK: u32 = stream::BAD_MASK;
 pub const BAD_WHAT: u32 = pass::BAD_WHAT;
 
 /// The `what` bits of a loss call.
@@ -49,6 +50,11 @@ pub struct Args<'a> {
     /// starts at element `a` passes `a % len`): element `i` uses `v[(phase + i) % len]`.
     pub weight_phase: usize,
     pub pos_weight_phase: usize,
+    /// Label smoothing (0: none).
+    pub smooth: f32,
+    /// A 0/1 byte mask broadcast like the weight, and the index element 0 uses.
+    pub mask: Option<&'a [u8]>,
+    pub mask_phase: usize,
 }
 
 impl<'a> Args<'a> {
@@ -62,6 +68,9 @@ impl<'a> Args<'a> {
             grad_div: 1.0,
             weight_phase: 0,
             pos_weight_phase: 0,
+            smooth: 0.0,
+            mask: None,
+            mask_phase: 0,
         }
     }
 }
@@ -108,6 +117,20 @@ unsafe fn call(
     let (w, w_len) = opt(a.weight);
     let (p, p_len) = opt(a.pos_weight);
     let (g, g_len) = opt(a.grad_output);
+    let (m, m_len) = a.mask.map_or((core::ptr::null(), 0), |m| (m.as_ptr(), m.len()));
+    if a.smooth != 0.0 || a.mask.is_some() {
+        return match loss {
+            Loss::Probabilities => bce::bce_binary_cross_entropy_options(
+                x as usize, y as usize, n, w as usize, w_len, a.weight_phase, g as usize, g_len, a.grad_div,
+                loss_out as usize, grad_out as usize, a.smooth, m as usize, m_len, a.mask_phase, what,
+            ),
+            Loss::Logits => bce_with_logits::bce_binary_cross_entropy_with_logits_options(
+                x as usize, y as usize, n, w as usize, w_len, a.weight_phase, p as usize, p_len, a.pos_weight_phase,
+                g as usize, g_len, a.grad_div, loss_out as usize, grad_out as usize, a.smooth, m as usize, m_len,
+                a.mask_phase, what,
+            ),
+        };
+    }
     match loss {
         Loss::Probabilities => {
             assert!(a.pos_weight.is_none(), "no pos_weight on probabilities");
@@ -153,7 +176,7 @@ fn read_globals(ret: f64, what: u32) -> (u32, Option<usize>, Option<f64>) {
     assert!(status == OK || ret.is_nan(), "status {status} but the call returned {ret}, not NaN");
     assert!(status != OK || what & LOSS != 0 || ret == 0.0, "a call without LOSS returned {ret}");
     let index =
-        if status == BAD_INPUT || status == BAD_TARGET { Some(stream::bce_error_index()) } else { None };
+        if status == BAD_INPUT || status == BAD_TARGET || status == BAD_MASK { Some(stream::bce_error_index()) } else { None };
     let sum = if status == OK && what & LOSS != 0 { Some(ret) } else { None };
     (status, index, sum)
 }
@@ -274,4 +297,38 @@ pub fn map(f: Map, x: &[f32], in_place: bool) -> (Vec<f32>, bool) {
     let r = if in_place { buf } else { out };
     let intact = Out::untouched(&r[n..]);
     (r[..n].to_vec(), intact)
+}
+
+/// `bce_kept_weight`: (status, the float64 sum of the kept weights, the bad index).
+pub fn kept_weight(weight: Option<&[f32]>, weight_phase: usize, mask: Option<&[u8]>, mask_phase: usize, n: usize) -> (u32, f64, Option<usize>) {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let (w, w_len) = opt(weight);
+    let (m, m_len) = mask.map_or((core::ptr::null(), 0), |m| (m.as_ptr(), m.len()));
+    // SAFETY: the operands are slices of their stated lengths.
+    let sum = unsafe { stream::bce_kept_weight(w as usize, w_len, weight_phase, m as usize, m_len, mask_phase, n) };
+    let status = stream::bce_status();
+    let index = if status == BAD_MASK { Some(stream::bce_error_index()) } else { None };
+    (status, sum, index)
+}
+
+/// `bce_sigmoid_focal_loss` on `a` (its x, y, weight, grad_output, grad_div, smooth, mask) with
+/// `alpha`, `gamma`: the outputs as `run` gives them.
+pub fn focal(a: Args, alpha: f32, gamma: f32, what: u32) -> Out {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let n = a.x.len();
+    let mut lo = vec![f32::from_bits(SENTINEL); n];
+    let mut gr = vec![f32::from_bits(SENTINEL); n];
+    let (w, w_len) = opt(a.weight);
+    let (g, g_len) = opt(a.grad_output);
+    let (m, m_len) = a.mask.map_or((core::ptr::null(), 0), |m| (m.as_ptr(), m.len()));
+    // SAFETY: every operand is a slice of its stated length; the outputs have n elements.
+    let ret = unsafe {
+        focal::bce_sigmoid_focal_loss(
+            a.x.as_ptr() as usize, a.y.as_ptr() as usize, n, w as usize, w_len, a.weight_phase, g as usize, g_len,
+            a.grad_div, lo.as_mut_ptr() as usize, gr.as_mut_ptr() as usize, a.smooth, m as usize, m_len, a.mask_phase,
+            alpha, gamma, what,
+        )
+    };
+    let (status, error_index, sum) = read_globals(ret, what);
+    Out { status, error_index, sum, loss: lo, grad: gr, guards_intact: true }
 }

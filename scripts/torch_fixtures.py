@@ -418,8 +418,9 @@ def header(name: str, description: str) -> dict:
     }
 
 
-def write(out: Path, name: str, description: str, cases: list) -> None:
-    head = json.dumps(header(name, description), separators=(",", ":"))
+def write(out: Path, name: str, description: str, cases: list, head: dict | None = None) -> None:
+    """One fixture file: the header (this script's by default), then one case per line."""
+    head = json.dumps(head or header(name, description), separators=(",", ":"))
     lines = ",\n".join(json.dumps(c, separators=(",", ":"), allow_nan=False) for c in cases)
     (out / f"{name}.json").write_text(head[:-1] + ',"cases":[\n' + lines + "\n]}\n")
 

@@ -104,6 +104,22 @@ describe.each(REDUCTIONS)("reduction '%s'", (reduction) => {
 });
 
 describe('logits specifics', () => {
+  it('the loss is accurate in its tails (no cancellation, unlike PyTorch float32): within 4 ulps of the true value', () => {
+    // x = -25, y = 0: PyTorch's float32 (1 - y) x - logsigmoid(x) is 0; the true loss is log1p(exp(-25)).
+    const [l] = binaryCrossEntropyWithLogits([-25], [0], { reduction: 'none' });
+    expect(Math.abs(l - Math.log1p(Math.exp(-25)))).toBeLessThanOrEqual(4 * ref.ulp32(1.39e-11));
+    const x: number[] = [];
+    for (let v = -104; v <= 104; v += 0.125) x.push(v);
+    for (const y of [0, 1, 0.25, 1e-5]) {
+      for (const p of [1, 3, 0.5]) {
+        const got = binaryCrossEntropyWithLogits(x, x.map(() => y), { reduction: 'none', posWeight: [p] });
+        x.forEach((xi, i) => {
+          const want = ref.logits(Math.fround(xi), Math.fround(y), 1, p).value;
+          expect(Math.abs(got[i] - want), `x=${xi} y=${y} p=${p}`).toBeLessThanOrEqual(4 * ref.ulp32(want));
+        });
+      }
+    }
+  });
   it('NaN propagates (no value check, as in PyTorch)', () => {
     const loss = binaryCrossEntropyWithLogits([0.5, NaN, 1], [1, 0, 0], { reduction: 'none' });
     expect(loss[1]).toBeNaN();

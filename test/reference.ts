@@ -32,12 +32,19 @@ export function bceGrad(x: number, y: number, w = 1, g = 1, d = 1): number {
   return ((g * (x - y)) / Math.max((1 - x) * x, 1e-12)) * w / d;
 }
 
-/** Element loss of BCEWithLogitsLoss and the magnitude of its two terms (its f32 error scales with it). */
+/** `softplus(x) = log(1 + exp(x))`, without overflow or cancellation. */
+export const softplus = (x: number): number => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+
+/**
+ * Element loss of BCEWithLogitsLoss and the magnitude of its terms (its f32 error scales with it):
+ * PyTorch's `(1 - y) x - lw logsigmoid(x)`, `lw = 1 + (p - 1) y`, evaluated as the equal
+ * `(1 - y) softplus(x) + p y softplus(-x)`, which does not cancel for y in [0, 1] and p >= 0 (the
+ * scale is then the value itself).
+ */
 export function logits(x: number, y: number, w = 1, p = 1): { value: number; scale: number } {
-  const lw = 1 + (p - 1) * y;
-  const a = (1 - y) * x;
-  const b = lw * logSigmoid(x);
-  return { value: (a - b) * w, scale: (Math.abs(a) + Math.abs(b)) * Math.abs(w) };
+  const a = (1 - y) * softplus(x);
+  const b = p * y * softplus(-x);
+  return { value: (a + b) * w, scale: (Math.abs(a) + Math.abs(b)) * Math.abs(w) };
 }
 
 /** d loss / d x of BCEWithLogitsLoss, and the magnitude of its terms. */

@@ -13,7 +13,7 @@
 //! (ulp); a correctly rounded function would score 0.5. The figures are in README.md ("Accuracy")
 //! and `scripts/ulp-results.json`; the bounds quoted below are those measurements.
 
-use crate::lanes::V;
+use crate::lanes::{M, V};
 
 const LN2_HI: f32 = 0.693_359_375;
 const LN2_LO: f32 = -2.121_944_4e-4;
@@ -163,6 +163,8 @@ pub struct Logistic {
     err: V,
     q: V,
     inv_d: V,
+    /// `x >= 0` (false for NaN).
+    pub positive: M,
 }
 
 impl Logistic {
@@ -175,7 +177,7 @@ impl Logistic {
         let positive = x.ge(V::splat(0.0));
         let q = V::select(positive, one, t) / d;
         let inv_d = V::select(positive, q, one - q);
-        Logistic { x, d, err, q, inv_d }
+        Logistic { x, d, err, q, inv_d, positive }
     }
 
     /// `sigmoid(x)` (max error 1.97 ulp): the quotient corrected for the rounding of `d`,
@@ -190,8 +192,13 @@ impl Logistic {
     /// (a NaN goes through the arithmetic).
     #[inline(always)]
     pub fn logsigmoid(&self) -> V {
-        let log1p_t = log_split(self.d, self.err * self.inv_d);
-        self.x.pmin(V::splat(0.0)) - log1p_t
+        self.x.pmin(V::splat(0.0)) - self.log1p_t()
+    }
+
+    /// `log1p(t) = log(d) + err / d`, the shared part of logsigmoid and softplus.
+    #[inline(always)]
+    pub fn log1p_t(&self) -> V {
+        log_split(self.d, self.err * self.inv_d)
     }
 }
 

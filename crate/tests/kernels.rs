@@ -816,3 +816,40 @@ fn elementwise_kernels_apply_the_math_functions() {
         }
     }
 }
+
+/// The logits loss in its tails: within 4 ulps of the true (float64) value, not of PyTorch's
+/// float32 one, for x in [-104, 104] and targets 0, 1 and soft ones, with and without pos_weight.
+/// PyTorch's `(1 - y) x - logsigmoid(x)` cancels (at x = -25, y = 0 its float32 value is 0 for a
+/// true loss of 1.39e-11); the softplus form does not.
+#[test]
+fn logits_loss_is_accurate_in_its_tails() {
+    let mut x = Vec::new();
+    let mut v = -104.0f32;
+    while v <= 104.0 {
+        x.push(v);
+        v += 0.0625;
+    }
+    x.push(-25.0);
+    let mut bad = Vec::new();
+    for &target in &[0.0f32, 1.0, 0.25, 1e-6, 0.999_999] {
+        for pos in [None, Some(3.0f32), Some(0.5)] {
+            let y = vec![target; x.len()];
+            let pw = pos.map(|p| vec![p]);
+            let mut args = Args::new(&x, &y);
+            args.pos_weight = pw.as_deref();
+            let out = k::run(Loss::Logits, args, k::LOSS | k::LOSS_STORE);
+            for (i, &xi) in x.iter().enumerate() {
+                let want = logits_loss(xi, target, 1.0, pos);
+                let got = out.loss[i] as f64;
+                let err = (got - want.exact).abs() / ulp32(want.exact);
+                if !(err <= TOL) && !(want.exact.abs() < 2.0 * SUB_ULP && err <= 2.0 * TOL) {
+                    bad.push(format!("x={} y={} p={:?}: {} vs {} ({:.1} ulps)", xi, target, pos, got, want.exact, err));
+                }
+            }
+        }
+    }
+    // The README's example.
+    let out = k::run(Loss::Logits, Args::new(&[-25.0], &[0.0]), k::LOSS | k::LOSS_STORE);
+    assert!((out.loss[0] as f64 - 1.388_794_386_496_402e-11).abs() < 4.0 * ulp32(1.39e-11), "{}", out.loss[0]);
+    assert_none(bad);
+}

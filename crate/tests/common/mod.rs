@@ -238,31 +238,33 @@ pub fn sigmoid32(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// BCEWithLogitsLoss element: `((1 - y) * x - lw * logsigmoid(x)) * w`, `lw = 1 + (p - 1) * y`
-/// (without pos_weight: `(1 - y) * x - logsigmoid(x)`). Its float32 error is relative to the size
-/// of its terms, which can cancel: `(1 - y) x`, and `lw logsigmoid(x)` with `lw` taken as the size
-/// of its own terms, `1 + |(p - 1) y|` (for a small pos_weight, `1 + (p - 1) y` cancels too).
+/// BCEWithLogitsLoss element: PyTorch's `((1 - y) * x - lw * logsigmoid(x)) * w`,
+/// `lw = 1 + (p - 1) * y`, which equals `((1 - y) * softplus(x) + p * y * softplus(-x)) * w`
+/// (`p = 1` without pos_weight). The kernel computes the second form; its float64 value is the
+/// reference, and its error is measured relative to the size of those two terms, which is the size
+/// of the value itself for targets in [0, 1] and p >= 0 (nothing cancels). `mirror` stays PyTorch's
+/// float32 evaluation of its own form.
 pub fn logits_loss(x: f32, y: f32, w: f32, p: Option<f32>) -> Want {
     let mirror = match p {
         None => ((1.0 - y) * x - logsigmoid32(x)) * w,
         Some(p) => ((1.0 - y) * x - ((p - 1.0) * y + 1.0) * logsigmoid32(x)) * w,
     };
     let (x, y, w) = (x as f64, y as f64, w as f64);
-    // lw = 1 + (p - 1) y is itself a sum of terms: its float32 rounding is relative to 1 + |(p - 1) y|.
-    let (lw, lw_size) = p.map_or((1.0, 1.0), |p| {
-        let t = (p as f64 - 1.0) * y;
-        (1.0 + t, 1.0 + t.abs())
-    });
-    let a = (1.0 - y) * x;
-    let ls = logsigmoid64(x);
-    let b = lw * ls;
+    let p = p.map_or(1.0, |p| p as f64);
+    let a = (1.0 - y) * softplus64(x);
+    let b = p * y * softplus64(-x);
     Want {
         mirror,
-        exact: (a - b) * w,
-        scale: (a.abs() + lw_size * ls.abs()) * w.abs(),
+        exact: (a + b) * w,
+        scale: (a.abs() + b.abs()) * w.abs(),
         bitwise: false,
-        floor: SUB_ULP * lw_size * (1.0 + w.abs()),
+        floor: SUB_ULP * (1.0 + p.abs()) * (1.0 + w.abs()),
     }
+}
+
+/// `softplus(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))` in float64.
+pub fn softplus64(x: f64) -> f64 {
+    cmax64(x, 0.0) + (-x.abs()).exp().ln_1p()
 }
 
 /// BCEWithLogitsLoss gradient: `g * (sigmoid(x) - y) * w / d`, or with pos_weight

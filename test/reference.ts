@@ -155,16 +155,6 @@ export function dec64(v: Num): number {
 
 // ----------------------------------------------------------------------------- the loss family (issue 10)
 
-/** softplus(x) = log(1 + exp(x)) without overflow or cancellation. */
-export const softplus = (x: number): number => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-
-/**
- * The logits loss in its accurate form, `(1 - y) softplus(x) + p y softplus(-x)` (two non-negative
- * terms for y in [0, 1] and p >= 0, so float64 evaluates it to ~1e-16 relative), times w.
- */
-export const logitsExact = (x: number, y: number, w = 1, p = 1): number =>
-  ((1 - y) * softplus(x) + p * y * softplus(-x)) * w;
-
 /**
  * torchvision's sigmoid focal loss of one element and its derivative in x, evaluated without
  * cancellation: p = sigmoid(x), q = 1 - p = sigmoid(-x), ce = (1-y) softplus(x) + y softplus(-x),

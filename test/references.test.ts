@@ -118,7 +118,7 @@ function element(a: Args, i: number, x = a.x[i], y = a.y[i]): Element {
   if (a.fn === 'bce_with_logits') {
     const p = a.p(i);
     const g = ref.logitsGrad(x, y, w, p);
-    return { loss: ref.logitsExact(x, y, w, p), lossScale: ref.logits(x, y, w, p).scale, grad: g.value, gradScale: g.scale };
+    return { loss: ref.logits(x, y, w, p).value, lossScale: ref.logits(x, y, w, p).scale, grad: g.value, gradScale: g.scale };
   }
   const f = ref.focal(x, y, a.alpha, a.gamma, w);
   return { loss: f.loss, lossScale: Math.abs(f.loss), grad: f.grad, gradScale: f.gradScale };

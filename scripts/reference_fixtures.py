@@ -83,7 +83,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from torch_fixtures import enc, enc64, enc_value, encs, loss_case, tensor, write  # noqa: E402
+from torch_fixtures import add_operands, enc, enc64, enc_value, encs, loss_case, tensor, write  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "test" / "fixtures" / "reference"
@@ -225,10 +225,7 @@ def focal_case(cid, x, y, alpha, gamma, reduction, e=0.0, w=None, g=None) -> dic
     if e:
         c["labelSmoothing"] = e
         c["smoothedTarget"] = encs(ys)
-    if w is not None:
-        c["weight"] = encs(w)
-    if g is not None:
-        c["gradOutput"] = enc(g) if np.ndim(g) == 0 else encs(g)
+    add_operands(c, w, None, g)
     c["loss"] = enc_value(loss.reshape(-1) if reduction == "none" else loss)
     c["grad"] = enc_value(gx.reshape(-1))
     ex = [exact_focal(x[i], ys[i], alpha, gamma, 1.0 if w is None else w[i % len(w)]) for i in range(n)]
@@ -378,12 +375,7 @@ def mask_case(cid, fn, x, y, mask, reduction, w=None, pw=None, row_length=None, 
         c["labelSmoothing"] = e
     if row_length is not None:
         c["rowLength"] = row_length
-    if w is not None:
-        c["weight"] = encs(w)
-    if pw is not None:
-        c["posWeight"] = encs(pw)
-    if g is not None:
-        c["gradOutput"] = enc(g) if np.ndim(g) == 0 else encs(g)
+    add_operands(c, w, pw, g)
     c["loss"] = enc_value(loss)
     c["grad"] = enc_value(gx)
     # The same on float64 values: the reference for reduced losses (PyTorch sums in float32).

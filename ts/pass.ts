@@ -373,10 +373,10 @@ export function runPass(
     if (kind === Kind.Logits) {
       operandPiece(posWeight, pAddr, pLen, at, m, Slot.PosWeight, fn, 'posWeight');
       status = k.bce_binary_cross_entropy_with_logits(
-        xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, what,
+        xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, 0, 0, 0, 0, what,
       );
     } else {
-      status = k.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, what);
+      status = k.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, 0, 0, 0, 0, what);
     }
     if (status !== 0) throw statusError(status, fn, status === BAD_INPUT ? xPtr : yPtr, at);
     if (wantLoss) sum += k.bce_last_sum();

@@ -8,7 +8,7 @@
 use crate::lanes::{M, V};
 use crate::math::{log1m_clamped, log_clamped};
 use crate::pass::{dispatch, Loss, Pass};
-use crate::stream::Bcast;
+use crate::stream::{Bcast, Bytes};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 struct Probabilities;
@@ -48,9 +48,13 @@ impl Loss for Probabilities {
 ///
 /// `w`/`w_len`/`w_phase`: weight of period `w_len` (0: none), the first element using `w[w_phase]`
 /// (see `stream::Bcast`). `g`/`g_len`: upstream gradient of period
-/// `g_len` (0: 1). `grad_div`: N for `mean`, else 1. `what`: `pass::LOSS | LOSS_STORE | GRAD` bits.
+/// `g_len` (0: 1). `grad_div`: the divisor of the gradient (N for `mean`, the kept count or weight
+/// sum for a masked `mean` or `weightedMean`, else 1). `smooth`: label smoothing in [0, 1] (0: none).
+/// `m`/`m_len`/`m_phase`: a 0/1 byte mask broadcast like the weight (`m_len` 0: none); a masked-out
+/// element gives 0 and is not range-checked. `what`: `pass::LOSS | LOSS_STORE | GRAD` bits.
 /// Returns 0, or 1 / 2 when an input / target element is outside [0, 1] (index in
-/// `bce_error_index()`), or 3 for a bad `what`. The loss sum is in `bce_last_sum()`.
+/// `bce_error_index()`), 4 for a mask byte above 1 (likewise), or 3 for a bad `what`. The loss sum
+/// is in `bce_last_sum()`.
 ///
 /// # Safety
 /// Every address used holds as many floats as its length says (`n` for data and outputs).
@@ -67,6 +71,10 @@ pub unsafe fn bce_binary_cross_entropy(
     grad_div: f32,
     loss_out: usize,
     grad_out: usize,
+    smooth: f32,
+    m: usize,
+    m_len: usize,
+    m_phase: usize,
     what: u32,
 ) -> u32 {
     let pass = Pass {
@@ -78,6 +86,8 @@ pub unsafe fn bce_binary_cross_entropy(
         grad_div,
         loss_out: loss_out as *mut f32,
         grad_out: grad_out as *mut f32,
+        smooth,
+        mask: Bytes::new(m as *const u8, m_len, m_phase),
     };
     dispatch(&mut Probabilities, pass, what)
 }

@@ -17,7 +17,7 @@
 use crate::lanes::{M, V};
 use crate::math::Logistic;
 use crate::pass::{dispatch, Loss, Pass};
-use crate::stream::Bcast;
+use crate::stream::{Bcast, Bytes};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 /// `POS`: whether a pos_weight is given (its gradient formula differs in rounding from the plain one).
@@ -37,19 +37,25 @@ impl<const POS: bool> Loss for Logits<POS> {
         let p = if POS { self.pos_weight.next() } else { one };
         let loss = if L {
             // PyTorch's `(1 - y) x - lw logsigmoid(x)` as `(1 - y) softplus(x) + p y softplus(-x)`
-            // (see the module comment), with softplus(+-x) = log1p(t) + max(+-x, 0):
-            // `lw log1p(t) + x c`, `lw = (1 - y) + p y`, `c = 1 - y` for x >= 0 and `-p y` below.
-            // Both terms are non-negative for y in [0, 1] and p >= 0: nothing cancels.
+            // (see the module comment), with softplus(+-x) = log1p(t) + max(+-x, 0); without a
+            // pos_weight, `log1p(t) + x c` with `c = 1 - y` for x >= 0 and `-y` below. Every term is
+            // non-negative for y in [0, 1] and p >= 0: nothing cancels.
             let l = logistic.log1p_t();
-            let py = if POS { p * y } else { y };
             let one_y = one - y;
+            let py = if POS { p * y } else { y };
             let c = V::select(logistic.positive, one_y, py.neg());
+            // lw = (1 - y) + p y is exactly 1 for p = 1 and y in [0, 1]: with a pos_weight of 1 the
+            // loss is the one without, bit for bit, as in PyTorch.
             let core = if POS { (one_y + py) * l + x * c } else { l + x * c };
-            // At x = -inf PyTorch's form is `(1 - y)(-inf) + lw inf`, NaN for y <= 1; so is ours
-            // (the limit would be +inf for y > 0): the same special values as PyTorch.
+            // Where PyTorch's form has special values ours has not, PyTorch's: at x = -inf it is
+            // `(1 - y)(-inf) + lw inf`, NaN for y <= 1 (the limit would be +inf); with an infinite
+            // lw, `lw * 0` would be NaN where PyTorch has `inf * x`.
             let lw = if POS { one + (p - one) * y } else { one };
-            let minus_inf = x.eq(V::splat(f32::NEG_INFINITY));
-            V::select(minus_inf, one_y * x - lw * x, core) * w
+            let special = x.eq(V::splat(f32::NEG_INFINITY));
+            let special = if POS { special | lw.abs().eq(V::splat(f32::INFINITY)) } else { special };
+            // (logsigmoid(x) = min(x, 0) - log1p(t), which is x itself at x = -inf.)
+            let torch = if POS { one_y * x - lw * (x.pmin(V::splat(0.0)) - l) } else { one_y * x - x };
+            V::select(special, torch, core) * w
         } else {
             one
         };
@@ -100,6 +106,10 @@ pub unsafe fn bce_binary_cross_entropy_with_logits(
     grad_div: f32,
     loss_out: usize,
     grad_out: usize,
+    smooth: f32,
+    m: usize,
+    m_len: usize,
+    m_phase: usize,
     what: u32,
 ) -> u32 {
     let pass = Pass {
@@ -111,6 +121,8 @@ pub unsafe fn bce_binary_cross_entropy_with_logits(
         grad_div,
         loss_out: loss_out as *mut f32,
         grad_out: grad_out as *mut f32,
+        smooth,
+        mask: Bytes::new(m as *const u8, m_len, m_phase),
     };
     let pos_weight = Bcast::new(p as *const f32, p_len, p_phase, 1.0);
     if p_len == 0 {

@@ -135,6 +135,12 @@ mod imp {
             let a = LANE_MASKS[k];
             M(i32x4(-(a[0] as i32), -(a[1] as i32), -(a[2] as i32), -(a[3] as i32)))
         }
+        /// The four bytes at `p` (no alignment needed) as lanes: `(byte != 0, byte > 1)`.
+        #[inline(always)]
+        pub unsafe fn load_bytes(p: *const u8) -> (M, M) {
+            let v = u32x4_extend_low_u16x8(u16x8_extend_low_u8x16(v128_load32_zero(p as *const u32)));
+            (M(v128_not(i32x4_eq(v, i32x4_splat(0)))), M(u32x4_gt(v, i32x4_splat(1))))
+        }
         #[inline(always)]
         pub fn not(self) -> M {
             M(v128_not(self.0))
@@ -307,6 +313,11 @@ mod imp {
         #[inline(always)]
         pub fn first_lanes(k: usize) -> M {
             M(LANE_MASKS[k])
+        }
+        #[inline(always)]
+        pub unsafe fn load_bytes(p: *const u8) -> (M, M) {
+            let b = (p as *const [u8; 4]).read_unaligned();
+            (M([b[0] != 0, b[1] != 0, b[2] != 0, b[3] != 0]), M([b[0] > 1, b[1] > 1, b[2] > 1, b[3] > 1]))
         }
         #[inline(always)]
         pub fn not(self) -> M {

@@ -3,7 +3,7 @@
 //! float64. A `Loss` says what one block of four elements computes; `run` does everything else.
 
 use crate::lanes::{Acc, M, V};
-use crate::stream::{load, set_error_index, set_sum, store, Bcast, BAD_INPUT, BAD_TARGET, OK};
+use crate::stream::{load, set_error_index, set_sum, store, Bcast, Bytes, BAD_INPUT, BAD_MASK, BAD_TARGET, OK};
 
 /// `what` bits of a loss call.
 /// Sum the element losses; the float64 sum is then read with `bce_last_sum()`.
@@ -17,6 +17,8 @@ pub const BAD_WHAT: u32 = 3;
 
 /// Where element losses go when they are not asked for (see `run`).
 static mut SCRATCH: [f32; 4] = [0.0; 4];
+/// Where the gradient goes when the fused loop of the options runs for the loss alone.
+static mut GRAD_SCRATCH: [f32; 4] = [0.0; 4];
 
 /// What one block computes. `W` is the weight, `G` the upstream gradient, `D` the divisor of the
 /// gradient (N for `mean`, else 1); all already broadcast to four lanes.
@@ -42,6 +44,30 @@ pub struct Pass {
     pub grad_div: f32,
     pub loss_out: *mut f32,
     pub grad_out: *mut f32,
+    /// Label smoothing `e` in [0, 1]: the target becomes `y (1 - e) + e / 2` after its range check.
+    pub smooth: f32,
+    /// Which elements count: a masked-out element gives loss 0 and gradient 0 and is not checked.
+    pub mask: Bytes,
+}
+
+/// `y (1 - e) + e / 2` as `y * a + b`, Keras's float32 operations; for `e = 0`, `b = -0` makes it
+/// `y` itself bit for bit (`-0 + -0 = -0`), so no option and `e = 0` give the same results.
+#[derive(Clone, Copy)]
+struct Smooth {
+    a: V,
+    b: V,
+}
+
+impl Smooth {
+    #[inline(always)]
+    fn of(e: f32) -> Smooth {
+        let b = if e == 0.0 { -0.0 } else { 0.5 * e };
+        Smooth { a: V::splat(1.0 - e), b: V::splat(b) }
+    }
+    #[inline(always)]
+    fn apply(self, y: V) -> V {
+        y * self.a + self.b
+    }
 }
 
 /// Runs `loss` over the pass for the combination of outputs in `what`; returns a status.
@@ -54,24 +80,39 @@ pub unsafe fn dispatch<K: Loss>(loss: &mut K, pass: Pass, what: u32) -> u32 {
     // Storing the element losses is data, not a copy of the loop (see `run`), and each loop is
     // reached from one place only: constant arguments would make LLVM specialise a copy per place.
     let store_loss = what & LOSS_STORE != 0;
+    // The options (label smoothing, a mask) have loops of their own: the plain ones stay as fast
+    // as they were.
+    if pass.smooth != 0.0 || pass.mask.present() {
+        // One loop per loss for all the options: the fused one, whose unwanted outputs go to a
+        // scratch block (forward or backward alone then costs about as much as both).
+        if what & !(LOSS | LOSS_STORE | GRAD) != 0 || what & (LOSS | GRAD) == 0 || what & (LOSS | LOSS_STORE) == LOSS_STORE {
+            return BAD_WHAT;
+        }
+        return run::<K, true, true, true>(loss, pass, store_loss, what & GRAD != 0);
+    }
     match what {
-        w if w & !LOSS_STORE == LOSS => run::<K, true, false>(loss, pass, store_loss),
-        GRAD => run::<K, false, true>(loss, pass, false),
-        w if w & !LOSS_STORE == LOSS | GRAD => run::<K, true, true>(loss, pass, store_loss),
+        w if w & !LOSS_STORE == LOSS => run::<K, true, false, false>(loss, pass, store_loss, false),
+        GRAD => run::<K, false, true, false>(loss, pass, false, true),
+        w if w & !LOSS_STORE == LOSS | GRAD => run::<K, true, true, false>(loss, pass, store_loss, true),
         _ => BAD_WHAT,
     }
 }
 
 #[inline(always)]
-unsafe fn run<K: Loss, const L: bool, const G: bool>(loss: &mut K, mut p: Pass, store_loss: bool) -> u32 {
+unsafe fn run<K: Loss, const L: bool, const G: bool, const X: bool>(loss: &mut K, mut p: Pass, store_loss: bool, store_grad: bool) -> u32 {
     // Without `store_loss` the element losses go to a scratch block, at index 0 every time: no
     // branch in the loop, which LLVM would unswitch into two copies of it.
     if !store_loss {
         p.loss_out = core::ptr::addr_of_mut!(SCRATCH) as *mut f32;
     }
     let mask = if store_loss { usize::MAX } else { 0 };
+    if !store_grad {
+        p.grad_out = core::ptr::addr_of_mut!(GRAD_SCRATCH) as *mut f32;
+    }
+    let gmask = if store_grad { usize::MAX } else { 0 };
     let mut acc = Acc::zero();
     let d = V::splat(p.grad_div);
+    let sm = Smooth::of(p.smooth);
     let n = p.n;
     let mut i = 0;
     let mut status = OK;
@@ -79,7 +120,7 @@ unsafe fn run<K: Loss, const L: bool, const G: bool>(loss: &mut K, mut p: Pass, 
     // chains (exp, log, a division) overlap far better side by side than across loop iterations;
     // measured +30% for the fused logits pass over one block per iteration. A bad element stops
     // it before anything of its four blocks is stored; the loop below then finds and reports it.
-    while i < (n & !15) && quad::<K, L, G>(loss, &mut p, &mut acc, d, i, mask) {
+    while i < (n & !15) && quad::<K, L, G, X>(loss, &mut p, &mut acc, d, sm, i, mask, gmask) {
         i += 16;
     }
     // The rest (fewer than 16 elements, unless a range check failed): blocks of up to four, read
@@ -87,7 +128,7 @@ unsafe fn run<K: Loss, const L: bool, const G: bool>(loss: &mut K, mut p: Pass, 
     // module small (the scheduled quads take the room; see scripts/schedule-loops.mjs).
     while i < n && status == OK {
         let k = if n - i < 4 { n - i } else { 4 };
-        status = step::<K, L, G, true>(loss, &mut p, &mut acc, d, i, k, mask);
+        status = step::<K, L, G, X, true>(loss, &mut p, &mut acc, d, sm, i, k, mask, gmask);
         i += k;
     }
     if L {
@@ -101,83 +142,113 @@ unsafe fn run<K: Loss, const L: bool, const G: bool>(loss: &mut K, mut p: Pass, 
 /// straight line with no branch (so that `scripts/schedule-loops.mjs` can interleave them), then
 /// the sums and stores.
 #[inline(always)]
-unsafe fn quad<K: Loss, const L: bool, const G: bool>(
+unsafe fn quad<K: Loss, const L: bool, const G: bool, const X: bool>(
     loss: &mut K,
     p: &mut Pass,
     acc: &mut Acc,
     d: V,
+    sm: Smooth,
     i: usize,
     mask: usize,
+    gmask: usize,
 ) -> bool {
     // Plain variables, not arrays: LLVM keeps small arrays of v128 on the stack and copies them.
     let ld = |p: *const f32, o: usize| load::<false>(p, i + o, 4, 0.0);
     let (x0, x1, x2, x3) = (ld(p.x, 0), ld(p.x, 4), ld(p.x, 8), ld(p.x, 12));
     let (y0, y1, y2, y3) = (ld(p.y, 0), ld(p.y, 4), ld(p.y, 8), ld(p.y, 12));
-    if K::CHECKS {
-        let bad = |x: V, y: V| {
+    let all = (M::first_lanes(4), M::first_lanes(0));
+    let at = p.mask.at();
+    let (m0, m1, m2, m3) = if X { p.mask.next4() } else { (all, all, all, all) };
+    // A mask byte above 1, or a bad input or target where the mask keeps the element.
+    if K::CHECKS || X {
+        let bad = |x: V, y: V, (keep, mb): (M, M)| {
             let (bx, by) = K::bad(x, y);
-            bx | by
+            if X {
+                ((bx | by) & keep) | mb
+            } else {
+                bx | by
+            }
         };
-        if (bad(x0, y0) | bad(x1, y1) | bad(x2, y2) | bad(x3, y3)).any() {
+        if (bad(x0, y0, m0) | bad(x1, y1, m1) | bad(x2, y2, m2) | bad(x3, y3, m3)).any() {
+            p.mask.seek(at);
             return false;
         }
     }
     let (w0, w1, w2, w3) = p.w.next4();
     let (g0, g1, g2, g3) = if G { p.g.next4() } else { (V::splat(1.0), V::splat(1.0), V::splat(1.0), V::splat(1.0)) };
-    let r0 = loss.block::<L, G>(x0, y0, w0, g0, d);
-    let r1 = loss.block::<L, G>(x1, y1, w1, g1, d);
-    let r2 = loss.block::<L, G>(x2, y2, w2, g2, d);
-    let r3 = loss.block::<L, G>(x3, y3, w3, g3, d);
-    let mut put = |(l, gr): (V, V), o: usize| {
+    let sy = |y: V| if X { sm.apply(y) } else { y };
+    let r0 = loss.block::<L, G>(x0, sy(y0), w0, g0, d);
+    let r1 = loss.block::<L, G>(x1, sy(y1), w1, g1, d);
+    let r2 = loss.block::<L, G>(x2, sy(y2), w2, g2, d);
+    let r3 = loss.block::<L, G>(x3, sy(y3), w3, g3, d);
+    let zero = V::splat(0.0);
+    let mut put = |(l, gr): (V, V), keep: M, o: usize| {
         if L {
+            let l = if X { V::select(keep, l, zero) } else { l };
             acc.add(l);
             store::<false>(l, p.loss_out, (i + o) & mask, 4);
         }
         if G {
-            store::<false>(gr, p.grad_out, i + o, 4);
+            store::<false>(if X { V::select(keep, gr, zero) } else { gr }, p.grad_out, (i + o) & gmask, 4);
         }
     };
-    put(r0, 0);
-    put(r1, 4);
-    put(r2, 8);
-    put(r3, 12);
+    put(r0, m0.0, 0);
+    put(r1, m1.0, 4);
+    put(r2, m2.0, 8);
+    put(r3, m3.0, 12);
     true
 }
 
 /// One block of `k` elements from `i` (`k = 4` unless `TAIL`); returns `OK` or a range status.
 #[inline(always)]
-unsafe fn step<K: Loss, const L: bool, const G: bool, const TAIL: bool>(
+unsafe fn step<K: Loss, const L: bool, const G: bool, const X: bool, const TAIL: bool>(
     loss: &mut K,
     p: &mut Pass,
     acc: &mut Acc,
     d: V,
+    sm: Smooth,
     i: usize,
     k: usize,
     mask: usize,
+    gmask: usize,
 ) -> u32 {
     let x = load::<TAIL>(p.x, i, k, K::PAD_INPUT);
     let y = load::<TAIL>(p.y, i, k, K::PAD_TARGET);
-    if K::CHECKS {
+    let (keep, mb) = if X { p.mask.next() } else { (M::first_lanes(4), M::first_lanes(0)) };
+    let mb = if TAIL { mb & M::first_lanes(k) } else { mb };
+    let (bx, by) = if K::CHECKS {
         let (bx, by) = K::bad(x, y);
-        if (bx | by).any() {
-            // The first bad lane; the input is reported before the target at the same index.
-            let mut lane = 0;
-            while !bx.lane(lane) && !by.lane(lane) {
-                lane += 1;
-            }
-            set_error_index(i + lane);
-            return if bx.lane(lane) { BAD_INPUT } else { BAD_TARGET };
+        (bx & keep, by & keep)
+    } else {
+        (M::first_lanes(0), M::first_lanes(0))
+    };
+    if (bx | by | mb).any() {
+        // The first bad lane; at one index the mask is reported first (it decides whether the
+        // input and target are checked), then the input, then the target.
+        let mut lane = 0;
+        while !mb.lane(lane) && !bx.lane(lane) && !by.lane(lane) {
+            lane += 1;
         }
+        set_error_index(i + lane);
+        return if mb.lane(lane) {
+            BAD_MASK
+        } else if bx.lane(lane) {
+            BAD_INPUT
+        } else {
+            BAD_TARGET
+        };
     }
     let w = p.w.next();
     let g = if G { p.g.next() } else { V::splat(1.0) };
-    let (l, gr) = loss.block::<L, G>(x, y, w, g, d);
+    let (l, gr) = loss.block::<L, G>(x, if X { sm.apply(y) } else { y }, w, g, d);
+    let zero = V::splat(0.0);
     if L {
-        acc.add(if TAIL { V::select(M::first_lanes(k), l, V::splat(0.0)) } else { l });
+        let l = if X { V::select(keep, l, zero) } else { l };
+        acc.add(if TAIL { V::select(M::first_lanes(k), l, zero) } else { l });
         store::<TAIL>(l, p.loss_out, i & mask, k);
     }
     if G {
-        store::<TAIL>(gr, p.grad_out, i, k);
+        store::<TAIL>(if X { V::select(keep, gr, zero) } else { gr }, p.grad_out, i & gmask, k);
     }
     OK
 }

@@ -1,7 +1,7 @@
 //! How every kernel walks its arrays: blocks of four lanes with one partial block at the end,
 //! operands broadcast from a period that divides the length, and the small status a call leaves.
 
-use crate::lanes::V;
+use crate::lanes::{Acc, M, V};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 /// Loads lanes `i..i + k` of `p`: all four in the body of a loop (`TAIL = false`), else the first
@@ -93,12 +93,97 @@ impl Bcast {
     }
 }
 
+/// A 0/1 byte mask of period `len`, broadcast like `Bcast` (`len = 0`: absent, every element kept).
+/// Each read gives four lanes `(keep, bad)`: `keep` for a non-zero byte, `bad` for a byte above 1.
+pub struct Bytes {
+    ptr: *const u8,
+    len: usize,
+    pos: usize,
+    splat: (M, M),
+}
+
+impl Bytes {
+    /// # Safety
+    /// `ptr` must point to `len` readable bytes when `len > 0`.
+    #[inline(always)]
+    pub unsafe fn new(ptr: *const u8, len: usize, phase: usize) -> Bytes {
+        let splat = match len {
+            0 => (M::first_lanes(4), M::first_lanes(0)),
+            _ => {
+                let b = [*ptr; 4];
+                M::load_bytes(b.as_ptr())
+            }
+        };
+        let pos = if len == 0 { 0 } else { phase % len };
+        Bytes { ptr, len, pos, splat }
+    }
+
+    /// Whether there is a mask.
+    #[inline(always)]
+    pub fn present(&self) -> bool {
+        self.len != 0
+    }
+
+    /// Where the next read starts, for `seek`.
+    #[inline(always)]
+    pub fn at(&self) -> usize {
+        self.pos
+    }
+
+    /// Goes back to a position from `at` (a check failed after reading ahead).
+    #[inline(always)]
+    pub fn seek(&mut self, pos: usize) {
+        self.pos = pos;
+    }
+
+    /// The next sixteen lanes, as `next()` four times (see `Bcast::next4`).
+    #[inline(always)]
+    pub fn next4(&mut self) -> ((M, M), (M, M), (M, M), (M, M)) {
+        if self.len <= 1 {
+            (self.splat, self.splat, self.splat, self.splat)
+        } else {
+            (self.next(), self.next(), self.next(), self.next())
+        }
+    }
+
+    /// The next four lanes (wrapping around past the end, as `Bcast::next`).
+    #[inline(always)]
+    pub fn next(&mut self) -> (M, M) {
+        if self.len <= 1 {
+            return self.splat;
+        }
+        // SAFETY: pos < len always holds, and every index read below is reduced below len.
+        unsafe {
+            if self.pos + 4 <= self.len {
+                let v = M::load_bytes(self.ptr.add(self.pos));
+                self.pos += 4;
+                if self.pos == self.len {
+                    self.pos = 0;
+                }
+                v
+            } else {
+                let mut a = [0u8; 4];
+                for slot in a.iter_mut() {
+                    *slot = *self.ptr.add(self.pos);
+                    self.pos += 1;
+                    if self.pos == self.len {
+                        self.pos = 0;
+                    }
+                }
+                M::load_bytes(a.as_ptr())
+            }
+        }
+    }
+}
+
 /// Status codes returned by the kernels that check their input.
 pub const OK: u32 = 0;
 /// An element of the input is outside [0, 1] or NaN; its index is in `bce_error_index()`.
 pub const BAD_INPUT: u32 = 1;
 /// An element of the target is outside [0, 1] or NaN; its index is in `bce_error_index()`.
 pub const BAD_TARGET: u32 = 2;
+/// An element of the mask is neither 0 nor 1; its index is in `bce_error_index()`.
+pub const BAD_MASK: u32 = 4;
 
 static mut LAST_SUM: f64 = 0.0;
 static mut ERROR_INDEX: usize = 0;
@@ -150,4 +235,38 @@ pub unsafe fn map(x: *const f32, out: *mut f32, n: usize, f: fn(V) -> V) {
     if i < n {
         store::<true>(f(load::<true>(x, i, n - i, 0.0)), out, i, n - i);
     }
+}
+
+/// The float64 sum of `w[i]` (1 without a weight) over the `n` elements that `m` keeps (all without
+/// a mask): the divisor of a masked `'mean'` (a count) or of `'weightedMean'`, read with
+/// `bce_last_sum()`. It reads the weight and the mask only, never the data, so a fused pass can know
+/// its gradient's divisor before it starts. Operands as for the loss kernels. Returns 0, or
+/// `BAD_MASK` for a mask byte above 1 (index in `bce_error_index()`).
+///
+/// # Safety
+/// `w` and `m` point to `w_len` floats and `m_len` bytes.
+#[wasm_bindgen]
+pub unsafe fn bce_kept_weight(w: usize, w_len: usize, w_phase: usize, m: usize, m_len: usize, m_phase: usize, n: usize) -> u32 {
+    let mut wb = Bcast::new(w as *const f32, w_len, w_phase, 1.0);
+    let mut mb = Bytes::new(m as *const u8, m_len, m_phase);
+    let mut acc = Acc::zero();
+    let mut i = 0;
+    while i < n {
+        let k = if n - i < 4 { n - i } else { 4 };
+        let valid = M::first_lanes(k);
+        let (keep, bad) = mb.next();
+        let bad = bad & valid;
+        if bad.any() {
+            let mut lane = 0;
+            while !bad.lane(lane) {
+                lane += 1;
+            }
+            set_error_index(i + lane);
+            return BAD_MASK;
+        }
+        acc.add(V::select(keep & valid, wb.next(), V::splat(0.0)));
+        i += k;
+    }
+    set_sum(acc.total());
+    OK
 }

@@ -853,3 +853,138 @@ fn logits_loss_is_accurate_in_its_tails() {
     assert!((out.loss[0] as f64 - 1.388_794_386_496_402e-11).abs() < 4.0 * ulp32(1.39e-11), "{}", out.loss[0]);
     assert_none(bad);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Options: label smoothing and the mask.
+
+fn hard_soft_targets(rng: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.pick(&[0.0, 1.0, -0.0, 0.25, 0.7, 1.0, 0.0])).collect()
+}
+
+/// Smoothing `e` is the call on targets smoothed beforehand in float32 (`y * (1 - e) + 0.5 * e`,
+/// Keras's operations), bit for bit, for both losses and every output; `e = 0` is no smoothing at
+/// all, bit for bit, -0 targets included (it is not routed through the arithmetic: -0 + 0 = +0).
+#[test]
+fn label_smoothing_is_the_call_on_smoothed_targets() {
+    let mut rng = Rng::new(77);
+    let mut bad = Vec::new();
+    for n in [1usize, 3, 4, 15, 16, 17, 33, 100] {
+        for loss in [Loss::Probabilities, Loss::Logits] {
+            let x = if loss == Loss::Logits { logits(&mut rng, n) } else { probabilities(&mut rng, n) };
+            let y = hard_soft_targets(&mut rng, n);
+            for e in [0.0f32, 0.1, 0.3, 1.0] {
+                let ys: Vec<f32> = y.iter().map(|&v| if e == 0.0 { v } else { v * (1.0 - e) + 0.5 * e }).collect();
+                for &what in &k::WHATS {
+                    let mut a = Args::new(&x, &y);
+                    a.smooth = e;
+                    let got = k::run(loss, a, what);
+                    let want = k::run(loss, Args::new(&x, &ys), what);
+                    let same_all = |p: &[f32], q: &[f32]| p.iter().zip(q).all(|(a, b)| same(*a, *b));
+                    if got.status != want.status || !same_all(&got.loss, &want.loss) || !same_all(&got.grad, &want.grad)
+                        || got.sum.map(f64::to_bits) != want.sum.map(f64::to_bits)
+                    {
+                        bad.push(format!("{:?} n={} e={} what={}", loss, n, e, what));
+                    }
+                }
+            }
+        }
+    }
+    assert_none(bad);
+}
+
+/// A masked-out element gives loss 0 and gradient 0 whatever it holds (NaN, out of range: not
+/// checked); a kept one is exactly what the call without a mask gives; the sum is the sum over the
+/// kept elements; broadcast masks of every period and phase; a byte above 1 is k::BAD_MASK at its
+/// index, reported before the input and target of the same index.
+#[test]
+fn mask_keeps_exactly_its_elements() {
+    let mut rng = Rng::new(78);
+    let mut bad = Vec::new();
+    for n in [1usize, 2, 4, 7, 16, 17, 31, 64, 70] {
+        for loss in [Loss::Probabilities, Loss::Logits] {
+            let x = if loss == Loss::Logits { logits(&mut rng, n) } else { probabilities(&mut rng, n) };
+            let y = hard_soft_targets(&mut rng, n);
+            for period in [1usize, 2, 3, 4, 5, 8, n] {
+                if n % period != 0 {
+                    continue;
+                }
+                let m: Vec<u8> = (0..period).map(|_| (rng.below(3) != 0) as u8).collect();
+                let phase = rng.below(period);
+                let keep = |i: usize| m[(phase + i) % period] == 1;
+                // Masked-out elements hold garbage.
+                let xg: Vec<f32> = (0..n).map(|i| if keep(i) { x[i] } else { rng.pick(&[f32::NAN, 7.0, -3.0]) }).collect();
+                let yg: Vec<f32> = (0..n).map(|i| if keep(i) { y[i] } else { rng.pick(&[f32::NAN, 2.0]) }).collect();
+                for &what in &k::WHATS {
+                    let mut a = Args::new(&xg, &yg);
+                    a.mask = Some(&m);
+                    a.mask_phase = phase;
+                    let got = k::run(loss, a, what);
+                    let plain = k::run(loss, Args::new(&x, &y), what);
+                    let mut sum = 0.0f64;
+                    let mut ok = got.status == k::OK;
+                    for i in 0..n {
+                        if what & k::LOSS_STORE != 0 {
+                            let want = if keep(i) { plain.loss[i] } else { 0.0 };
+                            ok &= same(got.loss[i], want);
+                        }
+                        if what & k::GRAD != 0 {
+                            let want = if keep(i) { plain.grad[i] } else { 0.0 };
+                            ok &= same(got.grad[i], want);
+                        }
+                        if keep(i) {
+                            sum += plain.loss.get(i).copied().unwrap_or(0.0) as f64;
+                        }
+                    }
+                    if what & k::LOSS_STORE != 0 {
+                        let s = got.sum.unwrap();
+                        ok &= (s - sum).abs() <= 1e-12 * sum.abs().max(1.0) || (s.is_nan() && sum.is_nan());
+                    }
+                    if !ok {
+                        bad.push(format!("{:?} n={} period={} phase={} what={}", loss, n, period, phase, what));
+                    }
+                }
+                // The divisor of a masked mean: the count of kept elements (and the kept weight sum).
+                let (status, count, _) = k::kept_weight(None, 0, Some(&m), phase, n);
+                let want = (0..n).filter(|&i| keep(i)).count() as f64;
+                if status != k::OK || count != want {
+                    bad.push(format!("kept count n={} period={}: {} vs {}", n, period, count, want));
+                }
+                let w: Vec<f32> = (0..period).map(|_| rng.unit() as f32).collect();
+                let (_, ws, _) = k::kept_weight(Some(&w), phase, Some(&m), phase, n);
+                let want: f64 = (0..n).filter(|&i| keep(i)).map(|i| w[(phase + i) % period] as f64).sum();
+                if (ws - want).abs() > 1e-12 * want.max(1.0) {
+                    bad.push(format!("kept weight n={} period={}: {} vs {}", n, period, ws, want));
+                }
+            }
+        }
+    }
+    // A byte above 1: k::BAD_MASK at the first such index, before a bad input at the same index.
+    for n in [1usize, 5, 16, 21, 40] {
+        for at in [0, n / 2, n - 1] {
+            let x = vec![0.5f32; n];
+            let mut xb = x.clone();
+            xb[at] = 2.0;
+            let mut m = vec![1u8; n];
+            m[at] = 2;
+            for &what in &k::WHATS {
+                let mut a = Args::new(&xb, &x);
+                a.mask = Some(&m);
+                let got = k::run(Loss::Probabilities, a, what);
+                if got.status != k::BAD_MASK || got.error_index != Some(at) {
+                    bad.push(format!("bad mask byte n={} at={}: {:?} {:?}", n, at, got.status, got.error_index));
+                }
+                let mut a = Args::new(&x, &x);
+                a.mask = Some(&m);
+                let got = k::run(Loss::Logits, a, what);
+                if got.status != k::BAD_MASK || got.error_index != Some(at) {
+                    bad.push(format!("bad mask byte (logits) n={} at={}", n, at));
+                }
+            }
+            let (status, _, index) = k::kept_weight(None, 0, Some(&m), 0, n);
+            if status != k::BAD_MASK || index != Some(at) {
+                bad.push(format!("kept_weight bad byte n={} at={}", n, at));
+            }
+        }
+    }
+    assert_none(bad);
+}

@@ -14,6 +14,7 @@ static LOCK: Mutex<()> = Mutex::new(());
 pub const OK: u32 = stream::OK;
 pub const BAD_INPUT: u32 = stream::BAD_INPUT;
 pub const BAD_TARGET: u32 = stream::BAD_TARGET;
+pub const BAD_MASK: u32 = stream::BAD_MASK;
 pub const BAD_WHAT: u32 = pass::BAD_WHAT;
 
 /// The `what` bits of a loss call.
@@ -49,6 +50,11 @@ pub struct Args<'a> {
     /// starts at element `a` passes `a % len`): element `i` uses `v[(phase + i) % len]`.
     pub weight_phase: usize,
     pub pos_weight_phase: usize,
+    /// Label smoothing (0: none).
+    pub smooth: f32,
+    /// A 0/1 byte mask broadcast like the weight, and the index element 0 uses.
+    pub mask: Option<&'a [u8]>,
+    pub mask_phase: usize,
 }
 
 impl<'a> Args<'a> {
@@ -62,6 +68,9 @@ impl<'a> Args<'a> {
             grad_div: 1.0,
             weight_phase: 0,
             pos_weight_phase: 0,
+            smooth: 0.0,
+            mask: None,
+            mask_phase: 0,
         }
     }
 }
@@ -108,6 +117,7 @@ unsafe fn call(
     let (w, w_len) = opt(a.weight);
     let (p, p_len) = opt(a.pos_weight);
     let (g, g_len) = opt(a.grad_output);
+    let (m, m_len) = a.mask.map_or((core::ptr::null(), 0), |m| (m.as_ptr(), m.len()));
     match loss {
         Loss::Probabilities => {
             assert!(a.pos_weight.is_none(), "no pos_weight on probabilities");
@@ -123,6 +133,10 @@ unsafe fn call(
                 a.grad_div,
                 loss_out as usize,
                 grad_out as usize,
+                a.smooth,
+                m as usize,
+                m_len,
+                a.mask_phase,
                 what,
             )
         }
@@ -141,6 +155,10 @@ unsafe fn call(
             a.grad_div,
             loss_out as usize,
             grad_out as usize,
+            a.smooth,
+            m as usize,
+            m_len,
+            a.mask_phase,
             what,
         ),
     }
@@ -148,7 +166,7 @@ unsafe fn call(
 
 fn read_globals(status: u32, what: u32) -> (Option<usize>, Option<f64>) {
     let index =
-        if status == BAD_INPUT || status == BAD_TARGET { Some(stream::bce_error_index()) } else { None };
+        if status == BAD_INPUT || status == BAD_TARGET || status == BAD_MASK { Some(stream::bce_error_index()) } else { None };
     let sum = if status == OK && what & LOSS != 0 { Some(stream::bce_last_sum()) } else { None };
     (index, sum)
 }
@@ -269,4 +287,15 @@ pub fn map(f: Map, x: &[f32], in_place: bool) -> (Vec<f32>, bool) {
     let r = if in_place { buf } else { out };
     let intact = Out::untouched(&r[n..]);
     (r[..n].to_vec(), intact)
+}
+
+/// `bce_kept_weight`: (status, the float64 sum of the kept weights, the bad index).
+pub fn kept_weight(weight: Option<&[f32]>, weight_phase: usize, mask: Option<&[u8]>, mask_phase: usize, n: usize) -> (u32, f64, Option<usize>) {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let (w, w_len) = opt(weight);
+    let (m, m_len) = mask.map_or((core::ptr::null(), 0), |m| (m.as_ptr(), m.len()));
+    // SAFETY: the operands are slices of their stated lengths.
+    let status = unsafe { stream::bce_kept_weight(w as usize, w_len, weight_phase, m as usize, m_len, mask_phase, n) };
+    let index = if status == BAD_MASK { Some(stream::bce_error_index()) } else { None };
+    (status, stream::bce_last_sum(), index)
 }

@@ -6,7 +6,9 @@
 // and the minimum sample count are met; the figure is the median time per call. Loading, data
 // generation and the reference are outside the timed region. Each method's loss and first gradient
 // element are checked against a float64 reference; a wrong result is reported and gets no ratio.
-// Writes bench/results/{results.json,results.md,chart.svg} (quick-* in quick mode).
+// Writes bench/results/{results.json,results.md,chart.svg} (quick-* in quick mode). Then runs
+// engines.mjs (Node 20, 22, 24, 26 and Chromium side by side) and small-calls.mjs (the size sweep
+// under every Node), unless --only is given.
 
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -144,6 +146,18 @@ async function main() {
   writeFileSync(new URL(`${prefix}results.md`, dir), md);
   writeFileSync(new URL(`${prefix}chart.svg`, dir), renderChart(report));
   console.log('\n' + md);
+  if (!args.includes('--only')) {
+    // The same fused passes under every engine at hand (Node 20 beside 24 and 26, Chromium), and the
+    // small-call size sweep under every Node: each in its own run, interleaved inside.
+    for (const script of ['engines.mjs', 'small-calls.mjs']) {
+      console.log(`\n== bench/${script} ==`);
+      const extra = quick ? (script === 'engines.mjs' ? ['--rounds', '3'] : ['--quick']) : [];
+      const code = await new Promise((done) => {
+        spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...extra], { stdio: 'inherit' }).on('close', done);
+      });
+      if (code !== 0) console.log(`  bench/${script}: exited with ${code}`);
+    }
+  }
 }
 
 function fmtN(n) {

@@ -101,7 +101,7 @@ describe('argument errors name the argument', () => {
     for (const fn of ALL) {
       // @ts-expect-error not a reduction
       expect(() => fn(x9, y9, { reduction: 'avg' })).toThrowError(
-        new RangeError(`${fn.name}: 'avg' is not a valid value for reduction (use 'none', 'mean' or 'sum')`),
+        new RangeError(`${fn.name}: 'avg' is not a valid value for reduction (use 'none', 'mean', 'sum', 'weightedMean' or 'rowMean')`),
       );
       // @ts-expect-error not a reduction
       expect(() => fn(x9, y9, { reduction: 1 })).toThrowError(TypeError);

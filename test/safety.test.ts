@@ -131,7 +131,7 @@ describe('unknown option keys: TypeError naming the key and the likely one', () 
   it('options of another variant are refused too, and a key with nothing close gets the list', () => {
     expect(() => bce.binaryCrossEntropy([0.5], [1], { gradOutput: 2 } as object)).toThrowError(/unknown option 'gradOutput'/);
     expect(() => bce.binaryCrossEntropyBackward([0.5], [1], { out: new Float32Array(1) } as object)).toThrowError(/unknown option 'out'/);
-    expect(() => bce.binaryCrossEntropy([0.5], [1], { foo: 1 } as object)).toThrowError(/unknown option 'foo'; valid options: weight, reduction, out/);
+    expect(() => bce.binaryCrossEntropy([0.5], [1], { foo: 1 } as object)).toThrowError(/unknown option 'foo'; valid options: weight, reduction, labelSmoothing, mask, rowLength, out/);
   });
 
   it('out with a reduction that returns a number is an error, not ignored', () => {

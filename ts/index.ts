@@ -30,7 +30,16 @@ export {
   type BCEWithLogitsBackwardOptions,
   type BCEWithLogitsForwardBackwardOptions,
 } from './bce_with_logits.js';
-export { Sigmoid, BCELoss, BCEWithLogitsLoss, type CallOptions } from './modules.js';
+export {
+  sigmoidFocalLoss,
+  sigmoidFocalLossBackward,
+  sigmoidFocalLossForwardBackward,
+  type FocalOptions,
+  type FocalForwardOptions,
+  type FocalBackwardOptions,
+  type FocalForwardBackwardOptions,
+} from './focal.js';
+export { Sigmoid, BCELoss, BCEWithLogitsLoss, SigmoidFocalLoss, type CallOptions } from './modules.js';
 export {
   createAccumulator,
   type Accumulator,
@@ -44,5 +53,6 @@ export type {
   OutputOptions,
   GradOptions,
   ForwardBackward,
+  MaskInput,
 } from './pass.js';
 export { OutOfRangeError } from './pass.js';

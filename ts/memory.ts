@@ -37,8 +37,10 @@ export const enum Slot {
   GradOutput,
   Loss,
   Grad,
+  /** A piece of a mask, as bytes. */
+  Mask,
 }
-const SLOTS = 7;
+const SLOTS = 8;
 
 /** The scratch block: `SLOTS * PIECE` floats, allocated once (see the growth rule above). */
 let scratchBase = 0;
@@ -52,6 +54,10 @@ let heap: Float32Array | null = null;
  * A Float32Array over the whole WebAssembly memory, re-created after `memory.grow` (which detaches the
  * old buffer: its views then have length 0, a cheaper test than reading `memory.buffer`).
  */
+export function heapU8(): Uint8Array {
+  return new Uint8Array(memoryBuffer());
+}
+
 export function heapF32(): Float32Array {
   if (heap === null || heap.length === 0) {
     if (heap !== null) retired.add(heapBuffer);
@@ -268,8 +274,7 @@ function describe(v: unknown): string {
  */
 export function addressOf(x: unknown, fn: string, arg?: string): number {
   if (x instanceof WasmBuffer) return x.address(fn, arg);
-  if (x instanceof Float32Array && x.buffer === memoryBuffer()) return x.byteOffset;
-  return -1;
+  return x instanceof Float32Array ? addressIn(x, homeOf(x), fn, arg) : -1;
 }
 
 /**
@@ -305,11 +310,25 @@ export function copyChecked(
 /** Below this many elements a copy is a plain loop (cheaper than creating a subarray to `set`). */
 const SHORT = 16;
 
-/** Copies `m` floats from float index `from` of WebAssembly memory to `dst[a ..]`. */
-export function copyOut(from: number, m: number, dst: Float32Array, a: number): void {
-  const h = heapF32();
-  if (m > SHORT) dst.set(h.subarray(from, from + m), a);
-  else for (let i = 0; i < m; i++) dst[a + i] = h[from + i];
+/** Copies the first `m` floats of scratch slot `slot` to `dst[a ..]`, with one `set`. */
+export function copyOut(slot: Slot, m: number, dst: Float32Array, a: number): void {
+  dst.set(slotView(slot, m), a);
+}
+
+// The last view of each scratch slot that `slotView` made: calls of one size reuse it.
+const slotViews: (Float32Array | undefined)[] = [];
+
+/**
+ * A Float32Array over the first `m` floats of scratch slot `slot`, kept for the next call of the
+ * same size (a view detached by `memory.grow` has length 0 and is made again).
+ */
+function slotView(slot: Slot, m: number): Float32Array {
+  let v = slotViews[slot];
+  if (v === undefined || v.length !== m) {
+    v = new Float32Array(memoryBuffer(), slotAddress(slot), m);
+    slotViews[slot] = v;
+  }
+  return v;
 }
 
 function notANumber(name: string, index: number, v: unknown): TypeError {
@@ -326,73 +345,98 @@ export function newResult(n: number, fn: string): Float32Array {
   }
 }
 
-// The memory range of the last array given to `setRange` (module state, so that checks on the hot
-// path allocate nothing): its buffer and byte range.
-let rBuffer: object | null = null;
-let rStart = 0;
-let rEnd = 0;
+/** Stands for WebAssembly memory where homes are compared (its ArrayBuffer changes when memory grows). */
+export const WASM_MEMORY: object = {};
 
-/** Stands for WebAssembly memory in range checks (its ArrayBuffer changes when memory grows). */
-const WASM_MEMORY = {};
-
-/** Sets the range state to the memory `x` occupies; false (and no range) for a plain array. */
-function setRange(x: unknown): boolean {
-  if (x instanceof WasmBuffer) {
-    rStart = x.bytes(); // 0 when freed: refused by name where its address is taken
-    rBuffer = WASM_MEMORY;
-    rEnd = rStart + x.length * BYTES;
-    return rStart !== 0 && rEnd > rStart;
-  }
-  if (!ArrayBuffer.isView(x)) return false;
+/**
+ * Where the elements of `x` live: {@link WASM_MEMORY} for a WasmBuffer or a view of the module's
+ * memory, the (Shared)ArrayBuffer of any other typed array, null for anything else (a plain array
+ * shares memory with nothing). A view's `buffer` is not free to read: a call takes each argument's
+ * home once and uses it for both its address and its overlap checks.
+ */
+export function homeOf(x: unknown): object | null {
+  if (x instanceof WasmBuffer) return WASM_MEMORY;
+  if (!ArrayBuffer.isView(x)) return null;
   const buffer = x.buffer;
-  rBuffer = buffer === memoryBuffer() ? WASM_MEMORY : buffer;
-  rStart = x.byteOffset;
-  rEnd = rStart + x.byteLength;
-  return rEnd > rStart;
-}
-
-/** An output's range while its operands are compared with it. */
-let oBuffer: object | null = null;
-let oStart = 0;
-let oEnd = 0;
-
-/** Whether `x` shares memory with the output set by {@link checkOverlap} (exactly the same elements excepted when `exactOk`). */
-function clash(x: unknown, exactOk: boolean): boolean {
-  if (x === undefined || !setRange(x) || rBuffer !== oBuffer || rStart >= oEnd || oStart >= rEnd) return false;
-  return !(exactOk && rStart === oStart && rEnd === oEnd);
+  return buffer === memoryBuffer() ? WASM_MEMORY : buffer;
 }
 
 /**
- * RangeError unless `out` is disjoint from the operands `a`..`e` (or is exactly the same elements as
- * one of them, which is allowed: the kernels read each block before writing it) and from the other
- * output `other` (no exception). As in PyTorch, whose `out=` refuses a partial overlap.
+ * The byte address of `x` (whose home is `home`, see {@link homeOf}) if the kernels can use it in
+ * place: a WasmBuffer, or a Float32Array over the module's memory; else -1. Throws for a freed
+ * WasmBuffer.
  */
-export function checkOverlap(
-  out: unknown, fn: string, arg: string, names: readonly string[], a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown,
-  other?: unknown, otherName = '',
-): void {
-  if (!setRange(out)) return;
-  oBuffer = rBuffer;
-  oStart = rStart;
-  oEnd = rEnd;
-  const n = names.length;
-  const bad = clash(a, true) ? 0 : n > 1 && clash(b, true) ? 1 : n > 2 && clash(c, true) ? 2 : n > 3 && clash(d, true) ? 3 : n > 4 && clash(e, true) ? 4 : -1;
-  if (bad >= 0) {
-    throw new RangeError(
-      `${fn}: ${arg} overlaps ${names[bad]} without being the same elements; write the result elsewhere ` +
-        '(an output may be exactly an input, but not a shifted or partial view of one)',
-    );
-  }
-  if (clash(other, false)) throw new RangeError(`${fn}: ${arg} and ${otherName} share memory; they must be separate arrays`);
+export function addressIn(x: unknown, home: object | null, fn: string, arg?: string): number {
+  if (home !== WASM_MEMORY) return -1;
+  if (x instanceof WasmBuffer) return x.address(fn, arg);
+  return x instanceof Float32Array ? x.byteOffset : -1;
 }
 
-/** Checks an output's type, state and length before anything runs; returns its address or -1. */
-export function checkOutput(out: unknown, n: number, fn: string, arg?: string): number {
+/** How two arrays share memory (see {@link sharing}). */
+export const enum Sharing {
+  None,
+  /** Exactly the same elements. */
+  Same,
+  /** Anything else: a shifted or partial view. */
+  Partial,
+}
+
+/**
+ * How `a` and `b` (with homes `aHome`, `bHome` from {@link homeOf}) share memory. Empty arrays and
+ * freed WasmBuffers share nothing (a freed buffer is refused by name where its address is taken).
+ */
+export function sharing(a: unknown, aHome: object | null, b: unknown, bHome: object | null): Sharing {
+  if (aHome !== bHome || aHome === null) return Sharing.None;
+  const as = startOf(a);
+  const ae = endOf(a, as);
+  const bs = startOf(b);
+  const be = endOf(b, bs);
+  if (as < 0 || bs < 0 || as >= ae || bs >= be || as >= be || bs >= ae) return Sharing.None;
+  return as === bs && ae === be ? Sharing.Same : Sharing.Partial;
+}
+
+/** The first byte of an array with a home: a WasmBuffer's address (-1 once freed), a view's offset. */
+function startOf(x: unknown): number {
+  if (x instanceof WasmBuffer) return x.freed ? -1 : x.bytes();
+  return (x as ArrayBufferView).byteOffset;
+}
+
+/** The byte after an array with a home that starts at `start`. */
+function endOf(x: unknown, start: number): number {
+  return start + (x instanceof WasmBuffer ? x.length * BYTES : (x as ArrayBufferView).byteLength);
+}
+
+/** RangeError for an output that overlaps an operand without being exactly its elements. */
+export function overlapError(fn: string, arg: string, operand: string): RangeError {
+  return new RangeError(
+    `${fn}: ${arg} overlaps ${operand} without being the same elements; write the result elsewhere ` +
+      '(an output may be exactly an input, but not a shifted or partial view of one)',
+  );
+}
+
+/** RangeError for two outputs that share memory. */
+export function sharedOutputsError(fn: string, arg: string, other: string): RangeError {
+  return new RangeError(`${fn}: ${arg} and ${other} share memory; they must be separate arrays`);
+}
+
+/**
+ * RangeError unless `out` is disjoint from the operand `x` or exactly the same elements (allowed: the
+ * kernels read each block before writing it). As in PyTorch, whose `out=` refuses a partial overlap.
+ */
+export function checkOverlap(out: unknown, fn: string, arg: string, x: unknown, operand: string): void {
+  if (sharing(out, homeOf(out), x, homeOf(x)) === Sharing.Partial) throw overlapError(fn, arg, operand);
+}
+
+/**
+ * Checks an output's type, state and length before anything runs; returns its address or -1.
+ * `home` is its {@link homeOf} when the caller has it already.
+ */
+export function checkOutput(out: unknown, n: number, fn: string, arg?: string, home: object | null = homeOf(out)): number {
   if (out === undefined) return -1;
   if (!(out instanceof WasmBuffer) && !(out instanceof Float32Array)) {
     throw new TypeError(`${named(fn, arg)} must be a Float32Array or a WasmBuffer, got ${describe(out)}`);
   }
-  const address = addressOf(out, fn, arg);
+  const address = addressIn(out, home, fn, arg);
   if (out.length === 0) checkNotStale(out, fn, arg);
   if (out.length !== n) {
     throw new RangeError(`${named(fn, arg)} has length ${out.length} but the result has ${n} elements`);

@@ -2,6 +2,7 @@
 // classes are made from the families in ops.ts.
 
 import type { BCEWithLogitsOptions } from './bce_with_logits.js';
+import type { FocalOptions } from './focal.js';
 import type { FloatInput, FloatOutput } from './memory.js';
 import { FAMILIES, operation, type Family } from './ops.js';
 import {
@@ -97,5 +98,18 @@ export class BCELoss<R extends Reduction = 'mean'> extends LossModule<R, LossOpt
 export class BCEWithLogitsLoss<R extends Reduction = 'mean'> extends LossModule<R, BCEWithLogitsOptions<R>> {
   constructor(options: BCEWithLogitsOptions<R> = {}) {
     super('BCEWithLogitsLoss', FAMILIES.BCEWithLogitsLoss, options);
+  }
+}
+
+/**
+ * torchvision's `sigmoid_focal_loss` as a module (alpha, gamma and the reduction fixed at
+ * construction; default reduction `'none'`, torchvision's); see {@link sigmoidFocalLoss}.
+ *
+ * @example
+ * const loss = new SigmoidFocalLoss({ gamma: 2, reduction: 'mean' });
+ */
+export class SigmoidFocalLoss<R extends Reduction = 'none'> extends LossModule<R, FocalOptions<R>> {
+  constructor(options: FocalOptions<R> = {}) {
+    super('SigmoidFocalLoss', FAMILIES.SigmoidFocalLoss, options);
   }
 }

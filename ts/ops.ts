@@ -14,6 +14,7 @@ export interface Op {
 
 const P = Kind.Probabilities;
 const L = Kind.Logits;
+const F = Kind.Focal;
 
 /** Every loss operation by its public name. */
 export const OPS = {
@@ -23,6 +24,9 @@ export const OPS = {
   binaryCrossEntropyWithLogits: { kind: L, what: LOSS },
   binaryCrossEntropyWithLogitsBackward: { kind: L, what: GRAD },
   binaryCrossEntropyWithLogitsForwardBackward: { kind: L, what: LOSS | GRAD },
+  sigmoidFocalLoss: { kind: F, what: LOSS },
+  sigmoidFocalLossBackward: { kind: F, what: GRAD },
+  sigmoidFocalLossForwardBackward: { kind: F, what: LOSS | GRAD },
 } as const satisfies Record<string, Op>;
 
 /** The name of a loss operation. */
@@ -45,13 +49,19 @@ export const FAMILIES = {
     forward: 'binaryCrossEntropy',
     backward: 'binaryCrossEntropyBackward',
     forwardBackward: 'binaryCrossEntropyForwardBackward',
-    options: ['weight', 'reduction'],
+    options: ['weight', 'reduction', 'labelSmoothing', 'mask', 'rowLength'],
   },
   BCEWithLogitsLoss: {
     forward: 'binaryCrossEntropyWithLogits',
     backward: 'binaryCrossEntropyWithLogitsBackward',
     forwardBackward: 'binaryCrossEntropyWithLogitsForwardBackward',
-    options: ['weight', 'reduction', 'posWeight'],
+    options: ['weight', 'reduction', 'labelSmoothing', 'mask', 'rowLength', 'posWeight'],
+  },
+  SigmoidFocalLoss: {
+    forward: 'sigmoidFocalLoss',
+    backward: 'sigmoidFocalLossBackward',
+    forwardBackward: 'sigmoidFocalLossForwardBackward',
+    options: ['weight', 'reduction', 'labelSmoothing', 'mask', 'rowLength', 'alpha', 'gamma'],
   },
 } as const satisfies Record<string, Family>;
 

@@ -3,17 +3,22 @@
 
 import {
   WasmBuffer,
-  addressOf,
+  addressIn,
   checkOutput,
-  checkOverlap,
   copyIn,
   copyOut,
   ensureScratch,
   heapF32,
-  lengthOf,
+  heapU8,
+  homeOf,
   memoryBuffer,
+  lengthOf,
   newResult,
+  overlapError,
   PIECE,
+  sharedOutputsError,
+  sharing,
+  Sharing,
   Slot,
   slotAddress,
   type FloatInput,
@@ -21,11 +26,18 @@ import {
 } from './memory.js';
 import { kernels } from './wasm.js';
 
-/** How element losses are combined, as in PyTorch: `'mean'` (the default) divides the sum by the element count. */
-export type Reduction = 'none' | 'mean' | 'sum';
+/**
+ * How element losses are combined: as in PyTorch `'mean'` (the default; the sum over the count of
+ * kept elements), `'sum'`, `'none'`; and `'weightedMean'` (`sum(w l) / sum(w)` over kept elements)
+ * and `'rowMean'` (the mean of each row of `rowLength` elements, a Float32Array).
+ */
+export type Reduction = 'none' | 'mean' | 'sum' | 'weightedMean' | 'rowMean';
 
-/** The loss a reduction returns: a Float32Array for `'none'`, a number otherwise. */
-export type LossFor<R extends Reduction> = R extends 'none' ? Float32Array : number;
+/** The loss a reduction returns: a Float32Array for `'none'` and `'rowMean'`, a number otherwise. */
+export type LossFor<R extends Reduction> = R extends 'none' | 'rowMean' ? Float32Array : number;
+
+/** A 0/1 mask: a Uint8Array, booleans, or numbers 0 and 1. */
+export type MaskInput = Uint8Array | ArrayLike<boolean> | ArrayLike<number>;
 
 /** Options shared by both losses. */
 export interface LossOptions<R extends Reduction = Reduction> {
@@ -35,8 +47,18 @@ export interface LossOptions<R extends Reduction = Reduction> {
    * class of row-major `[..., C]` data); the input's own length is one weight per element.
    */
   weight?: FloatInput;
-  /** `'mean'` (default), `'sum'` or `'none'`. */
+  /** `'mean'` (default), `'sum'`, `'none'`, `'weightedMean'` or `'rowMean'` (with `rowLength`). */
   reduction?: R;
+  /** Label smoothing `e` in [0, 1] (Keras): targets become `y (1 - e) + e / 2` inside the pass. */
+  labelSmoothing?: number;
+  /**
+   * Which elements count (1) and which do not (0), broadcast like `weight`: a masked-out element
+   * gives loss 0 and gradient 0, is not range-checked (it may hold anything, NaN included), and is
+   * not counted by `'mean'`.
+   */
+  mask?: MaskInput;
+  /** For `reduction: 'rowMean'`: the row length `C` of row-major `[N, C]` data (it must divide the length). */
+  rowLength?: number;
 }
 
 /** Where results go, to write them into caller-provided memory with no allocation. */
@@ -69,15 +91,17 @@ export const GRAD = 4;
 
 const BAD_INPUT = 1;
 const BAD_TARGET = 2;
+const BAD_MASK = 4;
 
 /** Which kernel a pass runs. */
 export const enum Kind {
   Probabilities,
   Logits,
+  Focal,
 }
 
 /** Every option a loss function takes. */
-export type AnyOptions = LossOptions & OutputOptions & GradOptions & { posWeight?: FloatInput };
+export type AnyOptions = LossOptions & OutputOptions & GradOptions & { posWeight?: FloatInput; alpha?: number; gamma?: number };
 
 /** The result of a pass: the reduced loss or element losses, and the gradient, as asked. */
 export interface PassResult {
@@ -98,6 +122,8 @@ const EMPTY = new Float32Array(0);
 export interface Chunk {
   offset: number;
   total?: number;
+  /** The divisor of the gradient, when the caller computed it (a masked mean, a weightedMean). */
+  divisor?: number;
 }
 
 /** The checked arguments of a pass (see {@link checkPass}). */
@@ -106,6 +132,8 @@ export interface CheckedPass {
   n: number;
   /** The whole's length for a chunk (-1 for a stream of unknown length), else `n`. */
   whole: number;
+  input: FloatInput;
+  target: FloatInput;
   weight: FloatInput | undefined;
   wLen: number;
   posWeight: FloatInput | undefined;
@@ -119,20 +147,119 @@ export interface CheckedPass {
   /** The outputs asked for (each option is read once: a getter cannot change it after its check). */
   out: FloatOutput | undefined;
   gradOut: FloatOutput | undefined;
+  /** The outputs' addresses in WebAssembly memory, or -1 (absent, or a Float32Array elsewhere). */
+  lossAddr: number;
+  gradAddr: number;
+  /** Each array argument's {@link homeOf} (null when absent), taken once per call. */
+  xHome: object | null;
+  yHome: object | null;
+  wHome: object | null;
+  pHome: object | null;
+  gHome: object | null;
+  /** Label smoothing (0: none), the mask and its period (0: none), the row length, focal's parameters. */
+  smooth: number;
+  mask: MaskInput | undefined;
+  mLen: number;
+  rowLength: number;
+  alpha: number;
+  gamma: number;
 }
 
 /** The option keys each variant takes, by `kind` and `what` (LOSS, GRAD, LOSS | GRAD). */
-function allowedKeys(kind: Kind, what: number): readonly string[] {
-  const keys = ['weight', 'reduction'];
+function allowedKeys(kind: Kind, what: number): readonly OptionKey[] {
+  const keys: OptionKey[] = ['weight', 'reduction', 'labelSmoothing', 'mask', 'rowLength'];
   if (kind === Kind.Logits) keys.push('posWeight');
+  if (kind === Kind.Focal) keys.push('alpha', 'gamma');
   if (what & LOSS) keys.push('out');
   if (what & GRAD) keys.push('gradOutput', 'gradOut');
   return keys;
 }
-const KEYS: (readonly string[])[] = [];
-for (const kind of [Kind.Probabilities, Kind.Logits]) {
-  for (const what of [LOSS, GRAD, LOSS | GRAD]) KEYS[kind * 8 + what] = allowedKeys(kind, what);
+
+/** Every option of the loss functions, one bit each: a variant's keys are a mask of them. */
+const OPTION_BITS = { weight: 1, reduction: 2, posWeight: 4, out: 8, gradOutput: 16, gradOut: 32, labelSmoothing: 64, mask: 128, rowLength: 256, alpha: 512, gamma: 1024 };
+type OptionKey = keyof typeof OPTION_BITS;
+
+// The keys of each variant (for messages) and their mask, at index kind * 8 + what.
+const KEYS: (readonly OptionKey[])[] = [];
+const MASKS: number[] = [];
+for (const kind of [Kind.Probabilities, Kind.Logits, Kind.Focal]) {
+  for (const what of [LOSS, GRAD, LOSS | GRAD]) {
+    const keys = allowedKeys(kind, what);
+    KEYS[kind * 8 + what] = keys;
+    MASKS[kind * 8 + what] = keys.reduce((m, key) => m | OPTION_BITS[key], 0);
+  }
 }
+
+/** The options of one call, each read once (see {@link readOptions}); not yet checked. */
+export interface PassOptions {
+  /** The OPTION_BITS of the keys the options object has (whatever their values). */
+  keys: number;
+  weight: FloatInput | undefined;
+  reduction: Reduction | undefined;
+  out: FloatOutput | undefined;
+  gradOut: FloatOutput | undefined;
+  posWeight: FloatInput | undefined;
+  gradOutput: number | FloatInput | undefined;
+  /** Numbers by their types; checked by {@link checkPass}. */
+  labelSmoothing?: number;
+  mask?: MaskInput;
+  rowLength?: number;
+  alpha?: number;
+  gamma?: number;
+}
+
+const NO_OPTIONS: PassOptions = Object.freeze({
+  keys: 0,
+  weight: undefined,
+  reduction: undefined,
+  out: undefined,
+  gradOut: undefined,
+  posWeight: undefined,
+  gradOutput: undefined,
+});
+/** The focal loss's default reduction is torchvision's, `'none'`. */
+const FOCAL_NO_OPTIONS: PassOptions = Object.freeze({ ...NO_OPTIONS, reduction: 'none' });
+
+/**
+ * Reads the options of a call to operation `kind`/`what` exactly once (a getter cannot change an
+ * option after its check): TypeError for options that are not a plain object and for a key the
+ * operation does not take (as {@link checkKeys}, but a table lookup per key instead of a search).
+ */
+export function readOptions(kind: Kind, fn: string, options: AnyOptions | undefined, what: number): PassOptions {
+  if (options === undefined) return kind === Kind.Focal ? FOCAL_NO_OPTIONS : NO_OPTIONS;
+  checkOptionsObject(options, fn);
+  const v = kind * 8 + (what & (LOSS | GRAD));
+  const mask = MASKS[v];
+  let keys = 0;
+  for (const key in options) {
+    // Inherited names ('toString', '__proto__') are not numbers here: unknown, as they should be.
+    const bit = (OPTION_BITS as Record<string, unknown>)[key];
+    if (typeof bit === 'number' && (bit & mask) !== 0) {
+      keys |= bit;
+    } else {
+      // Throws unless the value is undefined (then the key is ignored, but takes the general path).
+      checkKeys(options, KEYS[v], fn, kind === Kind.Probabilities ? POS_WEIGHT_HINT : undefined);
+      keys |= UNKNOWN_KEY;
+    }
+  }
+  return {
+    keys,
+    weight: options.weight,
+    reduction: options.reduction ?? (kind === Kind.Focal ? 'none' : undefined),
+    out: options.out,
+    gradOut: options.gradOut,
+    posWeight: kind === Kind.Logits ? options.posWeight : undefined,
+    gradOutput: what & GRAD ? options.gradOutput : undefined,
+    labelSmoothing: options.labelSmoothing,
+    mask: options.mask,
+    rowLength: options.rowLength,
+    alpha: kind === Kind.Focal ? options.alpha : undefined,
+    gamma: kind === Kind.Focal ? options.gamma : undefined,
+  };
+}
+
+/** A key no operation takes, with the value undefined (see {@link readOptions}). */
+const UNKNOWN_KEY = 1 << 30;
 
 /**
  * TypeError for an option key that `fn` does not take (a typo would otherwise be ignored), with the
@@ -185,61 +312,91 @@ function editDistance(a: string, b: string): number {
 }
 
 /**
- * Checks a pass's arguments without running anything: options, lengths, broadcasting, outputs and
- * the upstream gradient. Throws the documented TypeError / RangeError naming the argument.
+ * Checks a pass's arguments without running anything: the options' values (read by
+ * {@link readOptions}), lengths, broadcasting, outputs and the upstream gradient. Throws the
+ * documented TypeError / RangeError naming the argument.
  */
 export function checkPass(
-  kind: Kind,
   fn: string,
   input: FloatInput,
-  targetValues: FloatInput,
-  options: AnyOptions | undefined,
+  target: FloatInput,
+  o: PassOptions,
   what: number,
   chunk?: Chunk,
 ): CheckedPass {
-  const o: AnyOptions = options ?? {};
-  checkOptionsObject(o, fn);
-  checkKeys(o, KEYS[kind * 8 + (what & (LOSS | GRAD))], fn, kind === Kind.Probabilities ? POS_WEIGHT_HINT : undefined);
-  // Every option is read exactly once, here.
-  const { weight, reduction: r, out, gradOut } = o;
-  const posWeight = kind === Kind.Logits ? o.posWeight : undefined;
+  const { weight, reduction: r, out, gradOut, posWeight, gradOutput } = o;
   const wantLoss = (what & LOSS) !== 0;
   const wantGrad = (what & GRAD) !== 0;
-  const gradOutput = wantGrad ? o.gradOutput : undefined;
   const reduction = reductionOf(r, fn);
   const n = lengthOf(input, fn, 'input');
-  const nt = lengthOf(targetValues, fn, 'target');
+  const nt = lengthOf(target, fn, 'target');
   if (nt !== n) {
     throw new RangeError(`${fn}: target has length ${nt} but input has length ${n}; they must match`);
   }
   const whole = chunk === undefined ? n : chunk.total ?? -1;
   const wLen = weight === undefined ? 0 : broadcastLength(weight, whole, fn, 'weight');
   const pLen = posWeight === undefined ? 0 : broadcastLength(posWeight, whole, fn, 'posWeight');
+  const { labelSmoothing: e = 0, mask, rowLength: C, alpha = 0.25, gamma = 2 } = o;
+  const smooth = number(e, fn, 'labelSmoothing', e <= 1 && e >= 0, 'a number from 0 to 1');
+  const mLen = mask === undefined ? 0 : broadcastLength(mask as ArrayLike<number>, whole, fn, 'mask');
+  const rows = reduction === 'rowMean';
+  if (rows !== (C !== undefined)) throw new TypeError(`${fn}: reduction 'rowMean' and rowLength go together`);
+  const rowLength = rows ? number(C, fn, 'rowLength', Number.isInteger(C) && C! > 0 && n % C! === 0, `a positive integer that divides the length ${n}`) : 0;
+  const a = number(alpha, fn, 'alpha', alpha === alpha, 'a number (negative: no alpha factor)');
+  const g = number(gamma, fn, 'gamma', gamma >= 0 && gamma < Infinity, 'a finite number >= 0');
   const none = reduction === 'none';
   if (wantLoss && none) what |= LOSS_STORE;
   if (out !== undefined && !none) {
     throw new TypeError(`${fn}: out receives element losses, so it needs reduction 'none' (got '${reduction}')`);
   }
-  if (out !== undefined || gradOut !== undefined) {
-    // An output may be exactly an input (in place); any other sharing of memory is refused (a
-    // broadcast operand can never be exactly an output: its length differs).
-    const g = typeof gradOutput === 'object' ? gradOutput : undefined;
-    const lossOut = wantLoss && none ? out : undefined;
-    const gOut = wantGrad ? gradOut : undefined;
-    if (lossOut !== undefined) checkOverlap(lossOut, fn, 'out', OPERANDS, input, targetValues, weight, posWeight, g, gOut, 'gradOut');
-    if (gOut !== undefined) checkOverlap(gOut, fn, 'gradOut', OPERANDS, input, targetValues, weight, posWeight, g);
+  const c: CheckedPass = {
+    reduction, n, whole, input, target, weight, wLen, posWeight, pLen, none, wantLoss, wantGrad, gradOutput,
+    what, out, gradOut, lossAddr: -1, gradAddr: -1,
+    xHome: homeOf(input),
+    yHome: homeOf(target),
+    wHome: weight === undefined ? null : homeOf(weight),
+    pHome: posWeight === undefined ? null : homeOf(posWeight),
+    gHome: typeof gradOutput === 'object' ? homeOf(gradOutput) : null,
+    smooth, mask, mLen, rowLength, alpha: a, gamma: g,
+  };
+  const lossOut = wantLoss && none ? out : undefined;
+  const gOut = wantGrad ? gradOut : undefined;
+  const outHome = lossOut === undefined ? null : homeOf(lossOut);
+  const gradOutHome = gOut === undefined ? null : homeOf(gOut);
+  // An output may be exactly an input (in place); any other sharing of memory is refused (a
+  // broadcast operand can never be exactly an output: its length differs).
+  if (outHome !== null) {
+    checkOperandOverlap(c, fn, 'out', lossOut, outHome);
+    if (sharing(lossOut, outHome, gOut, gradOutHome) !== Sharing.None) throw sharedOutputsError(fn, 'out', 'gradOut');
   }
+  if (gradOutHome !== null) checkOperandOverlap(c, fn, 'gradOut', gOut, gradOutHome);
   // The upstream gradient: absent (1), a scalar, or (for 'none') one value per element.
   if (gradOutput !== undefined && typeof gradOutput !== 'number') {
-    if (!none) {
+    if (!none && !rows) {
       throw new TypeError(`${fn}: gradOutput must be a number for reduction '${reduction}' (the loss is a scalar)`);
     }
     const len = lengthOf(gradOutput, fn, 'gradOutput');
-    if (len !== n) {
-      throw new RangeError(`${fn}: gradOutput has length ${len} but input has length ${n}; they must match`);
+    const want = rows ? n / rowLength : n;
+    if (len !== want) {
+      throw new RangeError(`${fn}: gradOutput has length ${len} but ${rows ? `the loss has ${want} rows` : `input has length ${n}`}; they must match`);
     }
   }
-  return { reduction, n, whole, weight, wLen, posWeight, pLen, none, wantLoss, wantGrad, gradOutput, what, out, gradOut };
+  // The outputs' types, states and lengths, before anything is written.
+  if (lossOut !== undefined) c.lossAddr = checkOutput(lossOut, n, fn, 'out', outHome);
+  if (gOut !== undefined) c.gradAddr = checkOutput(gOut, n, fn, 'gradOut', gradOutHome);
+  return c;
+}
+
+/** RangeError if output `o` (home `home`) overlaps an operand of the pass other than exactly. */
+function checkOperandOverlap(c: CheckedPass, fn: string, arg: string, o: unknown, home: object): void {
+  const bad =
+    sharing(o, home, c.input, c.xHome) === Sharing.Partial ? 'input'
+    : sharing(o, home, c.target, c.yHome) === Sharing.Partial ? 'target'
+    : sharing(o, home, c.weight, c.wHome) === Sharing.Partial ? 'weight'
+    : sharing(o, home, c.posWeight, c.pHome) === Sharing.Partial ? 'posWeight'
+    : sharing(o, home, c.gradOutput, c.gHome) === Sharing.Partial ? 'gradOutput'
+    : undefined;
+  if (bad !== undefined) throw overlapError(fn, arg, bad);
 }
 
 /**
@@ -248,8 +405,8 @@ export function checkPass(
  * slot once per call; -1 for a longer plain array, whose elements each piece gathers (see
  * {@link gather}).
  */
-function placeOperand(src: FloatInput, len: number, slot: Slot, fn: string, arg: string): number {
-  const ptr = addressOf(src, fn, arg);
+function placeOperand(src: FloatInput, home: object | null, len: number, slot: Slot, fn: string, arg: string): number {
+  const ptr = addressIn(src, home, fn, arg);
   if (ptr >= 0 || len > PIECE) return ptr;
   const to = slotAddress(slot);
   copyIn(src as ArrayLike<number>, 0, len, to >>> 2, fn, arg);
@@ -311,26 +468,294 @@ export function runPass(
   kind: Kind,
   fn: string,
   input: FloatInput,
-  targetValues: FloatInput,
+  target: FloatInput,
   options: AnyOptions | undefined,
   what: number,
   chunk?: Chunk,
 ): PassResult {
-  const k = kernels();
+  return runRead(kind, fn, input, target, readOptions(kind, fn, options, what), what, chunk);
+}
+
+/** {@link runPass} with the options already read by {@link readOptions}. */
+export function runRead(
+  kind: Kind,
+  fn: string,
+  input: FloatInput,
+  target: FloatInput,
+  o: PassOptions,
+  what: number,
+  chunk?: Chunk,
+): PassResult {
   ensureScratch();
-  const c = checkPass(kind, fn, input, targetValues, options, what, chunk);
-  const { n, none, wantLoss, wantGrad, gradOutput, weight, posWeight, wLen, pLen, out, gradOut } = c;
+  if (chunk === undefined && kind !== Kind.Focal && (o.keys & ~LEAN_KEYS) === 0) {
+    const r = leanPass(kind, fn, input, target, o, what);
+    if (r !== undefined) return r;
+  }
+  if (o.reduction === 'rowMean') return rowMeanPass(kind, fn, input, target, o, what);
+  return generalPass(kind, fn, input, target, o, what, chunk);
+}
+
+/**
+ * `'rowMean'`: the element losses of the pass with reduction `'none'`, then each row's float64 sum
+ * over its count of kept elements. The gradient divides by the row length in the kernel, as
+ * `'mean'` on each row would (bit for bit); with a mask, each row's `gradOutput / count` is the
+ * upstream gradient of its elements instead.
+ */
+function rowMeanPass(kind: Kind, fn: string, input: FloatInput, target: FloatInput, o: PassOptions, what: number): PassResult {
+  const c = checkPass(fn, input, target, o, what);
+  const { n, rowLength: C, mask, mLen } = c;
+  const N = n / C;
+  const counts = new Float64Array(N).fill(C);
+  if (mask !== undefined) {
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[(i / C) | 0] += +!!mask[i % mLen];
+  }
+  const g = c.gradOutput;
+  let gradOutput = g;
+  if (c.wantGrad && (typeof g === 'object' || mask !== undefined)) {
+    const gv = g instanceof WasmBuffer ? g.view : g;
+    const ge = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const r = (i / C) | 0;
+      const gr = typeof gv === 'object' ? gv[r] : gv ?? 1;
+      ge[i] = mask === undefined ? gr : gr / counts[r];
+    }
+    gradOutput = ge;
+  }
+  const r = generalPass(kind, fn, input, target, { ...o, reduction: 'none', rowLength: undefined, out: undefined, gradOutput }, what, {
+    offset: 0,
+    total: n,
+    divisor: mask === undefined ? C : 1,
+  });
+  const loss = new Float32Array(N);
+  if (c.wantLoss) {
+    const l = r.loss as Float32Array;
+    for (let i = 0; i < N; i++) {
+      let s = 0;
+      for (let j = i * C; j < i * C + C; j++) s += l[j];
+      loss[i] = s / counts[i];
+    }
+  }
+  return { loss, grad: r.grad, sum: r.sum };
+}
+
+/** Where the mask is for the kernel: all of it copied into its slot, or -1 (copied piece by piece). */
+function placeMask(c: CheckedPass, fn: string): number {
+  if (c.mLen > 4 * PIECE) return -1;
+  const to = slotAddress(Slot.Mask);
+  copyMask(c.mask!, 0, c.mLen, to, fn);
+  return to;
+}
+
+// The mask of one piece, as `maskPiece` leaves it.
+let mPtr = 0;
+let mn = 0;
+let mPhase = 0;
+
+/** Sets `mPtr`, `mn`, `mPhase` to the mask (placed at `address`) as the piece of `m` elements at `at` reads it. */
+function maskPiece(c: CheckedPass, address: number, at: number, m: number, fn: string): void {
+  const len = c.mLen;
+  if (len === 0 || address >= 0) {
+    mPtr = address;
+    mn = len;
+    mPhase = len > 1 ? at % len : 0;
+  } else {
+    mPtr = slotAddress(Slot.Mask);
+    const s = at % len;
+    const first = Math.min(m, len - s);
+    copyMask(c.mask!, s, first, mPtr, fn);
+    if (first < m) copyMask(c.mask!, 0, m - first, mPtr + first, fn);
+    mn = m;
+    mPhase = 0;
+  }
+}
+
+/** Copies `count` mask elements from `from` to byte address `to`, as 0/1 bytes (a Uint8Array as it is: the kernel checks it). */
+function copyMask(src: MaskInput, from: number, count: number, to: number, fn: string): void {
+  const h = heapU8();
+  if (src instanceof Uint8Array) return h.set(src.subarray(from, from + count), to);
+  for (let i = 0; i < count; i++) {
+    const v = src[from + i];
+    if (v !== 0 && v !== 1 && typeof v !== 'boolean') throw maskError(fn, from + i, v);
+    h[to + i] = +v;
+  }
+}
+
+function maskError(fn: string, i: number, v: unknown): TypeError {
+  return new TypeError(`${fn}: mask[${i}] is ${typeof v === 'string' ? `'${v}'` : String(v)}; a mask holds 0 and 1 or booleans`);
+}
+
+/**
+ * The divisor of a masked `'mean'` (the kept count) or of `'weightedMean'` (the kept weights' sum),
+ * from the mask and the weight only, in float64 (a pre-pass over them, never over the data); else
+ * undefined (`'mean'` divides by the length, the others by 1).
+ */
+export function divisorOf(c: CheckedPass, fn: string, offset = 0): number | undefined {
+  if (!(c.reduction === 'weightedMean' || (c.reduction === 'mean' && c.mLen > 0))) return undefined;
+  const k = kernels();
+  const w = c.reduction === 'weightedMean' ? c.weight : undefined;
+  const wAddr = w === undefined ? 0 : placeOperand(w, c.wHome, c.wLen, Slot.Weight, fn, 'weight');
+  const mAddr = c.mask === undefined ? 0 : placeMask(c, fn);
+  let total = 0;
+  for (let a = 0; a < c.n; a += PIECE) {
+    const m = Math.min(PIECE, c.n - a);
+    const at = offset + a;
+    operandPiece(w, wAddr, w === undefined ? 0 : c.wLen, at, m, Slot.Weight, fn, 'weight');
+    maskPiece(c, mAddr, at, m, fn);
+    const s = k.bce_kept_weight(opPtr, opLen, opPhase, mPtr, mn, mPhase, m);
+    if (s !== s && k.bce_status() !== 0) throw badMask(c, fn, at);
+    total += s;
+  }
+  return total;
+}
+
+/** The TypeError for the mask byte above 1 that the kernel found (piece at `at`). */
+function badMask(c: CheckedPass, fn: string, at: number): TypeError {
+  const i = (at + (kernels().bce_error_index() >>> 0)) % c.mLen;
+  return maskError(fn, i, c.mask![i]);
+}
+
+/** The option keys that {@link leanPass} handles: any other key given takes the general path. */
+const LEAN_KEYS = OPTION_BITS.reduction | OPTION_BITS.out | OPTION_BITS.gradOut;
+
+/** What {@link leanOutput} returns for an output the lean path does not take. */
+const NOT_LEAN = -2;
+
+/**
+ * The lean path of a pass: the two common shapes of a small call, recognised with a few
+ * comparisons and run with one kernel call, without the general path's per-argument work.
+ *
+ * - In WebAssembly memory: input, target and the outputs given are WasmBuffers of one length, the
+ *   outputs disjoint from each other and each disjoint from the input and the target or exactly one
+ *   of them (in place).
+ * - Plain Float32Arrays of at most {@link PIECE} elements, copied through the scratch; outputs given
+ *   are Float32Arrays over other buffers than the input's, the target's and each other's, not over
+ *   WebAssembly memory. (An input or target that is a view of WebAssembly memory is then copied: the
+ *   same values as read in place.)
+ *
+ * Options: `reduction`, and the outputs for it. Anything else, or anything wrong, returns undefined
+ * before anything is written or read from the data: the general path then checks everything and
+ * names what is wrong. So the lean path never throws for a bad argument, and a new option takes the
+ * general path until this function handles it. The results are the general path's, bit for bit
+ * (one piece: the same kernel call on the same values).
+ */
+function leanPass(kind: Kind, fn: string, input: FloatInput, target: FloatInput, o: PassOptions, what: number): PassResult | undefined {
+  const r = o.reduction;
+  const none = r === 'none';
+  if (!(r === undefined || r === 'mean' || r === 'sum' || none)) return undefined;
+  const wantLoss = (what & LOSS) !== 0;
+  const wantGrad = (what & GRAD) !== 0;
+  const lossOut = wantLoss && none ? o.out : undefined;
+  const gradOut = wantGrad ? o.gradOut : undefined;
+  if (lossOut !== o.out || gradOut !== o.gradOut) return undefined; // an output the call does not make
+  const inWasm = input instanceof WasmBuffer;
+  let n: number;
+  let xAddr = -1;
+  let yAddr = -1;
+  if (inWasm) {
+    if (!(target instanceof WasmBuffer)) return undefined;
+    n = input.length;
+    xAddr = input.bytes();
+    yAddr = target.bytes();
+    if (xAddr === 0 || yAddr === 0) return undefined; // freed
+  } else {
+    if (!(input instanceof Float32Array && target instanceof Float32Array)) return undefined;
+    n = input.length;
+    if (n > PIECE) return undefined;
+  }
+  if (n === 0 || target.length !== n) return undefined;
+  let lossAddr = -1;
+  let gradAddr = -1;
+  if (lossOut !== undefined) {
+    lossAddr = leanOutput(lossOut, n, inWasm, input, xAddr, target, yAddr);
+    if (lossAddr === NOT_LEAN) return undefined;
+  }
+  if (gradOut !== undefined) {
+    gradAddr = leanOutput(gradOut, n, inWasm, input, xAddr, target, yAddr);
+    if (gradAddr === NOT_LEAN) return undefined;
+    // Two outputs: disjoint.
+    if (lossOut !== undefined && (inWasm ? gradAddr < lossAddr + 4 * n && lossAddr < gradAddr + 4 * n : (gradOut as Float32Array).buffer === (lossOut as Float32Array).buffer)) {
+      return undefined;
+    }
+  }
+
+  // Everything is checked: run.
+  const k = kernels();
+  if (!inWasm) {
+    xAddr = slotAddress(Slot.Input);
+    yAddr = slotAddress(Slot.Target);
+    const heap = heapF32();
+    heap.set(input as Float32Array, xAddr >>> 2);
+    heap.set(target as Float32Array, yAddr >>> 2);
+  }
+  const lossPtr = !wantLoss || !none ? 0 : lossAddr >= 0 ? lossAddr : slotAddress(Slot.Loss);
+  const gradPtr = !wantGrad ? 0 : gradAddr >= 0 ? gradAddr : slotAddress(Slot.Grad);
+  const gradDiv = none || r === 'sum' ? 1 : n;
+  const flags = wantLoss && none ? what | LOSS_STORE : what;
+  const s =
+    kind === Kind.Logits
+      ? k.bce_binary_cross_entropy_with_logits(xAddr, yAddr, n, 0, 0, 0, 0, 0, 0, 0, 0, gradDiv, lossPtr, gradPtr, 0, 0, 0, 0, flags)
+      : k.bce_binary_cross_entropy(xAddr, yAddr, n, 0, 0, 0, 0, 0, gradDiv, lossPtr, gradPtr, 0, 0, 0, 0, flags);
+  if (s !== s) {
+    const status = k.bce_status();
+    if (status !== 0) throw statusError(status, fn, status === BAD_INPUT ? xAddr : yAddr, 0);
+  }
+  let loss: number | Float32Array = 0;
+  if (wantLoss) loss = none ? leanResult(lossOut, lossAddr, Slot.Loss, n, fn) : r === 'sum' ? s : s / n;
+  const grad = wantGrad ? leanResult(gradOut, gradAddr, Slot.Grad, n, fn) : EMPTY;
+  return { loss, grad, sum: s };
+}
+
+/**
+ * An output of the lean path (see {@link leanPass}): its address if the inputs are WasmBuffers (at
+ * `xAddr`, `yAddr`), -1 for a Float32Array if they are Float32Arrays, or NOT_LEAN.
+ */
+function leanOutput(out: FloatOutput, n: number, inWasm: boolean, x: FloatInput, xAddr: number, y: FloatInput, yAddr: number): number {
+  if (inWasm) {
+    if (!(out instanceof WasmBuffer) || out.length !== n) return NOT_LEAN;
+    const a = out.bytes();
+    // Freed, or overlapping the input or the target other than exactly.
+    if (a === 0 || (a !== xAddr && a < xAddr + 4 * n && xAddr < a + 4 * n) || (a !== yAddr && a < yAddr + 4 * n && yAddr < a + 4 * n)) {
+      return NOT_LEAN;
+    }
+    return a;
+  }
+  if (!(out instanceof Float32Array) || out.length !== n) return NOT_LEAN;
+  const buffer = out.buffer;
+  if (buffer === memoryBuffer() || buffer === (x as Float32Array).buffer || buffer === (y as Float32Array).buffer) return NOT_LEAN;
+  return -1;
+}
+
+/** A result of the lean path: the output in WebAssembly memory, or copied from the scratch slot. */
+function leanResult(out: FloatOutput | undefined, address: number, slot: Slot, n: number, fn: string): Float32Array {
+  if (address >= 0) return (out as WasmBuffer).view;
+  const to = (out as Float32Array | undefined) ?? newResult(n, fn);
+  copyOut(slot, n, to, 0);
+  return to;
+}
+
+/** The general path of {@link runRead}: every shape, option and length, streamed in pieces. */
+function generalPass(
+  kind: Kind,
+  fn: string,
+  input: FloatInput,
+  targetValues: FloatInput,
+  o: PassOptions,
+  what: number,
+  chunk?: Chunk,
+): PassResult {
+  const k = kernels();
+  const c = checkPass(fn, input, targetValues, o, what, chunk);
+  const { n, none, wantLoss, wantGrad, gradOutput, weight, posWeight, wLen, pLen, out, gradOut, lossAddr, gradAddr } = c;
   const offset = chunk === undefined ? 0 : chunk.offset;
   what = c.what;
 
-  // Addresses of everything already in WebAssembly memory (outputs checked first: nothing is
-  // written before every argument has passed its checks).
-  const lossAddr = wantLoss && none ? checkOutput(out, n, fn, 'out') : -1;
-  const gradAddr = wantGrad ? checkOutput(gradOut, n, fn, 'gradOut') : -1;
-  const xAddr = addressOf(input, fn, 'input');
-  const yAddr = addressOf(targetValues, fn, 'target');
-  const wAddr = weight === undefined ? 0 : placeOperand(weight, wLen, Slot.Weight, fn, 'weight');
-  const pAddr = posWeight === undefined ? 0 : placeOperand(posWeight, pLen, Slot.PosWeight, fn, 'posWeight');
+  // Addresses of everything already in WebAssembly memory (the outputs' were taken by checkPass:
+  // nothing is written before every argument has passed its checks).
+  const xAddr = addressIn(input, c.xHome, fn, 'input');
+  const yAddr = addressIn(targetValues, c.yHome, fn, 'target');
+  const wAddr = weight === undefined ? 0 : placeOperand(weight, c.wHome, wLen, Slot.Weight, fn, 'weight');
+  const pAddr = posWeight === undefined ? 0 : placeOperand(posWeight, c.pHome, pLen, Slot.PosWeight, fn, 'posWeight');
   let gAddr = 0;
   let gLen = 0;
   if (typeof gradOutput === 'number') {
@@ -341,9 +766,11 @@ export function runPass(
     }
   } else if (gradOutput !== undefined) {
     gLen = -1; // per element, sliced like the input
-    gAddr = addressOf(gradOutput, fn, 'gradOutput');
+    gAddr = addressIn(gradOutput, c.gHome, fn, 'gradOutput');
   }
-  const gradDiv = c.reduction === 'mean' ? c.whole : 1;
+  const mAddr = c.mask === undefined ? 0 : placeMask(c, fn);
+  const div = chunk?.divisor ?? divisorOf(c, fn, offset) ?? (c.reduction === 'mean' ? c.whole : 1);
+  const gradDiv = c.reduction === 'sum' || (none && chunk?.divisor === undefined) ? 1 : div;
 
   // Results that do not live in WebAssembly memory: the caller's Float32Array, or a new one.
   const lossArray = lossAddr < 0 && wantLoss && none ? (out as Float32Array | undefined) ?? newResult(n, fn) : null;
@@ -369,34 +796,48 @@ export function runPass(
     }
     const lossPtr = lossAddr >= 0 ? lossAddr + 4 * a : lossArray !== null ? lossSlot : 0;
     const gradPtr = gradAddr >= 0 ? gradAddr + 4 * a : gradArray !== null ? gradSlot : 0;
-    let status: number;
+    // The kernel returns the piece's loss sum (0 without LOSS), or NaN: NaN data, or a failure,
+    // which only then costs a second call (for its status).
+    let s: number;
+    maskPiece(c, mAddr, at, m, fn);
+    const e = c.smooth;
     if (kind === Kind.Logits) {
       operandPiece(posWeight, pAddr, pLen, at, m, Slot.PosWeight, fn, 'posWeight');
-      status = k.bce_binary_cross_entropy_with_logits(
-        xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, 0, 0, 0, 0, what,
+      s = k.bce_binary_cross_entropy_with_logits(
+        xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, e, mPtr, mn, mPhase, what,
+      );
+    } else if (kind === Kind.Focal) {
+      s = k.bce_sigmoid_focal_loss(
+        xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, e, mPtr, mn, mPhase, c.alpha, c.gamma, what,
       );
     } else {
-      status = k.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, 0, 0, 0, 0, what);
+      s = k.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, e, mPtr, mn, mPhase, what);
     }
-    if (status !== 0) throw statusError(status, fn, status === BAD_INPUT ? xPtr : yPtr, at);
-    if (wantLoss) sum += k.bce_last_sum();
-    if (lossArray !== null) copyOut(lossPtr >>> 2, m, lossArray, a);
-    if (gradArray !== null) copyOut(gradPtr >>> 2, m, gradArray, a);
+    if (s !== s) {
+      const status = k.bce_status();
+      if (status === BAD_MASK) throw badMask(c, fn, at);
+      if (status !== 0) throw statusError(status, fn, status === BAD_INPUT ? xPtr : yPtr, at);
+    }
+    sum += s;
+    if (lossArray !== null) copyOut(Slot.Loss, m, lossArray, a);
+    if (gradArray !== null) copyOut(Slot.Grad, m, gradArray, a);
   }
 
   let loss: number | Float32Array = 0;
   if (wantLoss) {
-    if (none) loss = lossArray ?? view(out as FloatOutput, lossAddr, n);
-    else loss = c.reduction === 'sum' ? sum : sum / n;
+    if (none) loss = lossArray ?? view(out as FloatOutput);
+    else loss = c.reduction === 'sum' ? sum : sum / div;
   }
-  const grad = wantGrad ? gradArray ?? view(gradOut as FloatOutput, gradAddr, n) : EMPTY;
+  const grad = wantGrad ? gradArray ?? view(gradOut as FloatOutput) : EMPTY;
   return { loss, grad, sum };
 }
 
-/** An output in WebAssembly memory as the caller gets it back: its own view (still live: no call grows memory). */
-function view(out: FloatOutput, address: number, n: number): Float32Array {
-  if (out instanceof WasmBuffer) return out.view;
-  return (out as Float32Array).buffer === memoryBuffer() ? out : new Float32Array(memoryBuffer(), address, n);
+/**
+ * An output in WebAssembly memory as the caller gets it back: a WasmBuffer's view, or the caller's
+ * own Float32Array over the module's memory (still live: no call grows memory).
+ */
+function view(out: FloatOutput): Float32Array {
+  return out instanceof WasmBuffer ? out.view : out;
 }
 
 /** A range error of BCELoss: names the argument, the index (in the whole, for a chunk) and the value. */
@@ -431,8 +872,6 @@ function statusError(status: number, fn: string, ptr: number, offset: number): E
   );
 }
 
-const OPERANDS = ['input', 'target', 'weight', 'posWeight', 'gradOutput'];
-
 /** TypeError unless the options are a plain object (not an array, a Map, a string...). */
 export function checkOptionsObject(o: unknown, fn: string): void {
   if (typeof o !== 'object' || o === null || Array.isArray(o) || o instanceof Map || o instanceof Set || ArrayBuffer.isView(o)) {
@@ -443,9 +882,16 @@ export function checkOptionsObject(o: unknown, fn: string): void {
 /** The reduction option, checked: TypeError for a non-string, RangeError for an unknown name. */
 export function reductionOf(r: unknown, fn: string): Reduction {
   if (r === undefined || r === 'mean') return 'mean';
-  if (r === 'sum' || r === 'none') return r;
+  if (r === 'sum' || r === 'none' || r === 'weightedMean' || r === 'rowMean') return r;
   if (typeof r !== 'string') throw new TypeError(`${fn}: reduction must be a string, got ${typeof r}`);
-  throw new RangeError(`${fn}: '${r}' is not a valid value for reduction (use 'none', 'mean' or 'sum')`);
+  throw new RangeError(`${fn}: '${r}' is not a valid value for reduction (use 'none', 'mean', 'sum', 'weightedMean' or 'rowMean')`);
+}
+
+/** A numeric option: TypeError unless a number, RangeError unless `ok`. */
+function number(v: unknown, fn: string, arg: string, ok: boolean, range: string): number {
+  if (typeof v !== 'number') throw new TypeError(`${fn}: ${arg} must be a number, got ${typeof v}`);
+  if (!ok) throw new RangeError(`${fn}: ${arg} must be ${range}, got ${v}`);
+  return v;
 }
 
 /** The length of a broadcast operand; RangeError unless it divides `n` (or equals it). For a chunk,

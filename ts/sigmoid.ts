@@ -3,8 +3,6 @@
 import { addressOf, checkOutput, checkOverlap, newResult, copyIn, copyOut, ensureScratch, lengthOf, PIECE, Slot, slotAddress, type FloatInput, type FloatOutput } from './memory.js';
 import { kernels, type KernelExports } from './wasm.js';
 
-const INPUT = ['input'];
-
 type Elementwise = 'bce_sigmoid' | 'bce_logsigmoid' | 'bce_exp' | 'bce_log' | 'bce_log1p';
 
 /**
@@ -16,7 +14,7 @@ function elementwise(kernel: Elementwise, fn: string, x: FloatInput, out?: Float
   ensureScratch();
   const n = lengthOf(x, fn, 'input');
   const outAddr = checkOutput(out, n, fn, 'out');
-  if (out !== undefined) checkOverlap(out, fn, 'out', INPUT, x);
+  if (out !== undefined) checkOverlap(out, fn, 'out', x, 'input');
   const xAddr = addressOf(x, fn, 'input');
   const result = outAddr >= 0 ? null : (out as Float32Array | undefined) ?? newResult(n, fn);
   for (let a = 0; a < n; a += PIECE) {
@@ -28,7 +26,7 @@ function elementwise(kernel: Elementwise, fn: string, x: FloatInput, out?: Float
     }
     const outPtr = outAddr >= 0 ? outAddr + 4 * a : slotAddress(Slot.Loss);
     k[kernel](xPtr, outPtr, m);
-    if (result !== null) copyOut(outPtr >>> 2, m, result, a);
+    if (result !== null) copyOut(Slot.Loss, m, result, a);
   }
   if (result !== null) return result;
   return out instanceof Float32Array ? out : (out as { view: Float32Array }).view;

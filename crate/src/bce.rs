@@ -17,6 +17,7 @@ impl Loss for Probabilities {
     const PAD_INPUT: f32 = 0.5;
     const PAD_TARGET: f32 = 0.5;
     const CHECKS: bool = true;
+    const PAIRS: bool = true;
 
     #[inline(always)]
     fn block<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V) {
@@ -52,9 +53,10 @@ impl Loss for Probabilities {
 /// sum for a masked `mean` or `weightedMean`, else 1). `smooth`: label smoothing in [0, 1] (0: none).
 /// `m`/`m_len`/`m_phase`: a 0/1 byte mask broadcast like the weight (`m_len` 0: none); a masked-out
 /// element gives 0 and is not range-checked. `what`: `pass::LOSS | LOSS_STORE | GRAD` bits.
-/// Returns 0, or 1 / 2 when an input / target element is outside [0, 1] (index in
-/// `bce_error_index()`), 4 for a mask byte above 1 (likewise), or 3 for a bad `what`. The loss sum
-/// is in `bce_last_sum()`.
+/// Returns the float64 sum of the element losses (0 without `LOSS`), or NaN when the call failed:
+/// then `bce_status()` is 1 / 2 for an input / target element outside [0, 1] (index in
+/// `bce_error_index()`), 4 for a mask byte above 1 (likewise), or 3 for a bad `what` (a NaN sum
+/// with status 0 is NaN in the data).
 ///
 /// # Safety
 /// Every address used holds as many floats as its length says (`n` for data and outputs).
@@ -76,7 +78,7 @@ pub unsafe fn bce_binary_cross_entropy(
     m_len: usize,
     m_phase: usize,
     what: u32,
-) -> u32 {
+) -> f64 {
     let pass = Pass {
         x: x as *const f32,
         y: y as *const f32,

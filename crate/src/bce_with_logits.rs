@@ -36,26 +36,7 @@ impl<const POS: bool> Loss for Logits<POS> {
         let logistic = Logistic::of(x);
         let p = if POS { self.pos_weight.next() } else { one };
         let loss = if L {
-            // PyTorch's `(1 - y) x - lw logsigmoid(x)` as `(1 - y) softplus(x) + p y softplus(-x)`
-            // (see the module comment), with softplus(+-x) = log1p(t) + max(+-x, 0); without a
-            // pos_weight, `log1p(t) + x c` with `c = 1 - y` for x >= 0 and `-y` below. Every term is
-            // non-negative for y in [0, 1] and p >= 0: nothing cancels.
-            let l = logistic.log1p_t();
-            let one_y = one - y;
-            let py = if POS { p * y } else { y };
-            let c = V::select(logistic.positive, one_y, py.neg());
-            // lw = (1 - y) + p y is exactly 1 for p = 1 and y in [0, 1]: with a pos_weight of 1 the
-            // loss is the one without, bit for bit, as in PyTorch.
-            let core = if POS { (one_y + py) * l + x * c } else { l + x * c };
-            // Where PyTorch's form has special values ours has not, PyTorch's: at x = -inf it is
-            // `(1 - y)(-inf) + lw inf`, NaN for y <= 1 (the limit would be +inf); with an infinite
-            // lw, `lw * 0` would be NaN where PyTorch has `inf * x`.
-            let lw = if POS { one + (p - one) * y } else { one };
-            let special = x.eq(V::splat(f32::NEG_INFINITY));
-            let special = if POS { special | lw.abs().eq(V::splat(f32::INFINITY)) } else { special };
-            // (logsigmoid(x) = min(x, 0) - log1p(t), which is x itself at x = -inf.)
-            let torch = if POS { one_y * x - lw * (x.pmin(V::splat(0.0)) - l) } else { one_y * x - x };
-            V::select(special, torch, core) * w
+            core_loss::<POS>(&logistic, x, y, p) * w
         } else {
             one
         };
@@ -83,10 +64,37 @@ impl<const POS: bool> Loss for Logits<POS> {
     }
 }
 
+/// The element loss before the weight (see the module comment; `p` is 1 without a pos_weight):
+/// shared with the focal loss, whose `gamma = 0`, `alpha < 0` case is this loss bit for bit.
+/// PyTorch's `(1 - y) x - lw logsigmoid(x)` as `(1 - y) softplus(x) + p y softplus(-x)`, with
+/// softplus(+-x) = log1p(t) + max(+-x, 0): `lw log1p(t) + x c`, `lw = (1 - y) + p y`, `c = 1 - y` for
+/// x >= 0 and `-p y` below. Every term is non-negative for y in [0, 1] and p >= 0: nothing cancels.
+#[inline(always)]
+pub(crate) fn core_loss<const POS: bool>(logistic: &Logistic, x: V, y: V, p: V) -> V {
+    let one = V::splat(1.0);
+    let l = logistic.log1p_t();
+    let one_y = one - y;
+    let py = if POS { p * y } else { y };
+    let c = V::select(logistic.positive, one_y, py.neg());
+    // lw = (1 - y) + p y is exactly 1 for p = 1 and y in [0, 1]: with a pos_weight of 1 the
+    // loss is the one without, bit for bit, as in PyTorch.
+    let core = if POS { (one_y + py) * l + x * c } else { l + x * c };
+    // Where PyTorch's form has special values ours has not, PyTorch's: at x = -inf it is
+    // `(1 - y)(-inf) + lw inf`, NaN for y <= 1 (the limit would be +inf); with an infinite
+    // lw, `lw * 0` would be NaN where PyTorch has `inf * x`.
+    let lw = if POS { one + (p - one) * y } else { one };
+    let special = x.eq(V::splat(f32::NEG_INFINITY));
+    let special = if POS { special | lw.abs().eq(V::splat(f32::INFINITY)) } else { special };
+    // (logsigmoid(x) = min(x, 0) - log1p(t), which is x itself at x = -inf.)
+    let torch = if POS { one_y * x - lw * (x.pmin(V::splat(0.0)) - l) } else { one_y * x - x };
+    V::select(special, torch, core)
+}
+
 /// BCE with logits over `n` elements of `x` (logits) and `y` (target). Arguments as for
 /// `bce_binary_cross_entropy`, plus `p`/`p_len`/`p_phase`: pos_weight of period `p_len` (0: none)
 /// starting at `p[p_phase]`.
-/// Returns 0, or 3 for a bad `what`. The loss sum is in `bce_last_sum()`.
+/// Returns the float64 loss sum as `bce_binary_cross_entropy` does (the only failure: a bad `what`,
+/// status 3).
 ///
 /// # Safety
 /// As for `bce_binary_cross_entropy`.
@@ -111,7 +119,7 @@ pub unsafe fn bce_binary_cross_entropy_with_logits(
     m_len: usize,
     m_phase: usize,
     what: u32,
-) -> u32 {
+) -> f64 {
     let pass = Pass {
         x: x as *const f32,
         y: y as *const f32,

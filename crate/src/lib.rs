@@ -13,6 +13,7 @@
 
 pub mod bce;
 pub mod bce_with_logits;
+pub mod focal;
 pub mod lanes;
 pub mod math;
 pub mod memory;

@@ -159,6 +159,7 @@ pub fn log1m_clamped(x: V) -> V {
 /// (`q` itself, or `1 - q`).
 pub struct Logistic {
     x: V,
+    t: V,
     d: V,
     err: V,
     q: V,
@@ -177,7 +178,7 @@ impl Logistic {
         let positive = x.ge(V::splat(0.0));
         let q = V::select(positive, one, t) / d;
         let inv_d = V::select(positive, q, one - q);
-        Logistic { x, d, err, q, inv_d, positive }
+        Logistic { x, t, d, err, q, inv_d, positive }
     }
 
     /// `sigmoid(x)` (max error 1.97 ulp): the quotient corrected for the rounding of `d`,
@@ -193,6 +194,14 @@ impl Logistic {
     #[inline(always)]
     pub fn logsigmoid(&self) -> V {
         self.x.pmin(V::splat(0.0)) - self.log1p_t()
+    }
+
+    /// `sigmoid(-x) = 1 - sigmoid(x)` to the same accuracy as `sigmoid` (the other quotient,
+    /// corrected alike): no cancellation where sigmoid(x) is near 1.
+    #[inline(always)]
+    pub fn sigmoid_neg(&self) -> V {
+        let q = V::select(self.positive, self.t, V::splat(1.0)) / self.d;
+        q - q * self.err * self.inv_d
     }
 
     /// `log1p(t) = log(d) + err / d`, the shared part of logsigmoid and softplus.

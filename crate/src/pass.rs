@@ -3,10 +3,10 @@
 //! float64. A `Loss` says what one block of four elements computes; `run` does everything else.
 
 use crate::lanes::{Acc, M, V};
-use crate::stream::{load, set_error_index, set_sum, store, Bcast, Bytes, BAD_INPUT, BAD_MASK, BAD_TARGET, OK};
+use crate::stream::{finish, load, set_error_index, store, Bcast, Bytes, BAD_INPUT, BAD_MASK, BAD_TARGET, OK};
 
 /// `what` bits of a loss call.
-/// Sum the element losses; the float64 sum is then read with `bce_last_sum()`.
+/// Sum the element losses in float64; the kernel returns the sum.
 pub const LOSS: u32 = 1;
 /// Also store every element loss in `loss_out` (reduction `none`). Requires `LOSS`.
 pub const LOSS_STORE: u32 = 2;
@@ -28,6 +28,10 @@ pub trait Loss {
     const PAD_TARGET: f32;
     /// Whether input and target are range-checked (and `bad` below is meaningful).
     const CHECKS: bool;
+    /// Whether the loop runs several blocks per iteration (faster, several times the code).
+    const QUAD: bool = true;
+    /// Two blocks per straight line instead of four (see `run`).
+    const PAIRS: bool = false;
     /// `(loss, grad)`; only the parts asked for by the const flags need be computed.
     fn block<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V);
     /// Lanes of the input and of the target that are out of range (only when `CHECKS`).
@@ -70,36 +74,54 @@ impl Smooth {
     }
 }
 
-/// Runs `loss` over the pass for the combination of outputs in `what`; returns a status.
+/// Runs `loss` over the pass for the combination of outputs in `what`; returns the float64 sum of
+/// the element losses (0 without `LOSS`), or NaN with the status in `bce_status()` (see
+/// `stream::finish`).
 ///
 /// # Safety
 /// Every pointer of `pass` that `what` uses points to `n` floats (the broadcast operands to
 /// their own length); outputs may alias the input or the target exactly, not partially.
 #[inline(always)]
-pub unsafe fn dispatch<K: Loss>(loss: &mut K, pass: Pass, what: u32) -> u32 {
+pub unsafe fn dispatch<K: Loss>(loss: &mut K, pass: Pass, what: u32) -> f64 {
     // Storing the element losses is data, not a copy of the loop (see `run`), and each loop is
     // reached from one place only: constant arguments would make LLVM specialise a copy per place.
     let store_loss = what & LOSS_STORE != 0;
     // The options (label smoothing, a mask) have loops of their own: the plain ones stay as fast
     // as they were.
     if pass.smooth != 0.0 || pass.mask.present() {
-        // One loop per loss for all the options: the fused one, whose unwanted outputs go to a
-        // scratch block (forward or backward alone then costs about as much as both).
-        if what & !(LOSS | LOSS_STORE | GRAD) != 0 || what & (LOSS | GRAD) == 0 || what & (LOSS | LOSS_STORE) == LOSS_STORE {
-            return BAD_WHAT;
-        }
-        return run::<K, true, true, true>(loss, pass, store_loss, what & GRAD != 0);
+        return dispatch_fused(loss, pass, what);
     }
-    match what {
+    let (status, sum) = match what {
         w if w & !LOSS_STORE == LOSS => run::<K, true, false, false>(loss, pass, store_loss, false),
         GRAD => run::<K, false, true, false>(loss, pass, false, true),
         w if w & !LOSS_STORE == LOSS | GRAD => run::<K, true, true, false>(loss, pass, store_loss, true),
-        _ => BAD_WHAT,
+        _ => (BAD_WHAT, 0.0),
+    };
+    finish(status, sum)
+}
+
+/// Runs `loss` with the options (label smoothing, a mask) in its one loop for them: the fused one,
+/// whose unwanted outputs go to a scratch block (forward or backward alone then cost about as much
+/// as both). Arguments and result as for `dispatch`.
+///
+/// # Safety
+/// As for `dispatch`.
+#[inline(always)]
+pub unsafe fn dispatch_fused<K: Loss>(loss: &mut K, pass: Pass, what: u32) -> f64 {
+    if what & !(LOSS | LOSS_STORE | GRAD) != 0 || what & (LOSS | GRAD) == 0 || what & (LOSS | LOSS_STORE) == LOSS_STORE {
+        return finish(BAD_WHAT, 0.0);
     }
+    let (status, sum) = run::<K, true, true, true>(loss, pass, what & LOSS_STORE != 0, what & GRAD != 0);
+    finish(status, if what & LOSS != 0 { sum } else { 0.0 })
 }
 
 #[inline(always)]
-unsafe fn run<K: Loss, const L: bool, const G: bool, const X: bool>(loss: &mut K, mut p: Pass, store_loss: bool, store_grad: bool) -> u32 {
+unsafe fn run<K: Loss, const L: bool, const G: bool, const X: bool>(
+    loss: &mut K,
+    mut p: Pass,
+    store_loss: bool,
+    store_grad: bool,
+) -> (u32, f64) {
     // Without `store_loss` the element losses go to a scratch block, at index 0 every time: no
     // branch in the loop, which LLVM would unswitch into two copies of it.
     if !store_loss {
@@ -120,8 +142,15 @@ unsafe fn run<K: Loss, const L: bool, const G: bool, const X: bool>(loss: &mut K
     // chains (exp, log, a division) overlap far better side by side than across loop iterations;
     // measured +30% for the fused logits pass over one block per iteration. A bad element stops
     // it before anything of its four blocks is stored; the loop below then finds and reports it.
-    while i < (n & !15) && quad::<K, L, G, X>(loss, &mut p, &mut acc, d, sm, i, mask, gmask) {
-        i += 16;
+    // (`QUAD = false`: none of it, every block through the loop below.)
+    if K::QUAD && K::PAIRS {
+        while i < (n & !7) && pair::<K, L, G, X>(loss, &mut p, &mut acc, d, sm, i, mask, gmask) {
+            i += 8;
+        }
+    } else if K::QUAD {
+        while i < (n & !15) && quad::<K, L, G, X>(loss, &mut p, &mut acc, d, sm, i, mask, gmask) {
+            i += 16;
+        }
     }
     // The rest (fewer than 16 elements, unless a range check failed): blocks of up to four, read
     // and written element by element. One copy of the block's code for all of them keeps the
@@ -131,10 +160,7 @@ unsafe fn run<K: Loss, const L: bool, const G: bool, const X: bool>(loss: &mut K
         status = step::<K, L, G, X, true>(loss, &mut p, &mut acc, d, sm, i, k, mask, gmask);
         i += k;
     }
-    if L {
-        set_sum(acc.total());
-    }
-    status
+    (status, if L { acc.total() } else { 0.0 })
 }
 
 /// Four blocks of four elements from `i`: the loads, one range check for all sixteen lanes (false
@@ -196,6 +222,60 @@ unsafe fn quad<K: Loss, const L: bool, const G: bool, const X: bool>(
     put(r1, m1.0, 4);
     put(r2, m2.0, 8);
     put(r3, m3.0, 12);
+    true
+}
+
+/// Two blocks of four elements from `i`, as `quad` does four (see `Loss::PAIRS`).
+#[inline(always)]
+unsafe fn pair<K: Loss, const L: bool, const G: bool, const X: bool>(
+    loss: &mut K,
+    p: &mut Pass,
+    acc: &mut Acc,
+    d: V,
+    sm: Smooth,
+    i: usize,
+    mask: usize,
+    gmask: usize,
+) -> bool {
+    let ld = |p: *const f32, o: usize| load::<false>(p, i + o, 4, 0.0);
+    let (x0, x1) = (ld(p.x, 0), ld(p.x, 4));
+    let (y0, y1) = (ld(p.y, 0), ld(p.y, 4));
+    let all = (M::first_lanes(4), M::first_lanes(0));
+    let at = p.mask.at();
+    let (m0, m1) = if X { (p.mask.next(), p.mask.next()) } else { (all, all) };
+    if K::CHECKS || X {
+        let bad = |x: V, y: V, (keep, mb): (M, M)| {
+            let (bx, by) = K::bad(x, y);
+            if X {
+                ((bx | by) & keep) | mb
+            } else {
+                bx | by
+            }
+        };
+        if (bad(x0, y0, m0) | bad(x1, y1, m1)).any() {
+            p.mask.seek(at);
+            return false;
+        }
+    }
+    let w0 = p.w.next();
+    let w1 = p.w.next();
+    let (g0, g1) = if G { (p.g.next(), p.g.next()) } else { (V::splat(1.0), V::splat(1.0)) };
+    let sy = |y: V| if X { sm.apply(y) } else { y };
+    let r0 = loss.block::<L, G>(x0, sy(y0), w0, g0, d);
+    let r1 = loss.block::<L, G>(x1, sy(y1), w1, g1, d);
+    let zero = V::splat(0.0);
+    let mut put = |(l, gr): (V, V), keep: M, o: usize| {
+        if L {
+            let l = if X { V::select(keep, l, zero) } else { l };
+            acc.add(l);
+            store::<false>(l, p.loss_out, (i + o) & mask, 4);
+        }
+        if G {
+            store::<false>(if X { V::select(keep, gr, zero) } else { gr }, p.grad_out, (i + o) & gmask, 4);
+        }
+    };
+    put(r0, m0.0, 0);
+    put(r1, m1.0, 4);
     true
 }
 

@@ -185,27 +185,35 @@ pub const BAD_TARGET: u32 = 2;
 /// An element of the mask is neither 0 nor 1; its index is in `bce_error_index()`.
 pub const BAD_MASK: u32 = 4;
 
-static mut LAST_SUM: f64 = 0.0;
+static mut STATUS: u32 = OK;
 static mut ERROR_INDEX: usize = 0;
 
-pub fn set_sum(s: f64) {
-    // SAFETY: a wasm instance runs one call at a time.
-    unsafe { LAST_SUM = s }
-}
-
 pub fn set_error_index(i: usize) {
-    // SAFETY: as above.
+    // SAFETY: a wasm instance runs one call at a time.
     unsafe { ERROR_INDEX = i }
 }
 
-/// The float64 sum of the element losses of the last loss call (after weights, before `mean`).
-#[wasm_bindgen]
-pub fn bce_last_sum() -> f64 {
+/// What a loss kernel returns, given its status and its float64 loss sum: the sum when the status
+/// is `OK`, else NaN. The status is kept for `bce_status()`, which the facade reads only after a
+/// NaN (a NaN sum is also what NaN data gives), so that a call is one crossing into wasm.
+pub fn finish(status: u32, sum: f64) -> f64 {
     // SAFETY: as above.
-    unsafe { LAST_SUM }
+    unsafe { STATUS = status }
+    if status == OK {
+        sum
+    } else {
+        f64::NAN
+    }
 }
 
-/// The index of the first bad element after a call returned `BAD_INPUT` or `BAD_TARGET`.
+/// The status of the last loss call: `OK`, `BAD_INPUT`, `BAD_TARGET`, `BAD_MASK` or `pass::BAD_WHAT`.
+#[wasm_bindgen]
+pub fn bce_status() -> u32 {
+    // SAFETY: as above.
+    unsafe { STATUS }
+}
+
+/// The index of the first bad element after a call whose status is `BAD_INPUT`, `BAD_TARGET` or `BAD_MASK`.
 #[wasm_bindgen]
 pub fn bce_error_index() -> usize {
     // SAFETY: as above.
@@ -238,15 +246,14 @@ pub unsafe fn map(x: *const f32, out: *mut f32, n: usize, f: fn(V) -> V) {
 }
 
 /// The float64 sum of `w[i]` (1 without a weight) over the `n` elements that `m` keeps (all without
-/// a mask): the divisor of a masked `'mean'` (a count) or of `'weightedMean'`, read with
-/// `bce_last_sum()`. It reads the weight and the mask only, never the data, so a fused pass can know
-/// its gradient's divisor before it starts. Operands as for the loss kernels. Returns 0, or
-/// `BAD_MASK` for a mask byte above 1 (index in `bce_error_index()`).
+/// a mask): the divisor of a masked `'mean'` (a count) or of `'weightedMean'`. It reads the weight and the mask only, never the data, so a fused pass can know
+/// its gradient's divisor before it starts. Operands as for the loss kernels. Returns the sum, or
+/// NaN with `bce_status()` `BAD_MASK` for a mask byte above 1 (index in `bce_error_index()`).
 ///
 /// # Safety
 /// `w` and `m` point to `w_len` floats and `m_len` bytes.
 #[wasm_bindgen]
-pub unsafe fn bce_kept_weight(w: usize, w_len: usize, w_phase: usize, m: usize, m_len: usize, m_phase: usize, n: usize) -> u32 {
+pub unsafe fn bce_kept_weight(w: usize, w_len: usize, w_phase: usize, m: usize, m_len: usize, m_phase: usize, n: usize) -> f64 {
     let mut wb = Bcast::new(w as *const f32, w_len, w_phase, 1.0);
     let mut mb = Bytes::new(m as *const u8, m_len, m_phase);
     let mut acc = Acc::zero();
@@ -262,11 +269,10 @@ pub unsafe fn bce_kept_weight(w: usize, w_len: usize, w_phase: usize, m: usize, 
                 lane += 1;
             }
             set_error_index(i + lane);
-            return BAD_MASK;
+            return finish(BAD_MASK, 0.0);
         }
         acc.add(V::select(keep & valid, wb.next(), V::splat(0.0)));
         i += k;
     }
-    set_sum(acc.total());
-    OK
+    finish(OK, acc.total())
 }

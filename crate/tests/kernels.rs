@@ -988,3 +988,62 @@ fn mask_keeps_exactly_its_elements() {
     }
     assert_none(bad);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The focal loss (torchvision's sigmoid_focal_loss).
+
+/// float64 focal loss and its gradient (autograd of torchvision's formula), `ce` in the softplus form.
+fn focal64(x: f64, y: f64, alpha: f64, gamma: f64) -> (f64, f64) {
+    let s = sigmoid64(x);
+    let sc = sigmoid64(-x);
+    let ce = (1.0 - y) * softplus64(x) + y * softplus64(-x);
+    let u = s * (1.0 - y) + sc * y;
+    let a = if alpha >= 0.0 { alpha * y + (1.0 - alpha) * (1.0 - y) } else { 1.0 };
+    let f = if gamma == 0.0 { 1.0 } else { u.powf(gamma) };
+    let du = s * sc * (1.0 - 2.0 * y);
+    let term = if u == 0.0 || gamma == 0.0 { 0.0 } else { gamma * ce * u.powf(gamma - 1.0) * du };
+    (ce * f * a, a * (f * (s - y) + term))
+}
+
+/// Loss and gradient within a few ulps of float64 (the worst is printed), for gamma in
+/// {0, 0.5, 1, 2, 5}, alpha in {0.25, -1}, hard and soft targets; gamma = 0 with alpha < 0 is
+/// the logits loss bit for bit.
+#[test]
+fn focal_loss_against_float64() {
+    let mut rng = Rng::new(90);
+    let n = 3000;
+    let mut x: Vec<f32> = (0..n).map(|_| rng.range(-30.0, 30.0)).collect();
+    x.extend_from_slice(&[0.0, -0.0, 100.0, -100.0, 17.0, -17.0, 1e-8, 5.0]);
+    let n = x.len();
+    let y: Vec<f32> = (0..n).map(|_| rng.pick(&[0.0, 1.0, 0.25, 0.9])).collect();
+    let mut bad = Vec::new();
+    let mut worst = (0.0f64, 0.0f64);
+    for gamma in [0.0f32, 0.5, 1.0, 2.0, 5.0] {
+        for alpha in [0.25f32, -1.0] {
+            let out = k::focal(Args::new(&x, &y), alpha, gamma, k::LOSS | k::LOSS_STORE | k::GRAD);
+            assert_eq!(out.status, k::OK);
+            for i in 0..n {
+                let (wl, wg) = focal64(x[i] as f64, y[i] as f64, alpha as f64, gamma as f64);
+                let el = ulps(out.loss[i], wl, wl.abs().max(1e-38));
+                // The gradient's two terms can cancel (s - y, 1 - 2y): its error is relative to them.
+                let s = sigmoid64(x[i] as f64);
+                let scale = (s.abs() + (y[i] as f64).abs()).max(wg.abs());
+                let eg = ulps(out.grad[i], wg, scale);
+                worst = (worst.0.max(el), worst.1.max(eg));
+                if !(el <= 16.0) || !(eg <= 16.0) {
+                    bad.push(format!("gamma={} alpha={} x={} y={}: loss {} vs {} ({:.1} ulps), grad {} vs {} ({:.1})", gamma, alpha, x[i], y[i], out.loss[i], wl, el, out.grad[i], wg, eg));
+                }
+            }
+            if gamma == 0.0 && alpha < 0.0 {
+                let plain = k::run(Loss::Logits, Args::new(&x, &y), k::LOSS | k::LOSS_STORE | k::GRAD);
+                for i in 0..n {
+                    if !same(out.loss[i], plain.loss[i]) || !same(out.grad[i], plain.grad[i]) {
+                        bad.push(format!("gamma 0, alpha < 0 is not the logits loss at x={} y={}", x[i], y[i]));
+                    }
+                }
+            }
+        }
+    }
+    println!("focal: worst loss {:.2} ulps, worst gradient {:.2} ulps (of its terms)", worst.0, worst.1);
+    assert_none(bad);
+}

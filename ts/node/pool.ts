@@ -13,7 +13,8 @@ import {
   Kind,
   LOSS,
   OutOfRangeError,
-  runPass,
+  readOptions,
+  runRead,
   type AnyOptions,
   type ForwardBackward,
   type LossFor,
@@ -458,12 +459,11 @@ export function createPool(options?: PoolOptions): Pool {
     if (closed) throw new Error(`pool.${fn}: the pool is closed`);
     await mainReady;
     if (closed) throw failure(fn, new CallFailed(CLOSED));
-    const c = checkPass(kind, fn, input, target, options, what);
+    // The options are read once, for the check and for the run (a getter cannot change them).
+    const o = readOptions(kind, fn, options, what);
+    const c = checkPass(fn, input, target, o, what);
     const { n } = c;
-    if (n < threshold || threads < 2) return runPass(kind, fn, input, target, options, what);
-    // The outputs' checks, as runPass makes them, before any work is sent.
-    if (c.wantLoss && c.none) checkOutput(c.out, n, fn, 'out');
-    if (c.wantGrad) checkOutput(c.gradOut, n, fn, 'gradOut');
+    if (n < threshold || threads < 2) return runRead(kind, fn, input, target, o, what);
     const taken: SharedArrayBuffer[] = [];
     const x = shared(input, scratch, taken, fn, 'input');
     const y = shared(target, scratch, taken, fn, 'target');

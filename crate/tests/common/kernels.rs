@@ -2,11 +2,11 @@
 //! addresses, `usize`). When their signatures change (another ABI, an extra argument), update this
 //! file; the tests use the safe functions below.
 //!
-//! The kernels leave their float64 sum and the first bad index in globals (`bce_last_sum()`,
-//! `bce_error_index()`), and cargo runs tests on several threads: every call holds `LOCK` until it
-//! has read them.
+//! The loss kernels return their float64 sum (NaN when they fail) and leave their status and the
+//! first bad index in globals (`bce_status()`, `bce_error_index()`), and cargo runs tests on several
+//! threads: every call holds `LOCK` until it has read them.
 
-use bce_wasm_kernels::{bce, bce_with_logits, pass, sigmoid, stream};
+use bce_wasm_kernels::{bce, bce_with_logits, focal, pass, sigmoid, stream};
 use std::sync::Mutex;
 
 static LOCK: Mutex<()> = Mutex::new(());
@@ -81,7 +81,7 @@ pub struct Out {
     pub status: u32,
     /// `bce_error_index()` after a `BAD_INPUT` / `BAD_TARGET` status.
     pub error_index: Option<usize>,
-    /// `bce_last_sum()` after a call with `LOSS`.
+    /// What a call with `LOSS` returned (when its status is `OK`).
     pub sum: Option<f64>,
     /// The `n` elements of the loss / gradient output (sentinels where nothing was written).
     pub loss: Vec<f32>,
@@ -112,7 +112,7 @@ unsafe fn call(
     loss_out: *mut f32,
     grad_out: *mut f32,
     what: u32,
-) -> u32 {
+) -> f64 {
     let n = a.x.len();
     let (w, w_len) = opt(a.weight);
     let (p, p_len) = opt(a.pos_weight);
@@ -164,11 +164,16 @@ unsafe fn call(
     }
 }
 
-fn read_globals(status: u32, what: u32) -> (Option<usize>, Option<f64>) {
+/// The status, the bad index and the sum of a call that returned `ret`: NaN when it failed, else
+/// the sum (0 without `LOSS`), as the facade reads them.
+fn read_globals(ret: f64, what: u32) -> (u32, Option<usize>, Option<f64>) {
+    let status = stream::bce_status();
+    assert!(status == OK || ret.is_nan(), "status {status} but the call returned {ret}, not NaN");
+    assert!(status != OK || what & LOSS != 0 || ret == 0.0, "a call without LOSS returned {ret}");
     let index =
         if status == BAD_INPUT || status == BAD_TARGET || status == BAD_MASK { Some(stream::bce_error_index()) } else { None };
-    let sum = if status == OK && what & LOSS != 0 { Some(stream::bce_last_sum()) } else { None };
-    (index, sum)
+    let sum = if status == OK && what & LOSS != 0 { Some(ret) } else { None };
+    (status, index, sum)
 }
 
 fn check_lengths(a: &Args) {
@@ -188,9 +193,9 @@ pub fn run(loss: Loss, a: Args, what: u32) -> Out {
     let mut gr = vec![f32::from_bits(SENTINEL); n + GUARD];
     let _lock = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     // SAFETY: every pointer covers its length; outputs hold n (+ guards) floats.
-    let status =
+    let ret =
         unsafe { call(loss, &a, a.x.as_ptr(), a.y.as_ptr(), lo.as_mut_ptr(), gr.as_mut_ptr(), what) };
-    let (error_index, sum) = read_globals(status, what);
+    let (status, error_index, sum) = read_globals(ret, what);
     let guards_intact = Out::untouched(&lo[n..]) && Out::untouched(&gr[n..]);
     lo.truncate(n);
     gr.truncate(n);
@@ -221,7 +226,7 @@ pub fn run_aliased(loss: Loss, a: Args, what: u32, loss_to: Dest, grad_to: Dest)
     let mut lo = vec![f32::from_bits(SENTINEL); n + GUARD];
     let mut gr = vec![f32::from_bits(SENTINEL); n + GUARD];
     let _lock = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let status;
+    let ret;
     // SAFETY: as in `run`; outputs alias an input exactly, which the kernels allow.
     unsafe {
         let xp = x.as_mut_ptr();
@@ -233,9 +238,9 @@ pub fn run_aliased(loss: Loss, a: Args, what: u32, loss_to: Dest, grad_to: Dest)
         };
         let lp = pick(loss_to, lo.as_mut_ptr());
         let gp = pick(grad_to, gr.as_mut_ptr());
-        status = call(loss, &a, xp, yp, lp, gp, what);
+        ret = call(loss, &a, xp, yp, lp, gp, what);
     }
-    let (error_index, sum) = read_globals(status, what);
+    let (status, error_index, sum) = read_globals(ret, what);
     let from = |d: Dest, own: &Vec<f32>| match d {
         Dest::Own => own.clone(),
         Dest::Input => x.clone(),
@@ -295,7 +300,30 @@ pub fn kept_weight(weight: Option<&[f32]>, weight_phase: usize, mask: Option<&[u
     let (w, w_len) = opt(weight);
     let (m, m_len) = mask.map_or((core::ptr::null(), 0), |m| (m.as_ptr(), m.len()));
     // SAFETY: the operands are slices of their stated lengths.
-    let status = unsafe { stream::bce_kept_weight(w as usize, w_len, weight_phase, m as usize, m_len, mask_phase, n) };
+    let sum = unsafe { stream::bce_kept_weight(w as usize, w_len, weight_phase, m as usize, m_len, mask_phase, n) };
+    let status = stream::bce_status();
     let index = if status == BAD_MASK { Some(stream::bce_error_index()) } else { None };
-    (status, stream::bce_last_sum(), index)
+    (status, sum, index)
+}
+
+/// `bce_sigmoid_focal_loss` on `a` (its x, y, weight, grad_output, grad_div, smooth, mask) with
+/// `alpha`, `gamma`: the outputs as `run` gives them.
+pub fn focal(a: Args, alpha: f32, gamma: f32, what: u32) -> Out {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let n = a.x.len();
+    let mut lo = vec![f32::from_bits(SENTINEL); n];
+    let mut gr = vec![f32::from_bits(SENTINEL); n];
+    let (w, w_len) = opt(a.weight);
+    let (g, g_len) = opt(a.grad_output);
+    let (m, m_len) = a.mask.map_or((core::ptr::null(), 0), |m| (m.as_ptr(), m.len()));
+    // SAFETY: every operand is a slice of its stated length; the outputs have n elements.
+    let ret = unsafe {
+        focal::bce_sigmoid_focal_loss(
+            a.x.as_ptr() as usize, a.y.as_ptr() as usize, n, w as usize, w_len, a.weight_phase, g as usize, g_len,
+            a.grad_div, lo.as_mut_ptr() as usize, gr.as_mut_ptr() as usize, a.smooth, m as usize, m_len, a.mask_phase,
+            alpha, gamma, what,
+        )
+    };
+    let (status, error_index, sum) = read_globals(ret, what);
+    Out { status, error_index, sum, loss: lo, grad: gr, guards_intact: true }
 }

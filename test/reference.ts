@@ -159,8 +159,9 @@ export function dec64(v: Num): number {
  * torchvision's sigmoid focal loss of one element and its derivative in x, evaluated without
  * cancellation: p = sigmoid(x), q = 1 - p = sigmoid(-x), ce = (1-y) softplus(x) + y softplus(-x),
  * m = 1 - p_t = p (1-y) + q y, loss = a w ce m^gamma with a = alpha y + (1-alpha)(1-y) (1 when
- * alpha < 0); d/dx = a w ((p (1-y) - q y) m^gamma + ce gamma m^(gamma-1) p q (1 - 2y)). `scale`s: the sizes
- * of the gradient's two terms (they cancel only for soft targets).
+ * alpha < 0); d/dx = a w ((p (1-y) - q y) m^gamma + ce gamma m^(gamma-1) p q (1 - 2y)). `gradScale`:
+ * the size of the gradient's terms, with p - y counted as |p| + |y| (PyTorch's p - y, from a rounded p,
+ * cancels as the logits gradient does); `m`: 1 - p_t.
  */
 export function focal(x: number, y: number, alpha: number, gamma: number, w = 1) {
   const p = sigmoid(x);
@@ -172,7 +173,8 @@ export function focal(x: number, y: number, alpha: number, gamma: number, w = 1)
   const df = gamma === 0 || m === 0 ? 0 : gamma * m ** (gamma - 1) * p * q * (1 - 2 * y);
   const g1 = a * (p * (1 - y) - q * y) * f; // p - y, without cancellation at y = 1
   const g2 = a * ce * df;
-  return { loss: a * ce * f, grad: g1 + g2, gradScale: Math.abs(g1) + Math.abs(g2) };
+  // The gradient's scale: p - y is computed as PyTorch does, from a rounded p, so it may cancel.
+  return { loss: a * ce * f, grad: g1 + g2, gradScale: Math.abs(a * f) * (Math.abs(p) + Math.abs(y)) + Math.abs(g2), m };
 }
 
 /**

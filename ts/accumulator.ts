@@ -1,82 +1,121 @@
 // Streaming loss over data larger than memory: chunks of any size in sequence, one result.
 
 import { lengthOf, type FloatInput } from './memory.js';
-import { broadcastLength, checkKeys, checkOptionsObject, Kind, LOSS, runPass } from './pass.js';
+import { broadcastLength, checkKeys, checkOptionsObject, checkPass, Kind, keptSum, LOSS, readOptions, runPass, type MaskInput } from './pass.js';
 
 /** Options of {@link createAccumulator}. */
 export interface AccumulatorOptions {
   /** Inputs are logits (BCEWithLogitsLoss) rather than probabilities (BCELoss). Default false. */
   logits?: boolean;
+  /** The loss: `'probabilities'` (BCELoss, the default), `'logits'` (as `logits: true`) or `'focal'` (sigmoidFocalLoss, on logits). */
+  loss?: 'probabilities' | 'logits' | 'focal';
   /** As for the losses; its length must divide the total count, checked by `result()`. */
   weight?: FloatInput;
   /** As for the logits loss; likewise. */
   posWeight?: FloatInput;
+  /** As for the losses. */
+  labelSmoothing?: number;
+  /** A mask over the whole stream, broadcast like `weight` (a chunk's own mask goes to `add`). */
+  mask?: MaskInput;
+  /** For `loss: 'focal'`, as for {@link sigmoidFocalLoss}. */
+  alpha?: number;
+  gamma?: number;
 }
 
-/** Mean, sum and element count of the loss over everything added. */
+/** The loss over everything added. */
 export interface AccumulatedLoss {
+  /** `sum / count`: `reduction: 'mean'` over the stream (NaN when nothing was kept). */
   mean: number;
   sum: number;
+  /** Elements added and kept by the masks. */
   count: number;
+  /** The sum of the kept elements' weights (`count` without a weight). */
+  weightSum: number;
+  /** `sum / weightSum`: `reduction: 'weightedMean'` over the stream. */
+  weightedMean: number;
 }
 
 /** Accumulates BCE over chunks; see {@link createAccumulator}. */
 export interface Accumulator {
   /**
-   * Adds a chunk (any length, the chunks in order). Broadcast weights continue where the previous
-   * chunk stopped. Range errors of BCELoss name the index in the whole stream.
+   * Adds a chunk (any length, the chunks in order). Broadcast weights and the stream's mask continue
+   * where the previous chunk stopped. `mask`: this chunk's own (its length divides the chunk's),
+   * instead of the stream's. Range errors of BCELoss name the index in the whole stream.
    */
-  add(input: FloatInput, target: FloatInput): void;
-  /** The loss so far: `mean` is `sum / count` (NaN for no elements), as `reduction: 'mean'` would be. */
+  add(input: FloatInput, target: FloatInput, mask?: MaskInput): void;
+  /** The loss so far. */
   result(): AccumulatedLoss;
-  /** Elements added so far. */
+  /** Elements added so far (kept or not). */
   readonly count: number;
 }
 
+const KEYS = ['logits', 'loss', 'weight', 'posWeight', 'labelSmoothing', 'mask', 'alpha', 'gamma'];
+
 /**
- * An accumulator of the mean and sum of BCE (or BCE with logits) over chunks added in sequence: the
- * result equals one call over the concatenation within float64 rounding (the sums of chunks are
- * added in float64; the relative difference stays below 1e-12 whatever the chunking), so a data set
- * larger than memory can be scored.
+ * An accumulator of the mean and sum of BCE (or BCE with logits, or the focal loss) over chunks
+ * added in sequence: the result equals one call over the concatenation within float64 rounding (the
+ * sums of chunks are added in float64; the relative difference stays below 1e-12 whatever the
+ * chunking), so a data set larger than memory can be scored. With a weight it also reports the
+ * kept weights' sum, so `weightedMean` is `reduction: 'weightedMean'` over the stream (Keras's
+ * `mean_with_sample_weight`, PyTorch#54843).
  *
  * @example
- * const acc = createAccumulator({ logits: true });
- * for await (const [logits, labels] of batches) acc.add(logits, labels);
- * acc.result(); // { mean, sum, count }
+ * const acc = createAccumulator({ logits: true, labelSmoothing: 0.1 });
+ * for await (const [logits, labels, valid] of batches) acc.add(logits, labels, valid);
+ * acc.result(); // { mean, sum, count, weightSum, weightedMean }
  */
 export function createAccumulator(options: AccumulatorOptions = {}): Accumulator {
-  checkOptionsObject(options, 'createAccumulator');
-  checkKeys(options, ['logits', 'weight', 'posWeight'], 'createAccumulator');
-  if (options.logits !== undefined && typeof options.logits !== 'boolean') {
-    throw new TypeError(`createAccumulator: logits must be a boolean, got ${typeof options.logits}`);
+  const fn0 = 'createAccumulator';
+  checkOptionsObject(options, fn0);
+  checkKeys(options, KEYS, fn0);
+  const { logits, loss: name, weight, posWeight, labelSmoothing, mask, alpha, gamma } = options;
+  if (logits !== undefined && typeof logits !== 'boolean') {
+    throw new TypeError(`createAccumulator: logits must be a boolean, got ${typeof logits}`);
   }
-  const kind = options.logits ? Kind.Logits : Kind.Probabilities;
-  if (kind === Kind.Probabilities && options.posWeight !== undefined) {
+  if (name !== undefined && name !== 'probabilities' && name !== 'logits' && name !== 'focal') {
+    throw new RangeError(`createAccumulator: loss must be 'probabilities', 'logits' or 'focal', got ${String(name)}`);
+  }
+  const kind = name === 'focal' ? Kind.Focal : logits || name === 'logits' ? Kind.Logits : Kind.Probabilities;
+  if (kind !== Kind.Logits && posWeight !== undefined) {
     throw new TypeError('createAccumulator: posWeight exists only for the logits loss (as in PyTorch); pass logits: true');
   }
+  if (kind !== Kind.Focal && (alpha !== undefined || gamma !== undefined)) {
+    throw new TypeError("createAccumulator: alpha and gamma are options of the focal loss; pass loss: 'focal'");
+  }
   const fn = 'accumulator.add';
-  const weight = options.weight;
-  const posWeight = options.posWeight;
-  // Checked once here: non-empty numeric arrays (their divisibility waits for the total).
-  if (weight !== undefined) broadcastLength(weight, -1, 'createAccumulator', 'weight');
-  if (posWeight !== undefined) broadcastLength(posWeight, -1, 'createAccumulator', 'posWeight');
-  const passOptions = { reduction: 'sum' as const, weight, posWeight };
+  // Checked once here: non-empty arrays (their divisibility waits for the total), option values.
+  if (weight !== undefined) broadcastLength(weight, -1, fn0, 'weight');
+  if (posWeight !== undefined) broadcastLength(posWeight, -1, fn0, 'posWeight');
+  if (mask !== undefined) broadcastLength(mask as ArrayLike<number>, -1, fn0, 'mask');
+  const base = { reduction: 'sum' as const, weight, posWeight, labelSmoothing, alpha, gamma };
+  checkPass(fn0, [], [], readOptions(kind, fn0, base, LOSS), LOSS, { offset: 0 });
   let sum = 0;
+  let added = 0;
   let count = 0;
+  let weightSum = 0;
   return {
-    add(input: FloatInput, target: FloatInput): void {
-      const r = runPass(kind, fn, input, target, passOptions, LOSS, { offset: count });
+    add(input: FloatInput, target: FloatInput, chunkMask?: MaskInput): void {
+      const n = lengthOf(input, fn, 'input');
+      const m = chunkMask ?? mask;
+      if (chunkMask !== undefined) broadcastLength(chunkMask as ArrayLike<number>, n, fn, 'mask');
+      const chunk = { offset: added, maskAt: chunkMask === undefined ? 0 : added };
+      const o = readOptions(kind, fn, { ...base, mask: m }, LOSS);
+      const c = checkPass(fn, input, target, o, LOSS, chunk);
+      const r = runPass(kind, fn, input, target, { ...base, mask: m }, LOSS, chunk);
+      const kept = m === undefined ? n : keptSum(c, fn, added, undefined, chunk.maskAt);
+      count += kept;
+      weightSum += weight === undefined ? kept : keptSum(c, fn, added, weight, chunk.maskAt);
       sum += r.sum;
-      count += lengthOf(input, fn, 'input');
+      added += n;
     },
     result(): AccumulatedLoss {
-      for (const [name, w] of [['weight', weight], ['posWeight', posWeight]] as const) {
-        if (w !== undefined) broadcastLength(w, count, 'accumulator.result', name);
+      for (const [name, w] of [['weight', weight], ['posWeight', posWeight], ['mask', mask]] as const) {
+        if (w !== undefined) broadcastLength(w as ArrayLike<number>, added, 'accumulator.result', name);
       }
-      return { mean: sum / count, sum, count };
+      return { mean: sum / count, sum, count, weightSum, weightedMean: sum / weightSum };
     },
     get count() {
-      return count;
+      return added;
     },
   };
 }

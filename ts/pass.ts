@@ -124,6 +124,8 @@ export interface Chunk {
   total?: number;
   /** The divisor of the gradient, when the caller computed it (a masked mean, a weightedMean). */
   divisor?: number;
+  /** The index in the whole of the mask's element 0 (default 0; a mask of this chunk alone: `offset`). */
+  maskAt?: number;
 }
 
 /** The checked arguments of a pass (see {@link checkPass}). */
@@ -547,7 +549,8 @@ function placeMask(c: CheckedPass, fn: string): number {
   return to;
 }
 
-// The mask of one piece, as `maskPiece` leaves it.
+// The mask of one piece, as `maskPiece` leaves it, and the index its element 0 belongs to.
+let maskAt = 0;
 let mPtr = 0;
 let mn = 0;
 let mPhase = 0;
@@ -555,6 +558,7 @@ let mPhase = 0;
 /** Sets `mPtr`, `mn`, `mPhase` to the mask (placed at `address`) as the piece of `m` elements at `at` reads it. */
 function maskPiece(c: CheckedPass, address: number, at: number, m: number, fn: string): void {
   const len = c.mLen;
+  at -= maskAt;
   if (len === 0 || address >= 0) {
     mPtr = address;
     mn = len;
@@ -590,10 +594,18 @@ function maskError(fn: string, i: number, v: unknown): TypeError {
  * from the mask and the weight only, in float64 (a pre-pass over them, never over the data); else
  * undefined (`'mean'` divides by the length, the others by 1).
  */
-export function divisorOf(c: CheckedPass, fn: string, offset = 0): number | undefined {
+export function divisorOf(c: CheckedPass, fn: string, offset = 0, at = 0): number | undefined {
   if (!(c.reduction === 'weightedMean' || (c.reduction === 'mean' && c.mLen > 0))) return undefined;
+  return keptSum(c, fn, offset, c.reduction === 'weightedMean' ? c.weight : undefined, at);
+}
+
+/**
+ * The float64 sum of weight `w` (1 when undefined) over the elements that the pass's mask keeps
+ * (the mask and the weight only, never the data). `c` needs `n`, `mask`, `mLen`, `wHome`, `wLen`.
+ */
+export function keptSum(c: CheckedPass, fn: string, offset: number, w: FloatInput | undefined, at = 0): number {
   const k = kernels();
-  const w = c.reduction === 'weightedMean' ? c.weight : undefined;
+  maskAt = at;
   const wAddr = w === undefined ? 0 : placeOperand(w, c.wHome, c.wLen, Slot.Weight, fn, 'weight');
   const mAddr = c.mask === undefined ? 0 : placeMask(c, fn);
   let total = 0;
@@ -611,7 +623,7 @@ export function divisorOf(c: CheckedPass, fn: string, offset = 0): number | unde
 
 /** The TypeError for the mask byte above 1 that the kernel found (piece at `at`). */
 function badMask(c: CheckedPass, fn: string, at: number): TypeError {
-  const i = (at + (kernels().bce_error_index() >>> 0)) % c.mLen;
+  const i = (at - maskAt + (kernels().bce_error_index() >>> 0)) % c.mLen;
   return maskError(fn, i, c.mask![i]);
 }
 
@@ -769,7 +781,8 @@ function generalPass(
     gAddr = addressIn(gradOutput, c.gHome, fn, 'gradOutput');
   }
   const mAddr = c.mask === undefined ? 0 : placeMask(c, fn);
-  const div = chunk?.divisor ?? divisorOf(c, fn, offset) ?? (c.reduction === 'mean' ? c.whole : 1);
+  maskAt = chunk?.maskAt ?? 0;
+  const div = chunk?.divisor ?? divisorOf(c, fn, offset, maskAt) ?? (c.reduction === 'mean' ? c.whole : 1);
   const gradDiv = c.reduction === 'sum' || (none && chunk?.divisor === undefined) ? 1 : div;
 
   // Results that do not live in WebAssembly memory: the caller's Float32Array, or a new one.

@@ -5,10 +5,12 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { OPS, resultOf, type OpName } from '../ops.js';
-import { checkOutput, copyChecked, lengthOf, WasmBuffer, type FloatInput, type FloatOutput } from '../memory.js';
+import { checkOutput, copyChecked, ensureScratch, lengthOf, WasmBuffer, type FloatInput, type FloatOutput } from '../memory.js';
 import {
   checkKeys,
   checkPass,
+  divisorOf,
+  type MaskInput,
   GRAD,
   Kind,
   LOSS,
@@ -27,6 +29,7 @@ import type {
   BCEWithLogitsForwardBackwardOptions,
   BCEWithLogitsForwardOptions,
 } from '../bce_with_logits.js';
+import type { FocalBackwardOptions, FocalForwardBackwardOptions, FocalForwardOptions } from '../focal.js';
 import { logSigmoid, sigmoid } from '../sigmoid.js';
 import { init } from '../wasm.js';
 
@@ -45,6 +48,12 @@ export interface Job {
   reduction?: Reduction;
   out?: Float32Array;
   gradOut?: Float32Array;
+  labelSmoothing?: number;
+  mask?: Uint8Array;
+  alpha?: number;
+  gamma?: number;
+  /** The gradient's divisor of the whole call ('mean', 'weightedMean'). */
+  divisor?: number;
   offset: number;
   total: number;
 }
@@ -124,6 +133,9 @@ export interface LossMethods {
   binaryCrossEntropyWithLogits<R extends Reduction = 'mean'>(input: FloatInput, target: FloatInput, options?: BCEWithLogitsForwardOptions<R>): Promise<LossFor<R>>;
   binaryCrossEntropyWithLogitsBackward<R extends Reduction = 'mean'>(input: FloatInput, target: FloatInput, options?: BCEWithLogitsBackwardOptions<R>): Promise<Float32Array>;
   binaryCrossEntropyWithLogitsForwardBackward<R extends Reduction = 'mean'>(input: FloatInput, target: FloatInput, options?: BCEWithLogitsForwardBackwardOptions<R>): Promise<ForwardBackward<R>>;
+  sigmoidFocalLoss<R extends Reduction = 'none'>(input: FloatInput, target: FloatInput, options?: FocalForwardOptions<R>): Promise<LossFor<R>>;
+  sigmoidFocalLossBackward<R extends Reduction = 'none'>(input: FloatInput, target: FloatInput, options?: FocalBackwardOptions<R>): Promise<Float32Array>;
+  sigmoidFocalLossForwardBackward<R extends Reduction = 'none'>(input: FloatInput, target: FloatInput, options?: FocalForwardBackwardOptions<R>): Promise<ForwardBackward<R>>;
 }
 
 /** The functional API, async, over a pool of workers; see {@link createPool}. */
@@ -344,6 +356,20 @@ function float32(x: FloatInput, fn: string, arg: string): Float32Array {
   return out;
 }
 
+/** A mask as the bytes a worker reads: a Uint8Array as it is (the kernel checks it), else 0/1 checked here. */
+function maskBytes(mask: MaskInput, fn: string): Uint8Array {
+  if (mask instanceof Uint8Array) return mask;
+  const out = new Uint8Array(mask.length);
+  for (let i = 0; i < out.length; i++) {
+    const v = mask[i];
+    if (v !== 0 && v !== 1 && typeof v !== 'boolean') {
+      throw new TypeError(`${fn}: mask[${i}] is ${typeof v === 'string' ? `'${v}'` : String(v)}; a mask holds 0 and 1 or booleans`);
+    }
+    out[i] = +v;
+  }
+  return out;
+}
+
 /** Where workers write a result of `n` floats: the caller's shared array, or a new shared one. */
 function sharedOutput(out: FloatOutput | undefined, n: number): Float32Array {
   if (out instanceof Float32Array && out.buffer instanceof SharedArrayBuffer) return out;
@@ -463,7 +489,12 @@ export function createPool(options?: PoolOptions): Pool {
     const o = readOptions(kind, fn, options, what);
     const c = checkPass(fn, input, target, o, what);
     const { n } = c;
-    if (n < threshold || threads < 2) return runRead(kind, fn, input, target, o, what);
+    // ('rowMean' runs on the calling thread: its chunks would have to be whole rows.)
+    if (n < threshold || threads < 2 || c.reduction === 'rowMean') return runRead(kind, fn, input, target, o, what);
+    // A masked mean's or a weightedMean's divisor, from the mask and weight on this thread.
+    ensureScratch();
+    const divisor = c.reduction === 'mean' || c.reduction === 'weightedMean' ? divisorOf(c, fn) ?? n : undefined;
+    const mask = c.mask === undefined ? undefined : maskBytes(c.mask, fn);
     const taken: SharedArrayBuffer[] = [];
     const x = shared(input, scratch, taken, fn, 'input');
     const y = shared(target, scratch, taken, fn, 'target');
@@ -480,7 +511,8 @@ export function createPool(options?: PoolOptions): Pool {
       sum = await scatter(
         fn,
         chunks(n).map(([a, b]) => ({
-          kind, fn, what, reduction: c.reduction, offset: a, total: n,
+          kind, fn, what, reduction: c.reduction, offset: a, total: n, divisor,
+          labelSmoothing: c.smooth, mask, ...(kind === Kind.Focal ? { alpha: c.alpha, gamma: c.gamma } : {}),
           x: x.subarray(a, b), y: y.subarray(a, b), weight, posWeight,
           gradOutput: gradOutput instanceof Float32Array ? gradOutput.subarray(a, b) : gradOutput,
           out: lossOut?.subarray(a, b), gradOut: gradOut?.subarray(a, b),
@@ -490,7 +522,7 @@ export function createPool(options?: PoolOptions): Pool {
       scratch.give(taken);
     }
     const result: PassResult = { loss: 0, grad: new Float32Array(0), sum };
-    if (c.wantLoss) result.loss = c.none ? deliverShared(c.out, lossOut!) : c.reduction === 'sum' ? sum : sum / n;
+    if (c.wantLoss) result.loss = c.none ? deliverShared(c.out, lossOut!) : c.reduction === 'sum' ? sum : sum / divisor!;
     if (c.wantGrad) result.grad = deliverShared(c.gradOut, gradOut!);
     return result;
   }

@@ -36,8 +36,12 @@ port.on('message', (job: Job | TestMessage) => {
         gradOutput: job.gradOutput,
         out: job.out,
         gradOut: job.gradOut,
+        labelSmoothing: job.labelSmoothing,
+        mask: job.mask,
+        alpha: job.alpha,
+        gamma: job.gamma,
       };
-      const chunk = { offset: job.offset, total: job.total };
+      const chunk = { offset: job.offset, total: job.total, divisor: job.divisor };
       const sum = runPass(job.kind as Kind, job.fn, job.x, job.y!, options, job.what, chunk).sum;
       reply = { id: job.id, sum };
     }

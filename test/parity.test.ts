@@ -65,6 +65,28 @@ describe('scalar build = SIMD build, bit for bit', () => {
     }
   });
 
+  it('the options: labelSmoothing, mask, weightedMean, rowMean, and the focal loss', () => {
+    const next = ref.rng(4);
+    for (const n of [1, 6, 17, 1002, 4098]) {
+      const p = ref.f32s(n, () => next());
+      const z = ref.f32s(n, () => (next() - 0.5) * 30);
+      const y = ref.f32s(n, () => (next() < 0.5 ? next() : Math.round(next())));
+      const mask = Uint8Array.from({ length: n }, () => (next() < 0.7 ? 1 : 0));
+      for (const opts of [
+        { labelSmoothing: 0.1, reduction: 'none' as const },
+        { mask, reduction: 'mean' as const, gradOutput: 0.75 },
+        { mask, weight: n % 3 === 0 ? [1, 2, 3] : [2], reduction: 'weightedMean' as const },
+        { reduction: 'rowMean' as const, rowLength: n % 2 === 0 ? 2 : 1, labelSmoothing: 0.3 },
+      ]) {
+        expect(scalar.binaryCrossEntropyForwardBackward(p, y, opts)).toEqual(simd.binaryCrossEntropyForwardBackward(p, y, opts));
+        expect(scalar.binaryCrossEntropyWithLogitsForwardBackward(z, y, opts)).toEqual(simd.binaryCrossEntropyWithLogitsForwardBackward(z, y, opts));
+        for (const gamma of [0, 0.5, 2, 3]) {
+          expect(scalar.sigmoidFocalLossForwardBackward(z, y, { ...opts, gamma })).toEqual(simd.sigmoidFocalLossForwardBackward(z, y, { ...opts, gamma }));
+        }
+      }
+    }
+  });
+
   it('the same range errors', () => {
     const x = [0.5, 0.5, 0.5, 0.5, 0.5, 2];
     expect(() => scalar.binaryCrossEntropy(x, [1, 1, 1, 1, 1, 1])).toThrowError('input[5] = 2');

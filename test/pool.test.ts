@@ -358,7 +358,7 @@ describe('accumulator', () => {
   });
 
   it('empty: mean NaN; range errors name the index in the stream; weights must divide the total', () => {
-    expect(bce.createAccumulator().result()).toEqual({ mean: Number.NaN, sum: 0, count: 0 });
+    expect(bce.createAccumulator().result()).toEqual({ mean: Number.NaN, sum: 0, count: 0, weightSum: 0, weightedMean: Number.NaN });
     const acc = bce.createAccumulator();
     acc.add([0.5, 0.5, 0.5], [1, 1, 1]);
     expect(() => acc.add([0.5, 1.5], [0, 0])).toThrowError('accumulator.add: input[4] = 1.5 is outside [0, 1]');

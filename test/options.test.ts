@@ -1,0 +1,283 @@
+// The options beyond PyTorch (issue 10): labelSmoothing, mask, 'weightedMean', 'rowMean' and the
+// focal loss, checked against the calls they must equal (property tests) and against float64
+// references computed here (test/reference.ts style), in every variant, the pool and the accumulator.
+import { describe, expect, it } from 'vitest';
+import * as bce from 'bce-wasm';
+import { createPool } from 'bce-wasm/pool';
+import './setup.js';
+import * as ref from './reference.js';
+
+const next = ref.rng(1010);
+const N = 257;
+const probs = ref.f32s(N, () => next());
+const logits = ref.f32s(N, () => (next() - 0.5) * 24);
+// Hard, soft and -0 targets.
+const target = ref.f32s(N, (i) => (i % 11 === 0 ? -0 : next() < 0.4 ? next() : Math.round(next())));
+const keep = Uint8Array.from({ length: N }, () => (next() < 0.7 ? 1 : 0));
+
+type Fns = {
+  f: (x: ArrayLike<number>, y: ArrayLike<number>, o?: object) => unknown;
+  b: (x: ArrayLike<number>, y: ArrayLike<number>, o?: object) => Float32Array;
+  fb: (x: ArrayLike<number>, y: ArrayLike<number>, o?: object) => { loss: unknown; grad: Float32Array };
+  x: Float32Array;
+};
+const LOSSES: [string, Fns][] = [
+  ['binaryCrossEntropy', { f: bce.binaryCrossEntropy, b: bce.binaryCrossEntropyBackward, fb: bce.binaryCrossEntropyForwardBackward, x: probs } as Fns],
+  ['binaryCrossEntropyWithLogits', { f: bce.binaryCrossEntropyWithLogits, b: bce.binaryCrossEntropyWithLogitsBackward, fb: bce.binaryCrossEntropyWithLogitsForwardBackward, x: logits } as Fns],
+  ['sigmoidFocalLoss', { f: bce.sigmoidFocalLoss, b: bce.sigmoidFocalLossBackward, fb: bce.sigmoidFocalLossForwardBackward, x: logits } as Fns],
+];
+const REDUCTIONS = ['none', 'mean', 'sum'] as const;
+
+/** Every variant's results for options `o`: forward, backward, fused. */
+function all(fns: Fns, x: ArrayLike<number>, y: ArrayLike<number>, o: object) {
+  return { f: fns.f(x, y, o), b: fns.b(x, y, o), fb: fns.fb(x, y, o) };
+}
+
+describe.each(LOSSES)('%s', (name, fns) => {
+  it.each(REDUCTIONS)("labelSmoothing e is the call on y (1 - e) + e / 2 (float32), bit for bit; e = 0 is no option (reduction '%s')", (reduction) => {
+    for (const e of [0.1, 0.25, 1]) {
+      const ef = Math.fround(e);
+      const smoothed = ref.f32s(N, (i) => Math.fround(Math.fround(target[i] * Math.fround(1 - ef)) + Math.fround(ef / 2)));
+      expect(all(fns, fns.x, target, { reduction, labelSmoothing: e })).toEqual(all(fns, fns.x, smoothed, { reduction }));
+    }
+    // -0 targets included: bit for bit (toEqual tells -0 from 0).
+    expect(all(fns, fns.x, target, { reduction, labelSmoothing: 0 })).toEqual(all(fns, fns.x, target, { reduction }));
+  });
+
+  it.each(REDUCTIONS)("mask equals dropping the masked elements (which may hold anything) (reduction '%s')", (reduction) => {
+    const kx = fns.x.filter((_, i) => keep[i]);
+    const ky = target.filter((_, i) => keep[i]);
+    const gx = Float32Array.from(fns.x, (v, i) => (keep[i] ? v : i % 2 ? Number.NaN : 7));
+    const gy = Float32Array.from(target, (v, i) => (keep[i] ? v : -3));
+    const got = all(fns, gx, gy, { reduction, mask: keep });
+    const want = all(fns, kx, ky, { reduction });
+    const spread = (v: Float32Array) => {
+      const out = new Float32Array(N);
+      let j = 0;
+      for (let i = 0; i < N; i++) if (keep[i]) out[i] = v[j++];
+      return out;
+    };
+    expect(got.b).toEqual(spread(want.b));
+    expect(got.fb.grad).toEqual(spread(want.fb.grad));
+    if (reduction === 'none') {
+      expect(got.f).toEqual(spread(want.f as Float32Array));
+    } else {
+      // The sums of the same values in another lane order: float64 rounding apart.
+      expect(got.f as number).toBeCloseTo(want.f as number, 12);
+      expect(got.fb.loss as number).toBeCloseTo(want.fb.loss as number, 12);
+    }
+    // The same mask as booleans, as numbers, and broadcast per class.
+    expect(all(fns, gx, gy, { reduction, mask: Array.from(keep, (k) => k === 1) })).toEqual(got);
+    expect(all(fns, gx, gy, { reduction, mask: Array.from(keep) })).toEqual(got);
+    const per = [1, 0, 1];
+    const x3 = fns.x.subarray(0, 255);
+    const y3 = target.subarray(0, 255);
+    expect(all(fns, x3, y3, { reduction, mask: per })).toEqual(all(fns, x3, y3, { reduction, mask: Uint8Array.from({ length: 255 }, (_, i) => per[i % 3]) }));
+  });
+
+  it("a mean with nothing kept is NaN, its gradient 0", () => {
+    const r = fns.fb(fns.x.subarray(0, 5), target.subarray(0, 5), { reduction: 'mean', mask: [0, 0, 0, 0, 0] });
+    expect(r.loss).toBeNaN();
+    expect(r.grad).toEqual(new Float32Array(5));
+  });
+
+  it("'weightedMean' is sum(w l) / sum(w) over kept elements, its gradient w dl / sum(w); equal weights give 'mean'", () => {
+    const w = [0.5, 2, 1.25, 3];
+    const x = fns.x.subarray(0, 256);
+    const y = target.subarray(0, 256);
+    const m = keep.subarray(0, 256);
+    const l = fns.f(x, y, { reduction: 'none', weight: w, mask: m }) as Float32Array;
+    const g = fns.b(x, y, { reduction: 'none', weight: w, mask: m });
+    let sw = 0;
+    let sl = 0;
+    for (let i = 0; i < 256; i++) if (m[i]) (sw += w[i % 4]), (sl += l[i]);
+    const r = fns.fb(x, y, { reduction: 'weightedMean', weight: w, mask: m, gradOutput: 1.5 });
+    expect(r.loss as number).toBeCloseTo(sl / sw, 12);
+    for (let i = 0; i < 256; i++) {
+      const want = (1.5 * g[i]) / sw;
+      // Three float32 roundings (gradOutput, weight, divisor) against one of the reference.
+      expect(Math.abs(r.grad[i] - want)).toBeLessThanOrEqual(3 * ref.ulp32(want));
+    }
+    // Equal weights of 2 (exact scalings) give 'mean' bit for bit; equal weights of 3, within float32 rounding.
+    const mean = fns.fb(x, y, { reduction: 'mean' });
+    expect(fns.fb(x, y, { reduction: 'weightedMean', weight: [2, 2] })).toEqual(mean);
+    const eq = fns.fb(x, y, { reduction: 'weightedMean', weight: [3, 3] });
+    expect(Math.abs((eq.loss as number) - (mean.loss as number))).toBeLessThanOrEqual(1e-7 * (mean.loss as number));
+    eq.grad.forEach((v, i) => expect(Math.abs(v - mean.grad[i])).toBeLessThanOrEqual(2 * ref.ulp32(mean.grad[i])));
+  });
+
+  it("'rowMean' is 'mean' per row: the loss to float32 rounding, the gradient bit for bit; with a mask, per kept count", () => {
+    const C = 8;
+    const x = fns.x.subarray(0, 256);
+    const y = target.subarray(0, 256);
+    const gOut = Float32Array.from({ length: 32 }, (_, r) => 0.5 + r);
+    const r = fns.fb(x, y, { reduction: 'rowMean', rowLength: C, gradOutput: gOut });
+    expect((r.loss as Float32Array).length).toBe(32);
+    for (let row = 0; row < 32; row++) {
+      const xs = x.subarray(row * C, row * C + C);
+      const ys = y.subarray(row * C, row * C + C);
+      const m = fns.fb(xs, ys, { reduction: 'mean', gradOutput: gOut[row] });
+      const want = Math.fround(m.loss as number);
+      expect(Math.abs((r.loss as Float32Array)[row] - want)).toBeLessThanOrEqual(ref.ulp32(want));
+      expect(r.grad.subarray(row * C, row * C + C)).toEqual(m.grad);
+    }
+    const masked = fns.f(x, y, { reduction: 'rowMean', rowLength: C, mask: keep.subarray(0, 256) }) as Float32Array;
+    for (let row = 0; row < 32; row++) {
+      const k = keep.subarray(row * C, row * C + C);
+      const m = fns.f(x.subarray(row * C, row * C + C), y.subarray(row * C, row * C + C), { reduction: 'mean', mask: k }) as number;
+      if (Number.isNaN(m)) expect(masked[row]).toBeNaN();
+      else expect(Math.abs(masked[row] - m)).toBeLessThanOrEqual(ref.ulp32(m));
+    }
+  });
+
+  it('the module class takes the options', () => {
+    const Cls = name === 'binaryCrossEntropy' ? bce.BCELoss : name === 'sigmoidFocalLoss' ? bce.SigmoidFocalLoss : bce.BCEWithLogitsLoss;
+    const o = { reduction: 'sum' as const, labelSmoothing: 0.2, mask: keep };
+    const mod = new (Cls as new (o: object) => { forwardBackward(x: ArrayLike<number>, y: ArrayLike<number>): unknown })(o);
+    expect(mod.forwardBackward(fns.x, target)).toEqual(fns.fb(fns.x, target, o));
+  });
+});
+
+describe('the focal loss', () => {
+  /** float64 torchvision sigmoid_focal_loss and its autograd gradient. */
+  function focal64(x: number, y: number, alpha: number, gamma: number): { l: number; g: number; scale: number } {
+    const s = ref.sigmoid(x);
+    const sc = ref.sigmoid(-x);
+    const ce = (1 - y) * ref.softplus(x) + y * ref.softplus(-x);
+    const u = s * (1 - y) + sc * y;
+    const a = alpha >= 0 ? alpha * y + (1 - alpha) * (1 - y) : 1;
+    const f = gamma === 0 ? 1 : u ** gamma;
+    const term = u === 0 || gamma === 0 ? 0 : gamma * ce * u ** (gamma - 1) * s * sc * (1 - 2 * y);
+    // s - y cancels (in float32, PyTorch's too): the gradient's error is relative to |s| + |y|.
+    return { l: ce * f * a, g: a * (f * (s - y) + term), scale: Math.abs(a) * (Math.abs(f) * (Math.abs(s) + Math.abs(y)) + Math.abs(term)) };
+  }
+
+  it("torchvision's defaults (alpha 0.25, gamma 2, reduction 'none') and the float64 formula: loss within 16 ulps, gradient within 16 ulps of its terms", () => {
+    const x = ref.f32s(2000, () => (next() - 0.5) * 40);
+    const y = ref.f32s(2000, () => (next() < 0.5 ? next() : Math.round(next())));
+    const def = bce.sigmoidFocalLossForwardBackward(x, y);
+    expect(def).toEqual(bce.sigmoidFocalLossForwardBackward(x, y, { alpha: 0.25, gamma: 2, reduction: 'none' }));
+    for (const gamma of [0, 0.5, 1, 2, 5]) {
+      for (const alpha of [0.25, -1]) {
+        const r = bce.sigmoidFocalLossForwardBackward(x, y, { alpha, gamma });
+        const loss = r.loss as Float32Array;
+        for (let i = 0; i < x.length; i++) {
+          const w = focal64(x[i], y[i], alpha, gamma);
+          expect(Math.abs(loss[i] - w.l), `loss x=${x[i]} y=${y[i]} gamma=${gamma}`).toBeLessThanOrEqual(16 * ref.ulp32(w.l));
+          expect(Math.abs(r.grad[i] - w.g), `grad x=${x[i]} y=${y[i]} gamma=${gamma}`).toBeLessThanOrEqual(16 * ref.ulp32(w.scale));
+        }
+      }
+    }
+  });
+
+  it('gamma = 0, alpha < 0 is binaryCrossEntropyWithLogits bit for bit, in every reduction', () => {
+    for (const reduction of REDUCTIONS) {
+      expect(bce.sigmoidFocalLossForwardBackward(logits, target, { gamma: 0, alpha: -1, reduction })).toEqual(
+        bce.binaryCrossEntropyWithLogitsForwardBackward(logits, target, { reduction }),
+      );
+    }
+  });
+
+  it('at p_t = 1 (u = 0) with gamma < 1 the gradient is its limit 0, not NaN', () => {
+    const g = bce.sigmoidFocalLossBackward([200, -200], [1, 0], { gamma: 0.5 });
+    expect(g).toEqual(new Float32Array([-0, 0]).map(Math.abs));
+  });
+});
+
+describe('chunks: the pool and the accumulator equal one call', () => {
+  const n = 70_001 * 3;
+  const x = ref.f32s(n, () => (next() - 0.5) * 20);
+  const y = ref.f32s(n, () => (next() < 0.5 ? 0.3 : Math.round(next())));
+  const m = Uint8Array.from({ length: n }, () => (next() < 0.8 ? 1 : 0));
+
+  it('pool (threshold 0): mask, labelSmoothing, weightedMean, focal', async () => {
+    const pool = createPool({ threads: 2, threshold: 0 });
+    try {
+      for (const [fn, o] of [
+        ['binaryCrossEntropyWithLogitsForwardBackward', { mask: m, labelSmoothing: 0.1 }],
+        ['binaryCrossEntropyWithLogitsForwardBackward', { mask: m, weight: [1, 2, 3], reduction: 'weightedMean' }],
+        ['sigmoidFocalLossForwardBackward', { mask: m, reduction: 'none', gamma: 1.5 }],
+        ['binaryCrossEntropyWithLogitsForwardBackward', { reduction: 'rowMean', rowLength: 3 }],
+      ] as const) {
+        const one = (bce as unknown as Record<string, (...a: unknown[]) => { loss: unknown; grad: Float32Array }>)[fn](x, y, o);
+        const got = await (pool as unknown as Record<string, (...a: unknown[]) => Promise<{ loss: unknown; grad: Float32Array }>>)[fn](x, y, o);
+        expect(got.grad).toEqual(one.grad);
+        if (typeof one.loss === 'number') expect(got.loss as number).toBeCloseTo(one.loss, 12);
+        else expect(got.loss).toEqual(one.loss);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('accumulator: mean, weightedMean, count and weightSum over chunks; a mask per add()', () => {
+    for (const loss of ['probabilities', 'logits', 'focal'] as const) {
+      const xs = loss === 'probabilities' ? x.map((v) => 1 / (1 + Math.exp(-v))) : x;
+      const weight = [0.5, 1, 2];
+      const acc = bce.createAccumulator({ loss, weight, mask: m, labelSmoothing: 0.05 });
+      const per = bce.createAccumulator({ loss, weight, labelSmoothing: 0.05 });
+      for (let a = 0; a < n; a += 9999) {
+        const b = Math.min(n, a + 9999);
+        acc.add(xs.subarray(a, b), y.subarray(a, b));
+        per.add(xs.subarray(a, b), y.subarray(a, b), m.subarray(a, b));
+      }
+      const f = loss === 'probabilities' ? bce.binaryCrossEntropy : loss === 'logits' ? bce.binaryCrossEntropyWithLogits : bce.sigmoidFocalLoss;
+      const o = { weight, mask: m, labelSmoothing: 0.05 };
+      const r = acc.result();
+      expect(r.mean).toBeCloseTo(f(xs, y, { ...o, reduction: 'mean' }) as number, 10);
+      expect(r.weightedMean).toBeCloseTo(f(xs, y, { ...o, reduction: 'weightedMean' }) as number, 10);
+      expect(r.count).toBe(m.reduce((s, v) => s + v, 0));
+      expect(per.result()).toEqual(r);
+    }
+  });
+});
+
+describe('errors', () => {
+  const x = [0.5, 0.5, 0.5, 0.5];
+  const y = [1, 0, 1, 0];
+  it.each([
+    [{ labelSmoothing: 1.5 }, RangeError, 'binaryCrossEntropy: labelSmoothing must be a number from 0 to 1, got 1.5'],
+    [{ labelSmoothing: -0.1 }, RangeError, 'labelSmoothing must be a number from 0 to 1'],
+    [{ labelSmoothing: Number.NaN }, RangeError, 'labelSmoothing must be a number from 0 to 1, got NaN'],
+    [{ labelSmoothing: '0.1' }, TypeError, 'labelSmoothing must be a number, got string'],
+    [{ mask: [1, 0, 2, 1] }, TypeError, 'binaryCrossEntropy: mask[2] is 2; a mask holds 0 and 1 or booleans'],
+    [{ mask: new Uint8Array([1, 1, 1, 9]) }, TypeError, 'mask[3] is 9'],
+    [{ mask: [1, 'x', 1, 1] }, TypeError, "mask[1] is 'x'"],
+    [{ mask: [1, 0, 1] }, RangeError, 'mask of length 3 does not broadcast over input of length 4'],
+    [{ mask: 5 }, TypeError, 'mask must be'],
+    [{ reduction: 'rowMean' }, TypeError, "reduction 'rowMean' and rowLength go together"],
+    [{ rowLength: 2 }, TypeError, "reduction 'rowMean' and rowLength go together"],
+    [{ reduction: 'rowMean', rowLength: 3 }, RangeError, 'rowLength must be a positive integer that divides the length 4, got 3'],
+    [{ reduction: 'rowMean', rowLength: 0 }, RangeError, 'rowLength must be a positive integer'],
+    [{ reduction: 'avg' }, RangeError, "(use 'none', 'mean', 'sum', 'weightedMean' or 'rowMean')"],
+  ])('%o', (o, E, message) => {
+    expect(() => bce.binaryCrossEntropy(x, y, o as object)).toThrowError(E);
+    expect(() => bce.binaryCrossEntropy(x, y, o as object)).toThrowError(message);
+  });
+
+  it('focal: gamma and alpha', () => {
+    expect(() => bce.sigmoidFocalLoss(x, y, { gamma: -1 })).toThrowError(new RangeError('sigmoidFocalLoss: gamma must be a finite number >= 0, got -1'));
+    expect(() => bce.sigmoidFocalLoss(x, y, { gamma: Infinity })).toThrowError(RangeError);
+    expect(() => bce.sigmoidFocalLoss(x, y, { alpha: Number.NaN })).toThrowError(RangeError);
+    expect(() => bce.binaryCrossEntropyWithLogits(x, y, { gamma: 2 } as object)).toThrowError(/unknown option 'gamma'/);
+  });
+
+  it("gradOutput for 'rowMean': a number or one per row", () => {
+    expect(() => bce.binaryCrossEntropyBackward(x, y, { reduction: 'rowMean', rowLength: 2, gradOutput: [1, 2, 3] })).toThrowError(
+      new RangeError("binaryCrossEntropyBackward: gradOutput has length 3 but the loss has 2 rows; they must match"),
+    );
+    expect(() => bce.binaryCrossEntropyBackward(x, y, { reduction: 'weightedMean', gradOutput: [1, 2, 3, 4] })).toThrowError(TypeError);
+  });
+
+  it('masked-out elements are not range-checked; kept ones are', () => {
+    expect(bce.binaryCrossEntropy([0.5, 7, Number.NaN, 0.5], [1, 1, 1, 2], { mask: [1, 0, 0, 0] })).toBeCloseTo(Math.LN2, 6);
+    expect(() => bce.binaryCrossEntropy([0.5, 7], [1, 1], { mask: [1, 1] })).toThrowError('input[1] = 7 is outside [0, 1]');
+  });
+
+  it('accumulator options', () => {
+    expect(() => bce.createAccumulator({ loss: 'x' as 'focal' })).toThrowError(RangeError);
+    expect(() => bce.createAccumulator({ gamma: 2 })).toThrowError(TypeError);
+    expect(() => bce.createAccumulator({ labelSmoothing: 2 })).toThrowError(RangeError);
+    expect(() => bce.createAccumulator().add([0.5, 0.5], [1, 1], [1, 0, 1])).toThrowError(RangeError);
+  });
+});

@@ -160,6 +160,16 @@ def torch_loss(fn, x, y, shape, weight=None, wshape=None, pos_weight=None, pshap
     return {"loss": loss, "grad": gx}
 
 
+def add_operands(c: dict, weight=None, pos_weight=None, grad_output=None) -> None:
+    """The optional operands of a case, as the package takes them (absent ones are left out)."""
+    if weight is not None:
+        c["weight"] = encs(weight)
+    if pos_weight is not None:
+        c["posWeight"] = encs(pos_weight)
+    if grad_output is not None:
+        c["gradOutput"] = enc(grad_output) if np.ndim(grad_output) == 0 else encs(grad_output)
+
+
 def loss_case(case_id, fn, x, y, shape, reduction, weight=None, wshape=None, pos_weight=None,
               pshape=None, grad_output=None, extra=None) -> dict:
     """One fixture case: the arguments as the package takes them, and PyTorch's answers."""
@@ -168,12 +178,7 @@ def loss_case(case_id, fn, x, y, shape, reduction, weight=None, wshape=None, pos
         c.update(extra)
     c["input"] = encs(x)
     c["target"] = encs(y)
-    if weight is not None:
-        c["weight"] = encs(weight)
-    if pos_weight is not None:
-        c["posWeight"] = encs(pos_weight)
-    if grad_output is not None:
-        c["gradOutput"] = enc(grad_output) if np.ndim(grad_output) == 0 else encs(grad_output)
+    add_operands(c, weight, pos_weight, grad_output)
     r = torch_loss(fn, x, y, shape, weight, wshape, pos_weight, pshape, reduction, grad_output)
     if "error" in r:
         c["error"] = r["error"]
@@ -418,8 +423,9 @@ def header(name: str, description: str) -> dict:
     }
 
 
-def write(out: Path, name: str, description: str, cases: list) -> None:
-    head = json.dumps(header(name, description), separators=(",", ":"))
+def write(out: Path, name: str, description: str, cases: list, head: dict | None = None) -> None:
+    """One fixture file: the header (this script's by default), then one case per line."""
+    head = json.dumps(head or header(name, description), separators=(",", ":"))
     lines = ",\n".join(json.dumps(c, separators=(",", ":"), allow_nan=False) for c in cases)
     (out / f"{name}.json").write_text(head[:-1] + ',"cases":[\n' + lines + "\n]}\n")
 

@@ -11,6 +11,13 @@ import { available, withBrowser } from './browser/chromium.js';
 import { runCases } from './browser/cases.js';
 
 
+interface Focal {
+  gammas: number[];
+  logits: number[];
+  curves: { gamma: number; loss: number[]; grad: number[] }[];
+  tail: { x: number; y: number; torch: number; ours: number; exact: number; ulps: number }[];
+}
+
 describe.skipIf(!available)('in headless Chromium', () => {
   const ctx = withBrowser();
 
@@ -43,6 +50,29 @@ describe.skipIf(!available)('in headless Chromium', () => {
       const counts = await page.$$eval(`#${id} polyline.curve`, (ls) => ls.map((l) => l.getAttribute('points')!.split(' ').length));
       expect(counts.filter((c) => c > 100).length, id).toBeGreaterThanOrEqual(2);
     }
+    // The focal-loss section: a curve per gamma in both plots, the library's own values (the same as
+    // Node's, to the bit), less loss for larger gamma where p_t is high, and the tail table.
+    for (const id of ['plot-focal', 'plot-focal-grad']) {
+      const counts = await page.$$eval(`#${id} polyline.curve`, (ls) => ls.map((l) => l.getAttribute('points')!.split(' ').length));
+      expect(counts.filter((c) => c > 500).length, id).toBe(5);
+    }
+    const focal = await page.evaluate(() => (window as unknown as { __focal: Focal }).__focal);
+    expect(focal.gammas).toEqual([0, 0.5, 1, 2, 5]);
+    const ones = new Float32Array(focal.logits.length).fill(1);
+    for (const c of focal.curves) {
+      const node = bce.sigmoidFocalLossForwardBackward(focal.logits, ones, { gamma: c.gamma, alpha: -1, reduction: 'none' });
+      expect(Float32Array.from(c.loss)).toEqual(node.loss);
+      expect(Float32Array.from(c.grad)).toEqual(node.grad);
+    }
+    expect(Float32Array.from(focal.curves[0].loss)).toEqual(bce.binaryCrossEntropyWithLogits(focal.logits, ones, { reduction: 'none' }));
+    const high = focal.logits.findIndex((x) => x > Math.log(9)); // p_t > 0.9
+    for (let k = 1; k < 5; k++) expect(focal.curves[k].loss[high]).toBeLessThan(focal.curves[k - 1].loss[high]);
+    expect(focal.tail.length).toBeGreaterThanOrEqual(5);
+    for (const r of focal.tail) expect(r.ulps, `x = ${r.x}, y = ${r.y}`).toBeLessThanOrEqual(4);
+    const minus25 = focal.tail.find((r) => r.x === -25 && r.y === 0)!;
+    expect(minus25.torch).toBe(0);
+    expect(minus25.ours).toBeCloseTo(1.3887943864771144e-11, 18);
+    expect(await page.textContent('#tail-table')).toContain('1.3887944e-11');
     // Editing: a target of the wrong length shows the library's RangeError; a fix shows the loss.
     await page.fill('#edit-target', '0, 1');
     expect(await page.textContent('#edit-error')).toMatch(/RangeError: .*target has length 2 but input has length 9/);

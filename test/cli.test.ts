@@ -375,3 +375,136 @@ describe('bce-wasm score: limits an outside tester found', () => {
     expectError(run('score', renamed, f), 3, /data\.bin: this is a \.npy file/);
   });
 });
+
+describe('bce-wasm score: label smoothing, focal loss, masks, weighted and per-row means', () => {
+  // A mask over the [N, C] data: ~70% kept, row 3 entirely left out; masked-out predictions are
+  // padding (NaN, or values outside [0, 1]) that must never be checked.
+  const keep = Uint8Array.from({ length: N * C }, (_, i) => (Math.floor(i / C) === 3 ? 0 : next() < 0.7 ? 1 : 0));
+  const padded = (a: Float32Array, pad: number) => a.map((v, i) => (keep[i] ? v : pad));
+  const masked = {
+    mask: npy('mask.npy', Float32Array.from(keep), [N, C]),
+    maskText: text('mask.txt', Array.from(keep, String)), // one column: for the flat [N * C] data
+    zFlat: npy('z-flat.npy', padded(z, NaN), [N * C]),
+    yFlat: npy('y-flat.npy', y, [N * C]),
+    pPadded: npy('p-padded.npy', padded(p, 7.5), [N, C]),
+  };
+  const json = (...args: string[]) => {
+    const r = run('score', ...args, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout);
+  };
+
+  it('--label-smoothing: the mean of binaryCrossEntropyWithLogits with labelSmoothing', () => {
+    const out = json(files.z, files.y, '--logits', '--label-smoothing', '0.1', '--chunk', '999');
+    expect(out).toMatchObject({ loss: 'BCEWithLogitsLoss', labelSmoothing: 0.1, count: N * C });
+    ref.expectRel(out.mean, bce.binaryCrossEntropyWithLogits(z, y, { labelSmoothing: 0.1 }), 1e-12);
+    const probs = json(files.p, files.y, '--label-smoothing', '0.25');
+    ref.expectRel(probs.mean, bce.binaryCrossEntropy(p, y, { labelSmoothing: 0.25 }), 1e-12);
+    expect(probs.mean).not.toBe(json(files.p, files.y).mean);
+  });
+
+  it("--focal: torchvision's defaults (alpha 0.25, gamma 2), and --gamma, --alpha", () => {
+    const out = json(files.z, files.y, '--logits', '--focal', '--chunk', '1001');
+    expect(out).toMatchObject({ loss: 'sigmoid_focal_loss', alpha: 0.25, gamma: 2, count: N * C });
+    ref.expectRel(out.mean, bce.sigmoidFocalLoss(z, y, { reduction: 'mean' }), 1e-12);
+    ref.expectRel(out.sum, bce.sigmoidFocalLoss(z, y, { alpha: 0.25, gamma: 2, reduction: 'sum' }), 1e-12);
+    const g = json(files.z, files.y, '--logits', '--focal', '--gamma', '0.5', '--alpha', '-1', '--label-smoothing', '0.2');
+    ref.expectRel(g.mean, bce.sigmoidFocalLoss(z, y, { alpha: -1, gamma: 0.5, labelSmoothing: 0.2, reduction: 'mean' }), 1e-12);
+    // gamma 0 without class weighting is the logits loss.
+    const ce = json(files.z, files.y, '--logits', '--focal', '--gamma', '0', '--alpha', '-1');
+    ref.expectRel(ce.mean, json(files.z, files.y, '--logits').mean, 1e-12);
+  });
+
+  it('--mask (.npy of the same shape): the mean over the kept elements; masked-out padding is not checked', () => {
+    const kept = keep.reduce((a, b) => a + b, 0);
+    const out = json(masked.pPadded, files.y, '--mask', masked.mask, '--chunk', '333', '--per-class');
+    expect(out).toMatchObject({ loss: 'BCELoss', count: kept, mask: masked.mask });
+    ref.expectRel(out.mean, bce.binaryCrossEntropy(padded(p, 7.5), y, { mask: keep }), 1e-12);
+    expect(out.perClass.map((k: { count: number }) => k.count).reduce((a: number, b: number) => a + b, 0)).toBe(kept);
+    // Without the mask the padding is rejected.
+    expect(run('score', masked.pPadded, files.y).code).toBe(4);
+  });
+
+  it('--mask as a text column of 0/1 with flat data; NaN logits in the padding', () => {
+    const out = json(masked.zFlat, masked.yFlat, '--logits', '--mask', masked.maskText, '--chunk', '500');
+    ref.expectRel(out.mean, bce.binaryCrossEntropyWithLogits(padded(z, NaN), y, { mask: keep }), 1e-12);
+    expect(Number.isFinite(out.mean)).toBe(true);
+  });
+
+  it('--mask errors: a value other than 0/1 (exit 4, file:line:column), another shape (exit 3)', () => {
+    const lines = Array.from(keep, String);
+    lines[41] = '0.5';
+    expectError(run('score', masked.zFlat, masked.yFlat, '--logits', '--mask', text('mask-half.txt', lines), '--chunk', '16'), 4,
+      /mask-half\.txt:42:1: mask value 0\.5 is not 0 or 1$/m);
+    expectError(run('score', files.z, files.y, '--logits', '--mask', masked.maskText), 3, /shape mismatch: .*z\.npy has \(2000, 4\), .*mask\.txt has \(8000\)/);
+    expectError(run('score', files.z, files.y, '--logits', '--mask', join(dir, 'no-mask.npy')), 3, /no-mask\.npy: cannot read/);
+  });
+
+  it('--reduction weightedMean with --weight: sum(w l) / sum(w) over the kept elements', () => {
+    const w = [1, 2, 0.5, 4];
+    const out = json(files.z, files.y, '--logits', '--reduction', 'weightedMean', '--weight', w.join(','), '--mask', masked.mask, '--chunk', '777');
+    expect(out.reduction).toBe('weightedMean');
+    ref.expectRel(out.weightedMean, bce.binaryCrossEntropyWithLogits(z, y, { weight: w, mask: keep, reduction: 'weightedMean' }), 1e-12);
+    const wsum = Array.from(keep).reduce((s, k, i) => s + k * w[i % C], 0);
+    expect(out.weightSum).toBe(wsum);
+    // Equal weights (a power of 2, so w l rounds as l does): the plain mean.
+    const eq = json(files.z, files.y, '--logits', '--reduction', 'weightedMean', '--weight', '2,2,2,2');
+    ref.expectRel(eq.weightedMean, bce.binaryCrossEntropyWithLogits(z, y), 1e-12);
+    expectError(run('score', files.z, files.y, '--logits', '--weight', '1,2,3'), 3, /--weight has 3 values, .*z\.npy has 4 columns/);
+  });
+
+  it('--reduction rowMean --out: one float32 per row, as rowMean of one call, whatever the chunking', () => {
+    const want = bce.binaryCrossEntropyWithLogits(z, y, { reduction: 'rowMean', rowLength: C, mask: keep });
+    for (const chunk of ['7', '1000000']) {
+      const outFile = join(dir, `rows-${chunk}.npy`);
+      const r = run('score', files.z, files.y, '--logits', '--mask', masked.mask, '--reduction', 'rowMean', '--out', outFile, '--chunk', chunk);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/row means of 4 written to .*rows-\d+\.npy \(2000 rows\)/);
+      const bytes = readFileSync(outFile);
+      const headerLength = bytes.readUInt16LE(8);
+      expect(bytes.toString('latin1', 10, 10 + headerLength)).toMatch(/'descr': '<f4', 'fortran_order': False, 'shape': \(2000,\)/);
+      const rows = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 10 + headerLength, bytes.byteOffset + bytes.length));
+      expect(rows.length).toBe(N);
+      expect(Number.isNaN(rows[3])).toBe(true); // nothing kept in row 3
+      ref.expectUlps(rows, want, 1);
+      // The file reads back through the CLI's own .npy reader.
+      expect(run('score', outFile, npy('rows-y.npy', new Float32Array(N), [N]), '--logits').code).toBe(0);
+    }
+  });
+
+  it('--reduction rowMean without --out: JSON on stdout, null for a row with nothing kept', () => {
+    const r = run('score', files.p, files.y, '--reduction', 'rowMean', '--mask', masked.mask, '--label-smoothing', '0.1');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ loss: 'BCELoss', reduction: 'rowMean', rowLength: C, rows: N, labelSmoothing: 0.1 });
+    expect(out.rowMean[3]).toBeNull();
+    const want = bce.binaryCrossEntropy(p, y, { reduction: 'rowMean', rowLength: C, mask: keep, labelSmoothing: 0.1 });
+    ref.expectUlps(Float32Array.from(out.rowMean, (v: number | null) => v ?? NaN), want, 1);
+  });
+
+  const usage: [string, string[], RegExp][] = [
+    ['--label-smoothing above 1', ['--label-smoothing', '1.5'], /--label-smoothing must be a number from 0 to 1/],
+    ['--label-smoothing not a number', ['--label-smoothing', 'x'], /--label-smoothing must be a number from 0 to 1/],
+    ['a negative --gamma', ['--logits', '--focal', '--gamma', '-1'], /--gamma must be a finite number >= 0/],
+    ['--alpha above 1', ['--logits', '--focal', '--alpha', '2'], /--alpha must be a finite number at most 1/],
+    ['--focal without --logits', ['--focal'], /--focal takes logits .*: pass --logits too/],
+    ['--gamma without --focal', ['--logits', '--gamma', '1'], /--gamma is an option of --focal/],
+    ['an unknown --reduction', ['--reduction', 'median'], /argument 'median' is invalid. Allowed choices are mean, weightedMean, rowMean/],
+    ['--out without rowMean', ['--out', join(dir, 'x.npy')], /--out writes the row means of --reduction rowMean/],
+    ['--out that is not .npy', ['--reduction', 'rowMean', '--out', join(dir, 'x.csv')], /--out must name a \.npy file/],
+    ['--weight with an empty field', ['--weight', '1,,2'], /--weight must be finite numbers separated by commas/],
+    ['--per-class with rowMean', ['--reduction', 'rowMean', '--per-class'], /--per-class and --reduction rowMean do not go together/],
+  ];
+  for (const [name, args, message] of usage) {
+    it(`usage error (exit 2): ${name}`, () => {
+      expectError(run('score', files.p, files.y, ...args), 2, message);
+    });
+  }
+
+  it('--help lists the options', () => {
+    const help = run('score', '--help').stdout;
+    for (const o of ['--label-smoothing <e>', '--focal', '--gamma <g>', '--alpha <a>', '--mask <file>', '--weight <w,...>', '--reduction <r>', '--out <file.npy>']) {
+      expect(help).toContain(o);
+    }
+  });
+});

@@ -110,3 +110,79 @@ export function expectRel(got: number, want: number, tol: number, scale = Math.a
   const err = Math.abs(got - want) / scale;
   expect(err, `got ${got}, want ${want}: relative error ${err.toExponential(2)} > ${tol}`).toBeLessThanOrEqual(tol);
 }
+
+// ----------------------------------------------------------------------------- fixture numbers
+
+/** A number as the fixture scripts write it: float32 values as numbers, NaN / Infinity / -Infinity / -0 as strings. */
+export type Num = number | string;
+
+/** A fixture number: float32 values as numbers, NaN / Infinity / -Infinity / -0 as strings. */
+export function dec(v: Num): number {
+  if (typeof v === 'number') return Math.fround(v);
+  switch (v) {
+    case 'NaN':
+      return NaN;
+    case 'Infinity':
+      return Infinity;
+    case '-Infinity':
+      return -Infinity;
+    case '-0':
+      return -0;
+  }
+  throw new Error(`bad fixture number ${JSON.stringify(v)}`);
+}
+export const f32 = (a: Num[]): Float32Array => Float32Array.from(a, dec);
+export const decAll = (a: Num[]): number[] => a.map(dec);
+
+const bits = new Float32Array(1);
+const ints = new Int32Array(bits.buffer);
+/** A float32's place on the number line of float32 values (-0 and +0 both 0). */
+export function ordinal(x: number): number {
+  bits[0] = x;
+  const i = ints[0];
+  return i < 0 ? -(i & 0x7fffffff) : i;
+}
+/** The number of float32 values between two float32 values. */
+export function ulps(a: number, b: number): number {
+  return Math.abs(ordinal(a) - ordinal(b));
+}
+export const show = (x: number): string => (Object.is(x, -0) ? '-0' : String(x));
+
+/** A float64 fixture number (an exact value): as {@link dec}, without rounding to float32. */
+export function dec64(v: Num): number {
+  return typeof v === 'number' ? v : dec(v);
+}
+
+// ----------------------------------------------------------------------------- the loss family (issue 10)
+
+/**
+ * torchvision's sigmoid focal loss of one element and its derivative in x, evaluated without
+ * cancellation: p = sigmoid(x), q = 1 - p = sigmoid(-x), ce = (1-y) softplus(x) + y softplus(-x),
+ * m = 1 - p_t = p (1-y) + q y, loss = a w ce m^gamma with a = alpha y + (1-alpha)(1-y) (1 when
+ * alpha < 0); d/dx = a w ((p (1-y) - q y) m^gamma + ce gamma m^(gamma-1) p q (1 - 2y)). `gradScale`:
+ * the size of the gradient's terms, with p - y counted as |p| + |y| (PyTorch's p - y, from a rounded p,
+ * cancels as the logits gradient does); `m`: 1 - p_t.
+ */
+export function focal(x: number, y: number, alpha: number, gamma: number, w = 1) {
+  const p = sigmoid(x);
+  const q = sigmoid(-x);
+  const ce = (1 - y) * softplus(x) + y * softplus(-x);
+  const m = p * (1 - y) + q * y;
+  const a = (alpha >= 0 ? alpha * y + (1 - alpha) * (1 - y) : 1) * w;
+  const f = gamma === 0 ? 1 : m ** gamma;
+  const df = gamma === 0 || m === 0 ? 0 : gamma * m ** (gamma - 1) * p * q * (1 - 2 * y);
+  const g1 = a * (p * (1 - y) - q * y) * f; // p - y, without cancellation at y = 1
+  const g2 = a * ce * df;
+  // The gradient's scale: p - y is computed as PyTorch does, from a rounded p, so it may cancel.
+  return { loss: a * ce * f, grad: g1 + g2, gradScale: Math.abs(a * f) * (Math.abs(p) + Math.abs(y)) + Math.abs(g2), m };
+}
+
+/**
+ * Label smoothing of one float32 target as Keras computes it on float32 tensors (and the package in
+ * its pass): y * (1 - e) + 0.5 * e, each operation rounded to float32, with 1 - e and 0.5 e rounded
+ * to float32 first.
+ */
+export function smoothed(y: number, e: number): number {
+  if (!e) return y;
+  return Math.fround(Math.fround(y * Math.fround(1 - e)) + Math.fround(0.5 * e));
+}

@@ -46,7 +46,7 @@ import {
 } from 'bce-wasm';
 import './setup.js';
 import * as ref from './reference.js';
-import { ulp32 } from './reference.js';
+import { dec, decAll, f32, ulp32, ulps, show, type Num } from './reference.js';
 
 /** Element values: float32 ulps from PyTorch's value (see the header). */
 const ELEMENT_ULPS = 4;
@@ -55,8 +55,6 @@ const REDUCED_REL = 1e-6;
 
 const DIR = process.env.BCE_TORCH_FIXTURES ?? fileURLToPath(new URL('./fixtures/torch/', import.meta.url));
 const REPORT = process.env.BCE_TORCH_REPORT;
-
-type Num = number | string;
 
 interface LossCase {
   id: string;
@@ -105,37 +103,6 @@ interface Fixture {
   cases: Case[];
 }
 
-/** A fixture number: float32 values as numbers, NaN / Infinity / -Infinity / -0 as strings. */
-function dec(v: Num): number {
-  if (typeof v === 'number') return Math.fround(v);
-  switch (v) {
-    case 'NaN':
-      return NaN;
-    case 'Infinity':
-      return Infinity;
-    case '-Infinity':
-      return -Infinity;
-    case '-0':
-      return -0;
-  }
-  throw new Error(`bad fixture number ${JSON.stringify(v)}`);
-}
-const f32 = (a: Num[]): Float32Array => Float32Array.from(a, dec);
-const decAll = (a: Num[]): number[] => a.map(dec);
-
-const bits = new Float32Array(1);
-const ints = new Int32Array(bits.buffer);
-/** A float32's place on the number line of float32 values (-0 and +0 both 0). */
-function ordinal(x: number): number {
-  bits[0] = x;
-  const i = ints[0];
-  return i < 0 ? -(i & 0x7fffffff) : i;
-}
-/** The number of float32 values between two float32 values. */
-function ulps(a: number, b: number): number {
-  return Math.abs(ordinal(a) - ordinal(b));
-}
-const show = (x: number): string => (Object.is(x, -0) ? '-0' : String(x));
 
 // ----------------------------------------------------------------------------- the record
 

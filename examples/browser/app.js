@@ -131,7 +131,57 @@ function update() {
 for (const id of ['edit-logits', 'edit-target', 'edit-pos']) $(id).addEventListener('input', update);
 update();
 
-// ---- 4. In-page benchmark -----------------------------------------------------------------------
+// ---- 4. Focal loss, and the logits loss in its tails ---------------------------------------------
+const GAMMAS = [0, 0.5, 1, 2, 5];
+const GAMMA_COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd'];
+// p_t from 0.001 to 0.999 (target 1, so p_t = sigmoid(logit)): the logits log(p_t / (1 - p_t)).
+const PT = grid(0.001, 0.999, 999);
+const PT_LOGITS = PT.map((p) => Math.log(p / (1 - p)));
+const focalCurves = GAMMAS.map((gamma, k) => {
+  const opts = { gamma, alpha: -1, reduction: 'none' };
+  const { loss, grad } = bce.sigmoidFocalLossForwardBackward(PT_LOGITS, ones(PT.length), opts);
+  return { gamma, color: GAMMA_COLORS[k], loss, grad };
+});
+plot($('plot-focal'), focalCurves.map((c) => ({ xs: PT, ys: c.loss, color: c.color, label: `gamma = ${c.gamma}` })),
+  { xmin: 0, xmax: 1, ymin: 0, ymax: 5, xlabel: 'probability of the true class p_t', yticks: [0, 1, 2, 3, 4, 5] });
+// The gradient reaches below -1 where p_t is small and gamma large (-ce gamma (1-p_t)^(gamma-1) p_t (1-p_t) adds to p_t - 1).
+const gradMin = Math.floor(Math.min(...focalCurves.map((c) => Math.min(...c.grad))) * 4) / 4;
+plot($('plot-focal-grad'), focalCurves.map((c) => ({ xs: PT, ys: c.grad, color: c.color, label: `gamma = ${c.gamma}` })),
+  { xmin: 0, xmax: 1, ymin: gradMin, ymax: 0.05, xlabel: 'probability of the true class p_t',
+    yticks: Array.from({ length: Math.round(-gradMin * 4) + 1 }, (_, i) => gradMin + i / 4) });
+
+// F.binary_cross_entropy_with_logits(x, y, reduction='none') as torch 2.15.0 computes it in float32
+// on the CPU (printed with .item()), beside ours and the true value (float64, no cancellation).
+const TAIL = [
+  [-17, 0, 0],
+  [-25, 0, 0],
+  [-40, 0, 0],
+  [-90, 0, 0],
+  [16, 1, 1.1253516873921399e-7],
+  [30, 1, 9.357622912219837e-14],
+  [-3, 0.9, 2.748587131500244],
+];
+const softplus = (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
+const tailOurs = bce.binaryCrossEntropyWithLogits(TAIL.map((r) => r[0]), TAIL.map((r) => r[1]), { reduction: 'none' });
+const ulpAt = (v) => 2 ** (Math.max(Math.floor(Math.log2(Math.abs(v))), -126) - 23);
+const tailRows = TAIL.map(([x, y, torch], i) => {
+  const yf = Math.fround(y);
+  const exact = (1 - yf) * softplus(x) + yf * softplus(-x);
+  return { x, y, torch, ours: tailOurs[i], exact, ulps: Math.abs(tailOurs[i] - exact) / ulpAt(exact) };
+});
+const fmt = (v) => (v === 0 ? '0' : v.toPrecision(8));
+$('tail-table').querySelector('tbody').innerHTML = tailRows.map((r) =>
+  `<tr><td>${r.x}</td><td>${r.y}</td><td class="${r.torch === 0 ? 'zero' : ''}">${fmt(r.torch)}</td><td class="ours">${fmt(r.ours)}</td>` +
+  `<td>${fmt(r.exact)}</td><td>${r.ulps.toFixed(2)} ulp</td></tr>`).join('');
+window.__focal = {
+  gammas: GAMMAS,
+  // For the test: the logits plotted, and per gamma the loss and gradient there.
+  logits: Array.from(PT_LOGITS),
+  curves: focalCurves.map((c) => ({ gamma: c.gamma, loss: Array.from(c.loss), grad: Array.from(c.grad) })),
+  tail: tailRows,
+};
+
+// ---- 5. In-page benchmark -----------------------------------------------------------------------
 const N = 1 << 18;
 $('bench-n').textContent = N.toLocaleString('en');
 const bx = bce.createBuffer(N);

@@ -1,18 +1,20 @@
 #!/usr/bin/env node
-// bce-wasm score <predictions> <targets> [--logits] [--json] [--per-class] [--threads N] [--chunk N]
+// bce-wasm score <predictions> <targets> [--logits] [--focal [--gamma G] [--alpha A]] [--label-smoothing E]
+//                 [--mask FILE] [--weight W,...] [--reduction mean|weightedMean|rowMean [--out FILE.npy]]
+//                 [--json] [--per-class] [--threads N] [--chunk N]
 //
 // bce-wasm --version
 //
 // Exit codes: 0 the loss was printed; 2 usage error; 3 a file cannot be scored (missing, a directory,
 // unreadable, no values, not .npy or text columns, unsupported dtype or order, truncated, shapes that
 // differ, a text field that is not a number); 4 a value the loss rejects (a probability or target
-// outside [0, 1], or NaN); 1 anything else. Positions in messages are 1-based.
+// outside [0, 1], or NaN; a mask value other than 0 or 1); 1 anything else. Positions in messages are 1-based.
 
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { createPool, MAX_THREADS } from './pool.js';
-import { FileError, score, ValueError } from './score.js';
+import { FileError, score, ValueError, writeNpy, type Score } from './score.js';
 
 const EXIT = { ok: 0, other: 1, usage: 2, file: 3, value: 4 } as const;
 
@@ -28,6 +30,27 @@ function positiveInt(name: string, max = Infinity) {
     return n;
   };
 }
+
+/** A finite number from `lo` to `hi` (a usage error otherwise). */
+function numberIn(name: string, lo: number, hi: number, what: string) {
+  return (v: string): number => {
+    const n = v.trim() === '' ? NaN : Number(v);
+    if (!Number.isFinite(n) || n < lo || n > hi) throw new InvalidArgumentError(`${name} must be ${what}`);
+    return n;
+  };
+}
+
+/** A comma-separated list of finite numbers. */
+function numberList(name: string) {
+  return (v: string): number[] => {
+    const list = v.split(',').map((f) => (f.trim() === '' ? NaN : Number(f)));
+    if (list.some((n) => !Number.isFinite(n))) throw new InvalidArgumentError(`${name} must be finite numbers separated by commas (one per column)`);
+    return list;
+  };
+}
+
+/** A usage error found after parsing (options that do not go together): exit 2, like commander's. */
+class UsageError extends Error {}
 
 /** The largest --chunk: 2^26 elements (256 MiB of float32 per file and buffer). */
 const MAX_CHUNK = 1 << 26;
@@ -52,41 +75,97 @@ program
   .argument('<predictions>', 'probabilities in [0, 1] (or logits with --logits)')
   .argument('<targets>', 'targets in [0, 1], same shape')
   .option('--logits', 'predictions are logits: BCEWithLogitsLoss instead of BCELoss')
-  .option('--json', 'print one JSON object: {"loss", "mean", "sum", "count", "shape", "perClass"?}')
+  .option('--focal', "torchvision's sigmoid_focal_loss of the logits instead (with --logits)")
+  .option('--gamma <g>', 'focal loss: the focusing exponent, a number >= 0 (default 2)', numberIn('--gamma', 0, Infinity, 'a finite number >= 0'))
+  .option('--alpha <a>', 'focal loss: the weight of the positive class, at most 1; negative: no class weighting (default 0.25)',
+    numberIn('--alpha', -Infinity, 1, 'a finite number at most 1'))
+  .option('--label-smoothing <e>', 'smooth the targets: y * (1 - e) + e / 2, e in [0, 1]', numberIn('--label-smoothing', 0, 1, 'a number from 0 to 1'))
+  .option('--mask <file>', 'a .npy or text file of 0/1, the predictions\' shape: elements with 0 are left out (not counted, not checked)')
+  .option('--weight <w,...>', 'one weight per column (the loss of column k times w[k])', numberList('--weight'))
+  .addOption(new Option('--reduction <r>', "'mean' (the mean and sum over the counted elements), 'weightedMean' " +
+    "(sum(w l) / sum(w)) or 'rowMean' (one mean per row: to --out, else JSON on stdout)").choices(['mean', 'weightedMean', 'rowMean']).default('mean'))
+  .option('--out <file.npy>', "with --reduction rowMean: write the row means to this float32 .npy file")
+  .option('--json', 'print one JSON object: {"loss", "reduction", "mean", "sum", "count", "shape", "perClass"?, "weightedMean"?, "weightSum"?}')
   .option('--per-class', 'also report the loss of each column of [N, C] data')
   .option('--threads <n>', 'worker threads (default: the machine)', positiveInt('--threads', MAX_THREADS))
   .option('--chunk <n>', `elements read per chunk from each file (at most ${MAX_CHUNK})`, positiveInt('--chunk', MAX_CHUNK), 1 << 20)
   .option('--quiet', 'no progress bar')
   .action(async (predictions: string, targets: string, opts) => {
+    checkCombination(opts);
     const bar = process.stderr.isTTY && !opts.quiet ? new SingleBar({ stream: process.stderr, hideCursor: true }, Presets.shades_classic) : null;
     const pool = createPool({ threads: opts.threads });
     bar?.start(100, 0);
     try {
       const r = await score(predictions, targets, pool, {
         logits: opts.logits,
+        focal: opts.focal ? { alpha: opts.alpha ?? 0.25, gamma: opts.gamma ?? 2 } : undefined,
+        labelSmoothing: opts.labelSmoothing,
+        mask: opts.mask,
+        weight: opts.weight,
+        reduction: opts.reduction,
         chunk: opts.chunk,
         perClass: opts.perClass,
         progress: (f) => bar?.update(Math.round(100 * f)),
       });
       bar?.stop();
-      const loss = opts.logits ? 'BCEWithLogitsLoss' : 'BCELoss';
-      if (opts.json) {
-        process.stdout.write(JSON.stringify({ loss, ...r }) + '\n');
-      } else {
-        const lines = [
-          `${loss} of ${predictions} against ${targets}, shape (${r.shape.join(', ')})`,
-          `mean   ${r.mean}`,
-          `sum    ${r.sum}`,
-          `count  ${r.count}`,
-        ];
-        r.perClass?.forEach((k, i) => lines.push(`class ${i}: mean ${k.mean}, sum ${k.sum}, count ${k.count}`));
-        process.stdout.write(lines.join('\n') + '\n');
-      }
+      if (r.rowMean && opts.out) await writeNpy(opts.out, r.rowMean);
+      process.stdout.write(report(predictions, targets, r, opts));
     } finally {
       bar?.stop();
       await pool.close();
     }
   });
+
+interface CliOptions {
+  logits?: boolean;
+  focal?: boolean;
+  gamma?: number;
+  alpha?: number;
+  labelSmoothing?: number;
+  mask?: string;
+  weight?: number[];
+  reduction: 'mean' | 'weightedMean' | 'rowMean';
+  out?: string;
+  json?: boolean;
+  perClass?: boolean;
+}
+
+/** Options that do not go together: a UsageError (exit 2) before any file is read. */
+function checkCombination(o: CliOptions): void {
+  if (o.focal && !o.logits) throw new UsageError("--focal takes logits (torchvision's sigmoid_focal_loss): pass --logits too");
+  for (const k of ['gamma', 'alpha'] as const) if (o[k] !== undefined && !o.focal) throw new UsageError(`--${k} is an option of --focal`);
+  if (o.out !== undefined && o.reduction !== 'rowMean') throw new UsageError('--out writes the row means of --reduction rowMean');
+  if (o.out !== undefined && !o.out.toLowerCase().endsWith('.npy')) throw new UsageError(`--out must name a .npy file, not '${o.out}'`);
+  if (o.reduction === 'rowMean' && o.perClass) throw new UsageError('--per-class and --reduction rowMean do not go together');
+}
+
+/** The loss's name, as PyTorch and torchvision call it. */
+const lossName = (o: CliOptions) => (o.focal ? 'sigmoid_focal_loss' : o.logits ? 'BCEWithLogitsLoss' : 'BCELoss');
+
+/** What is printed: text, or one JSON object (always JSON for row means not written to --out). */
+function report(predictions: string, targets: string, r: Score, o: CliOptions): string {
+  const loss = lossName(o);
+  const settings = {
+    ...(o.focal ? { alpha: o.alpha ?? 0.25, gamma: o.gamma ?? 2 } : {}),
+    ...(o.labelSmoothing !== undefined ? { labelSmoothing: o.labelSmoothing } : {}),
+    ...(o.mask !== undefined ? { mask: o.mask } : {}),
+    ...(o.weight !== undefined ? { weight: o.weight } : {}),
+  };
+  const { rowMean, ...rest } = r;
+  if (rowMean && o.out === undefined) {
+    // NaN (a row with nothing kept) is null in JSON.
+    return JSON.stringify({ loss, reduction: o.reduction, ...settings, shape: r.shape, rowLength: r.rowLength, rows: rowMean.length, rowMean: Array.from(rowMean) }) + '\n';
+  }
+  const out = rowMean ? { out: o.out, rows: rowMean.length } : {};
+  if (o.json) return JSON.stringify({ loss, reduction: o.reduction, ...settings, ...rest, ...out }) + '\n';
+  const extras = Object.entries(settings).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(',') : v}`);
+  const lines = [`${loss} of ${predictions} against ${targets}, shape (${r.shape.join(', ')})${extras.length ? `; ${extras.join(', ')}` : ''}`];
+  if (r.weightedMean !== undefined) lines.push(`weighted mean ${r.weightedMean}`, `weight sum    ${r.weightSum}`);
+  if (rowMean) lines.push(`row means of ${r.rowLength} written to ${o.out} (${rowMean.length} rows)`);
+  lines.push(`mean   ${r.mean}`, `sum    ${r.sum}`, `count  ${r.count}`);
+  r.perClass?.forEach((k, i) => lines.push(`class ${i}: mean ${k.mean}, sum ${k.sum}, count ${k.count}`));
+  return lines.join('\n') + '\n';
+}
 
 try {
   await program.parseAsync(process.argv);
@@ -94,6 +173,9 @@ try {
   if (e instanceof CommanderError) {
     // Help and version are not errors; commander has printed its message already.
     process.exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? EXIT.ok : EXIT.usage;
+  } else if (e instanceof UsageError) {
+    process.stderr.write(`error: ${e.message}\n`);
+    process.exitCode = EXIT.usage;
   } else if (e instanceof FileError || e instanceof ValueError) {
     process.stderr.write(`bce-wasm: ${e.message}\n`);
     process.exitCode = e instanceof FileError ? EXIT.file : EXIT.value;

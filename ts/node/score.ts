@@ -2,7 +2,7 @@
 // columns that fill reusable chunks, and the loop that feeds them to a pool in lockstep.
 
 import type { Stats } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { OutOfRangeError } from '../pass.js';
 import type { Pool } from './pool.js';
@@ -353,18 +353,36 @@ export function formatFloat32(v: number): string {
 
 /** What {@link score} reports. */
 export interface Score {
+  /** The mean over the kept elements (all of them without a mask): `sum / count`. */
   mean: number;
   sum: number;
+  /** Elements counted: all of them, or with a mask the kept ones. */
   count: number;
   shape: number[];
   /** For `[N, C]` data with `perClass`: the loss of each column. */
   perClass?: { mean: number; sum: number; count: number }[];
+  /** With reduction `'weightedMean'`: `sum / weightSum` over the kept elements, and that weight sum. */
+  weightedMean?: number;
+  weightSum?: number;
+  /** With reduction `'rowMean'`: the mean over each row's kept elements (NaN where none is kept), and the row length. */
+  rowMean?: Float32Array;
+  rowLength?: number;
 }
 
 /** Options of {@link score}. */
 export interface ScoreOptions {
   /** Predictions are logits (BCEWithLogitsLoss) rather than probabilities (BCELoss). */
   logits?: boolean;
+  /** torchvision's sigmoid focal loss of logits instead (needs `logits`). */
+  focal?: { alpha: number; gamma: number };
+  /** Label smoothing e in [0, 1]: targets y * (1 - e) + e / 2. */
+  labelSmoothing?: number;
+  /** A file of 0/1 of the predictions' shape: elements with 0 are left out (not counted, not checked). */
+  mask?: string;
+  /** One weight per column of `[N, C]` data (one value for `[N]` data). */
+  weight?: number[];
+  /** `'mean'` (default; also reports the sum), `'weightedMean'` or `'rowMean'`. */
+  reduction?: 'mean' | 'weightedMean' | 'rowMean';
   /** Elements per chunk read from each file (memory is about 12 bytes per element of chunk). */
   chunk?: number;
   /** Also report each column's loss for `[N, C]` data. */
@@ -378,63 +396,96 @@ function describe(s: Source): string {
 }
 
 /** Throws unless the two sources have the same shape (a text file's is known once it is read). */
-function checkShapes(pred: Source, targ: Source): void {
-  if (describe(pred) !== describe(targ)) {
-    throw new FileError(`shape mismatch: ${pred.file} has ${describe(pred)}, ${targ.file} has ${describe(targ)}`);
+function checkShapes(pred: Source, other: Source): void {
+  if (describe(pred) !== describe(other)) {
+    throw new FileError(`shape mismatch: ${pred.file} has ${describe(pred)}, ${other.file} has ${describe(other)}`);
   }
 }
 
+/** A Float32Array of `n` elements over shared memory (the pool's workers read it without a copy). */
+const shared = (n: number): Float32Array => new Float32Array(new SharedArrayBuffer(n * 4));
+
 /**
- * Streams two files of predictions and targets through `pool` in chunks and returns the loss: the
- * mean, sum and count, and optionally per column. Memory stays bounded by the chunk size whatever the
- * file size. Throws {@link FileError} or {@link ValueError} naming the file and the position.
+ * Streams two files of predictions and targets (and a mask) through `pool` in chunks and returns the
+ * loss: the mean, sum and count, optionally per column, a weighted mean or one mean per row. Memory
+ * stays bounded by the chunk size whatever the file size (plus 4 bytes per row for `'rowMean'`).
+ * Throws {@link FileError} or {@link ValueError} naming the file and the position.
  */
 export async function score(predictions: string, targets: string, pool: Pool, options: ScoreOptions = {}): Promise<Score> {
   const chunk = options.chunk ?? 1 << 20;
-  const pred = await openSource(predictions);
-  const targ = await openSource(targets).catch(async (e) => {
-    await pred.close();
-    throw e;
-  });
+  const reduction = options.reduction ?? 'mean';
+  const sources: Source[] = [];
+  const closeAll = () => Promise.all(sources.map((s) => s.close()));
   try {
-    if (pred.dtype !== 'text' && targ.dtype !== 'text') checkShapes(pred, targ);
-    const x = new Float32Array(new SharedArrayBuffer(chunk * 4));
-    const y = new Float32Array(new SharedArrayBuffer(chunk * 4));
+    for (const file of [predictions, targets, ...(options.mask ? [options.mask] : [])]) sources.push(await openSource(file));
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+  const [pred, targ, mask] = sources as [Source, Source, Source | undefined];
+  try {
+    for (const other of sources.slice(1)) if (pred.dtype !== 'text' && other.dtype !== 'text') checkShapes(pred, other);
+    const x = shared(chunk);
+    const y = shared(chunk);
+    const m = mask ? shared(chunk) : undefined;
+    const keep = mask ? new Uint8Array(new SharedArrayBuffer(chunk)) : undefined;
+    const w = options.weight ? shared(chunk) : undefined;
     const columns = () => (pred.shape.length === 2 && pred.shape[1] > 0 ? pred.shape[1] : 1);
+    // Element losses are needed per column and per row; otherwise the pool sums.
+    const perElement = options.perClass || reduction === 'rowMean';
     let perClass: { sum: number; count: number }[] | undefined;
+    const rowSums: number[] = [];
+    const rowKept: number[] = [];
     let sum = 0;
-    let count = 0;
+    let count = 0; // elements read
+    let kept = 0; // elements counted (kept by the mask)
+    let weightSum = 0;
     for (;;) {
-      const [a, b] = await Promise.all([pred.read(x), targ.read(y)]);
-      if (a !== b) {
-        const short = a < b ? pred : targ;
-        throw new FileError(
-          `${short.file} ends at value ${count + Math.min(a, b)} but ${(a < b ? targ : pred).file} goes on: shapes differ`,
-        );
+      const reads = await Promise.all([pred.read(x), targ.read(y), ...(mask && m ? [mask.read(m)] : [])]);
+      const a = reads[0];
+      const shortest = Math.min(...reads);
+      if (reads.some((r) => r !== a)) {
+        const short = sources[reads.indexOf(shortest)];
+        const longer = sources[reads.findIndex((r) => r !== shortest)];
+        throw new FileError(`${short.file} ends at value ${count + shortest} but ${longer.file} goes on: shapes differ`);
       }
       if (a === 0) break;
+      const c = columns();
+      if (options.weight && options.weight.length !== c) {
+        throw new FileError(`shape mismatch: --weight has ${options.weight.length} values, ${pred.file} has ${c} column${c === 1 ? '' : 's'}`);
+      }
+      let chunkKept = a;
+      if (mask && m && keep) {
+        chunkKept = 0;
+        for (let i = 0; i < a; i++) {
+          const v = m[i];
+          if (v !== 0 && v !== 1) throw new ValueError(`${mask.where(count + i)}: mask value ${formatFloat32(v)} is not 0 or 1`);
+          keep[i] = v;
+          chunkKept += v;
+        }
+      }
+      if (w && options.weight) {
+        const wt = options.weight;
+        for (let i = 0; i < a; i++) w[i] = wt[(count + i) % c];
+        for (let i = 0; i < a; i++) if (!keep || keep[i]) weightSum += w[i];
+      } else {
+        weightSum += chunkKept;
+      }
       const xs = x.subarray(0, a);
       const ys = y.subarray(0, a);
+      const opts = {
+        reduction: perElement ? ('none' as const) : ('sum' as const),
+        ...(keep ? { mask: keep.subarray(0, a) } : {}),
+        ...(w ? { weight: w.subarray(0, a) } : {}),
+        ...(options.labelSmoothing ? { labelSmoothing: options.labelSmoothing } : {}),
+      };
+      let result: number | Float32Array;
       try {
-        if (options.perClass) {
-          const c = columns();
-          perClass ??= Array.from({ length: c }, () => ({ sum: 0, count: 0 }));
-          const losses = options.logits
-            ? await pool.binaryCrossEntropyWithLogits(xs, ys, { reduction: 'none' })
-            : await pool.binaryCrossEntropy(xs, ys, { reduction: 'none' });
-          let chunkSum = 0;
-          for (let i = 0; i < a; i++) {
-            const k = (count + i) % c;
-            perClass[k].sum += losses[i];
-            perClass[k].count++;
-            chunkSum += losses[i];
-          }
-          sum += chunkSum;
-        } else {
-          sum += options.logits
-            ? await pool.binaryCrossEntropyWithLogits(xs, ys, { reduction: 'sum' })
-            : await pool.binaryCrossEntropy(xs, ys, { reduction: 'sum' });
-        }
+        result = options.focal
+          ? await pool.sigmoidFocalLoss(xs, ys, { ...opts, alpha: options.focal.alpha, gamma: options.focal.gamma })
+          : options.logits
+            ? await pool.binaryCrossEntropyWithLogits(xs, ys, opts)
+            : await pool.binaryCrossEntropy(xs, ys, opts);
       } catch (e) {
         if (e instanceof OutOfRangeError) {
           const input = e.argument === 'input';
@@ -447,15 +498,73 @@ export async function score(predictions: string, targets: string, pool: Pool, op
         }
         throw e;
       }
+      if (typeof result === 'number') {
+        sum += result;
+      } else {
+        const losses = result;
+        if (options.perClass) perClass ??= Array.from({ length: c }, () => ({ sum: 0, count: 0 }));
+        let chunkSum = 0;
+        for (let i = 0; i < a; i++) {
+          const k = count + i;
+          const counted = keep ? keep[i] : 1;
+          if (perClass) {
+            perClass[k % c].sum += losses[i];
+            perClass[k % c].count += counted;
+          }
+          if (reduction === 'rowMean') {
+            const r = Math.floor(k / c);
+            if (r === rowSums.length) {
+              rowSums.push(0);
+              rowKept.push(0);
+            }
+            rowSums[r] += losses[i];
+            rowKept[r] += counted;
+          }
+          chunkSum += losses[i];
+        }
+        sum += chunkSum;
+      }
       count += a;
+      kept += chunkKept;
       // A FIFO's size is unknown (0): the fraction stays at most 1.
-      options.progress?.(Math.min(1, (pred.bytesRead + targ.bytesRead) / Math.max(1, pred.bytes + targ.bytes)));
+      const done = sources.reduce((t, s) => t + s.bytesRead, 0);
+      options.progress?.(Math.min(1, done / Math.max(1, sources.reduce((t, s) => t + s.bytes, 0))));
     }
-    checkShapes(pred, targ);
-    const result: Score = { mean: sum / count, sum, count, shape: pred.shape };
+    for (const other of sources.slice(1)) checkShapes(pred, other);
+    const result: Score = { mean: sum / kept, sum, count: kept, shape: pred.shape };
     if (perClass) result.perClass = perClass.map((k) => ({ mean: k.sum / k.count, sum: k.sum, count: k.count }));
+    if (reduction === 'weightedMean') {
+      result.weightedMean = sum / weightSum;
+      result.weightSum = weightSum;
+    }
+    if (reduction === 'rowMean') {
+      result.rowMean = Float32Array.from(rowSums, (v, r) => v / rowKept[r]);
+      result.rowLength = columns();
+    }
     return result;
   } finally {
-    await Promise.all([pred.close(), targ.close()]);
+    await closeAll();
   }
+}
+
+/** Writes `values` as a float32 .npy file of shape `[N]` (version 1.0). */
+export async function writeNpy(file: string, values: Float32Array): Promise<void> {
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${values.length},), }`;
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  const head = Buffer.alloc(10);
+  head.write(NPY_MAGIC, 0, 'latin1');
+  head[6] = 1;
+  head[7] = 0;
+  head.writeUInt16LE(header.length, 8);
+  const data = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+  try {
+    await writeFile(file, Buffer.concat([head, Buffer.from(header, 'latin1'), data]));
+  } catch (e) {
+    throw cannotWrite(file, e);
+  }
+}
+
+function cannotWrite(file: string, e: unknown): unknown {
+  const r = cannotRead(file, e);
+  return r instanceof FileError ? new FileError(r.message.replace(': cannot read: ', ': cannot write: ')) : r;
 }

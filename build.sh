@@ -167,6 +167,8 @@ for project in ts/tsconfig.json ts/node/tsconfig.json; do
   node_modules/.bin/tsc -p "$project" --removeComments --declaration false
   node_modules/.bin/tsc -p "$project" --emitDeclarationOnly
 done
+# And without whitespace (the same code, names and messages; scripts/minify-dist.mjs).
+node scripts/minify-dist.mjs dist
 node scripts/make-inline.mjs
 chmod +x dist/node/cli.js
 took "tsc and dist/"

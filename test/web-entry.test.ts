@@ -63,7 +63,7 @@ describe('builds and sizes', () => {
     const visit = (f: string) => {
       if (files.has(f)) return;
       files.add(f);
-      for (const m of readFileSync(dist + f, 'utf8').matchAll(/from '\.\/([\w.]+\.js)'/g)) visit(m[1]);
+      for (const m of readFileSync(dist + f, 'utf8').matchAll(/from\s*['"]\.\/([\w.]+\.js)['"]/g)) visit(m[1]);
     };
     visit('index.js');
     expect([...files]).toContain('wasm.js');

@@ -9,6 +9,8 @@ import {
   copyIn,
   copyOut,
   ensureScratch,
+  enter,
+  leave,
   heapF32,
   heapU8,
   homeOf,
@@ -500,9 +502,28 @@ function pieceAddress(src: FloatInput, address: number, a: number, m: number, sl
  * Arrays in WebAssembly memory (WasmBuffers, views of the module's memory) are read and written in
  * place; any other array streams through the fixed scratch, {@link PIECE} elements at a time, its
  * elements checked in the same copy. Nothing here allocates WebAssembly memory (after the scratch
- * exists), so no view is detached during a call.
+ * exists), so no view is detached during a call. A library call made while this one runs (from an
+ * element getter, a Proxy, an options getter) throws (see `enter`).
  */
 export function runPass(
+  kind: Kind,
+  fn: string,
+  input: FloatInput,
+  target: FloatInput,
+  options: AnyOptions | undefined,
+  what: number,
+  chunk?: Chunk,
+): PassResult {
+  enter(fn);
+  try {
+    return readAndRun(kind, fn, input, target, options, what, chunk);
+  } finally {
+    leave();
+  }
+}
+
+/** {@link runPass} inside a call that has begun (`enter`) already. */
+function readAndRun(
   kind: Kind,
   fn: string,
   input: FloatInput,
@@ -637,7 +658,7 @@ function copyMask(src: MaskInput, from: number, count: number, to: number, fn: s
   }
 }
 
-function maskError(fn: string, i: number, v: unknown): TypeError {
+export function maskError(fn: string, i: number, v: unknown): TypeError {
   return new TypeError(`${fn}: mask[${i}] is ${typeof v === 'string' ? `'${v}'` : String(v)}; a mask holds 0 and 1 or booleans`);
 }
 

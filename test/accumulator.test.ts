@@ -25,3 +25,16 @@ describe('createAccumulator options', () => {
     expect(acc.result().sum).toBe(want([0.5], [1], { reduction: 'sum' }));
   });
 });
+
+describe('createAccumulator checks its options at construction', () => {
+  it.each([
+    [{ mask: [1, 2] }, TypeError, /^createAccumulator: mask\[1\] is 2/],
+    [{ mask: new Uint8Array([3]) }, TypeError, /^createAccumulator: mask\[0\] is 3/],
+    [{ weight: [1, 'a'] }, TypeError, /^createAccumulator: weight\[1\] is the string/],
+    [{ logits: true, posWeight: [null] }, TypeError, /^createAccumulator: posWeight\[0\]/],
+    [{ weight: [] }, RangeError, /^createAccumulator: weight is empty/],
+  ])('%o', (options, type, message) => {
+    expect(() => bce.createAccumulator(options as never)).toThrowError(type);
+    expect(() => bce.createAccumulator(options as never)).toThrowError(message);
+  });
+});

@@ -1,7 +1,7 @@
 // Streaming loss over data larger than memory: chunks of any size in sequence, one result.
 
 import { enter, leave, lengthOf, type FloatInput } from './memory.js';
-import { broadcastLength, checkKeys, checkOptionsObject, checkPass, Kind, keptSum, lastSum, LOSS, readOptions, runRead, type MaskInput } from './pass.js';
+import { broadcastLength, checkKeys, checkOptionsObject, checkOptionValues, checkPass, Kind, keptSum, lastSum, LOSS, readOptions, runRead, type MaskInput } from './pass.js';
 
 /** Options of {@link createAccumulator}. */
 export interface AccumulatorOptions {
@@ -87,12 +87,10 @@ export function createAccumulator(options: AccumulatorOptions = {}): Accumulator
     throw new TypeError("createAccumulator: alpha and gamma are options of the focal loss; pass loss: 'focal'");
   }
   const fn = 'accumulator.add';
-  // Checked once here: non-empty arrays (their divisibility waits for the total), option values.
-  if (weight !== undefined) broadcastLength(weight, -1, fn0, 'weight');
-  if (posWeight !== undefined) broadcastLength(posWeight, -1, fn0, 'posWeight');
-  if (mask !== undefined) broadcastLength(mask as ArrayLike<number>, -1, fn0, 'mask');
   const base = { reduction: 'sum' as const, weight, posWeight, labelSmoothing, alpha, gamma };
-  checkPass(fn0, [], [], readOptions(kind, fn0, base, LOSS), LOSS, { offset: 0 });
+  // Checked once here: non-empty arrays (their divisibility waits for the total), option values,
+  // the mask's and plain weights' elements.
+  checkOptionValues(kind, fn0, { ...base, mask }, LOSS);
   let sum = 0;
   let added = 0;
   let count = 0;

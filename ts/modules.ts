@@ -3,14 +3,12 @@
 
 import type { BCEWithLogitsOptions } from './bce_with_logits.js';
 import type { FocalOptions } from './focal.js';
-import { copyChecked, lengthOf, WasmBuffer, type FloatInput, type FloatOutput } from './memory.js';
+import type { FloatInput, FloatOutput } from './memory.js';
 import { FAMILIES, OPS, type Family, type OpName } from './ops.js';
 import {
   checkKeys,
   checkOptionsObject,
-  checkPass,
-  maskError,
-  readOptions,
+  checkOptionValues,
   runPass,
   type AnyOptions,
   type ForwardBackward,
@@ -45,25 +43,6 @@ function pick(options: object, keys: readonly string[]): Record<string, unknown>
   return o;
 }
 
-/**
- * Checks a module's options as a call would (with no data: the arrays by their lengths), and the
- * elements of its mask and of plain-array weights, which a call checks only as it reads them.
- */
-function checkValues(name: string, op: OpName, options: AnyOptions): void {
-  const { kind, what } = OPS[op];
-  const o = readOptions(kind, name, options, what);
-  const like = (x: unknown, arg: string) => (x === undefined ? undefined : { length: lengthOf(x, name, arg) });
-  checkPass(name, [], [], { ...o, weight: like(o.weight, 'weight'), posWeight: like(o.posWeight, 'posWeight'), mask: like(o.mask, 'mask') }, what, { offset: 0 });
-  const { mask } = o;
-  for (let i = 0; mask !== undefined && i < mask.length; i++) {
-    const v = mask[i];
-    if (v !== 0 && v !== 1 && typeof v !== 'boolean') throw maskError(name, i, v);
-  }
-  for (const [arg, w] of [['weight', o.weight], ['posWeight', o.posWeight]] as const) {
-    if (w !== undefined && !(w instanceof WasmBuffer)) copyChecked(w, 0, w.length, new Float32Array(w.length), 0, name, arg);
-  }
-}
-
 /** The three calls of a loss module, with its options fixed at construction. */
 class LossModule<R extends Reduction, O extends LossOptions<R>> {
   /** The options every call uses: the constructor's known keys, as read (and checked) once. */
@@ -75,7 +54,8 @@ class LossModule<R extends Reduction, O extends LossOptions<R>> {
     checkOptionsObject(options, name);
     checkKeys(options, family.options, name);
     const o = pick(options, family.options);
-    checkValues(name, family.forwardBackward, o);
+    const { kind, what } = OPS[family.forwardBackward];
+    checkOptionValues(kind, name, o, what);
     this.#name = name;
     this.#family = family;
     this.options = Object.freeze(o) as Readonly<O>;

@@ -4,6 +4,7 @@
 import {
   WasmBuffer,
   addressIn,
+  copyChecked,
   checkOutput,
   copyFloats,
   copyIn,
@@ -993,4 +994,23 @@ export function broadcastLength(x: FloatInput, n: number, fn: string, name: stri
     `${fn}: ${name} of length ${len} does not broadcast over input of length ${n}: ` +
       `its length must divide the input length (one value per class of [..., C] data, or per element)`,
   );
+}
+
+/**
+ * Checks options once, before any data (a module's constructor, `createAccumulator`): as a call
+ * would, with the arrays by their lengths only (non-empty), and the elements of the mask and of
+ * plain-array weights, which a call checks only as it reads them. Needs no WebAssembly.
+ */
+export function checkOptionValues(kind: Kind, name: string, options: AnyOptions, what: number): void {
+  const o = readOptions(kind, name, options, what);
+  const like = (x: unknown, arg: string) => (x === undefined ? undefined : { length: lengthOf(x, name, arg) });
+  checkPass(name, [], [], { ...o, weight: like(o.weight, 'weight'), posWeight: like(o.posWeight, 'posWeight'), mask: like(o.mask, 'mask') }, what, { offset: 0 });
+  const { mask } = o;
+  for (let i = 0; mask !== undefined && i < mask.length; i++) {
+    const v = mask[i];
+    if (v !== 0 && v !== 1 && typeof v !== 'boolean') throw maskError(name, i, v);
+  }
+  for (const [arg, w] of [['weight', o.weight], ['posWeight', o.posWeight]] as const) {
+    if (w !== undefined && !(w instanceof WasmBuffer)) copyChecked(w, 0, w.length, new Float32Array(w.length), 0, name, arg);
+  }
 }

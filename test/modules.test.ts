@@ -8,6 +8,8 @@ import {
   binaryCrossEntropyWithLogitsBackward,
   Sigmoid,
   sigmoid,
+  SigmoidFocalLoss,
+  sigmoidFocalLoss,
 } from 'bce-wasm';
 import './setup.js';
 
@@ -55,5 +57,79 @@ describe('torch.nn-style modules', () => {
     expect(() => new BCELoss({ posWeight: [1] })).toThrowError(TypeError);
     // @ts-expect-error not a reduction
     expect(() => new BCEWithLogitsLoss({ reduction: 'avg' })).toThrowError(RangeError);
+  });
+});
+
+describe('module options', () => {
+  const classes = [
+    ['BCELoss', BCELoss, [0.8, 0.3, 0.6], binaryCrossEntropy],
+    ['BCEWithLogitsLoss', BCEWithLogitsLoss, [1, -2, 0.5], binaryCrossEntropyWithLogits],
+    ['SigmoidFocalLoss', SigmoidFocalLoss, [1, -2, 0.5], sigmoidFocalLoss],
+  ] as const;
+  const y = [1, 0, 1];
+
+  it.each(classes)('%s uses inherited and getter options as the functions do', (_, Module, x, fn) => {
+    const inherited = Object.create({ reduction: 'sum', weight: [2] });
+    class Getters {
+      get reduction() {
+        return 'sum' as const;
+      }
+      get labelSmoothing() {
+        return 0.1;
+      }
+    }
+    for (const options of [inherited, new Getters()]) {
+      const m = new Module(options);
+      const want = (fn as (x: unknown, y: unknown, o: unknown) => number)(x, y, options);
+      expect(typeof want).toBe('number');
+      expect(m.forward(x, y)).toBe(want);
+      expect(m.options).toEqual({ ...(options === inherited ? { reduction: 'sum', weight: [2] } : { reduction: 'sum', labelSmoothing: 0.1 }) });
+    }
+    // Each option is read once, at construction.
+    let reads = 0;
+    const counted = {
+      get reduction() {
+        reads++;
+        return reads === 1 ? 'sum' : 'none';
+      },
+    };
+    const m = new Module(counted as { reduction: 'sum' });
+    expect(reads).toBe(1);
+    expect(typeof m.forward(x, y)).toBe('number');
+  });
+
+  it.each([
+    [{ gamma: -1 }, RangeError, /SigmoidFocalLoss: gamma/],
+    [{ gamma: 'x' }, TypeError, /SigmoidFocalLoss: gamma/],
+    [{ alpha: Number.NaN }, RangeError, /SigmoidFocalLoss: alpha/],
+    [{ labelSmoothing: 5 }, RangeError, /SigmoidFocalLoss: labelSmoothing/],
+    [{ reduction: 'rowMean' }, TypeError, /SigmoidFocalLoss: reduction 'rowMean' and rowLength/],
+    [{ rowLength: 3 }, TypeError, /SigmoidFocalLoss: reduction 'rowMean' and rowLength/],
+    [{ reduction: 'rowMean', rowLength: 2.5 }, RangeError, /SigmoidFocalLoss: rowLength/],
+    [{ mask: [1, 2] }, TypeError, /SigmoidFocalLoss: mask\[1\] is 2/],
+    [{ mask: new Uint8Array([0, 1, 7]) }, TypeError, /SigmoidFocalLoss: mask\[2\] is 7/],
+    [{ mask: [] }, RangeError, /SigmoidFocalLoss: mask is empty/],
+    [{ weight: [1, 'a'] }, TypeError, /SigmoidFocalLoss: weight\[1\] is the string/],
+    [{ weight: [] }, RangeError, /SigmoidFocalLoss: weight is empty/],
+    [{ weight: 'abc' }, TypeError, /SigmoidFocalLoss: weight must be/],
+  ])('new SigmoidFocalLoss(%o) throws at construction, naming the class', (options, type, message) => {
+    expect(() => new SigmoidFocalLoss(options as never)).toThrowError(type);
+    expect(() => new SigmoidFocalLoss(options as never)).toThrowError(message);
+  });
+
+  it('the other classes check their options at construction too', () => {
+    expect(() => new BCELoss({ labelSmoothing: 5 })).toThrowError(/^BCELoss: labelSmoothing/);
+    expect(() => new BCELoss({ mask: [2] })).toThrowError(/^BCELoss: mask\[0\] is 2/);
+    expect(() => new BCEWithLogitsLoss({ posWeight: [1, null as never] })).toThrowError(/^BCEWithLogitsLoss: posWeight\[1\]/);
+    expect(() => new BCEWithLogitsLoss({ reduction: 'rowMean' })).toThrowError(/^BCEWithLogitsLoss: reduction 'rowMean'/);
+  });
+
+  it('per-call options are read once each and errors name the method', () => {
+    const m = new BCELoss({ reduction: 'none' });
+    expect(() => m.backward([0.5, 0.5], [1, 0], { gradOutput: [1] })).toThrowError(/^BCELoss\.backward: gradOutput has length 1/);
+    expect(() => m.forwardBackward([0.5], [1], { gradOut: [1] as never })).toThrowError(/^BCELoss\.forwardBackward: gradOut/);
+    expect(() => m.forward([2], [1])).toThrowError(/^BCELoss\.forward: input\[0\]/);
+    const inherited = Object.create({ gradOutput: [3, 3] });
+    expect(m.backward([0.5, 0.5], [1, 0], inherited)).toEqual(binaryCrossEntropyBackward([0.5, 0.5], [1, 0], { reduction: 'none', gradOutput: [3, 3] }));
   });
 });

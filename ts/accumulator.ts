@@ -1,7 +1,7 @@
 // Streaming loss over data larger than memory: chunks of any size in sequence, one result.
 
-import { lengthOf, type FloatInput } from './memory.js';
-import { broadcastLength, checkKeys, checkOptionsObject, checkPass, Kind, keptSum, lastSum, LOSS, readOptions, runPass, type MaskInput } from './pass.js';
+import { enter, leave, lengthOf, type FloatInput } from './memory.js';
+import { broadcastLength, checkKeys, checkOptionsObject, checkOptionValues, checkPass, Kind, keptSum, lastSum, LOSS, readOptions, runRead, type MaskInput } from './pass.js';
 
 /** Options of {@link createAccumulator}. */
 export interface AccumulatorOptions {
@@ -75,6 +75,10 @@ export function createAccumulator(options: AccumulatorOptions = {}): Accumulator
   if (name !== undefined && name !== 'probabilities' && name !== 'logits' && name !== 'focal') {
     throw new RangeError(`createAccumulator: loss must be 'probabilities', 'logits' or 'focal', got ${String(name)}`);
   }
+  // (The focal loss takes logits too.)
+  if (logits !== undefined && name !== undefined && logits !== (name !== 'probabilities')) {
+    throw new TypeError(`createAccumulator: logits: ${logits} and loss: '${name}' contradict each other; pass only loss`);
+  }
   const kind = name === 'focal' ? Kind.Focal : logits || name === 'logits' ? Kind.Logits : Kind.Probabilities;
   if (kind !== Kind.Logits && posWeight !== undefined) {
     throw new TypeError('createAccumulator: posWeight exists only for the logits loss (as in PyTorch); pass logits: true');
@@ -83,31 +87,35 @@ export function createAccumulator(options: AccumulatorOptions = {}): Accumulator
     throw new TypeError("createAccumulator: alpha and gamma are options of the focal loss; pass loss: 'focal'");
   }
   const fn = 'accumulator.add';
-  // Checked once here: non-empty arrays (their divisibility waits for the total), option values.
-  if (weight !== undefined) broadcastLength(weight, -1, fn0, 'weight');
-  if (posWeight !== undefined) broadcastLength(posWeight, -1, fn0, 'posWeight');
-  if (mask !== undefined) broadcastLength(mask as ArrayLike<number>, -1, fn0, 'mask');
   const base = { reduction: 'sum' as const, weight, posWeight, labelSmoothing, alpha, gamma };
-  checkPass(fn0, [], [], readOptions(kind, fn0, base, LOSS), LOSS, { offset: 0 });
+  // Checked once here: non-empty arrays (their divisibility waits for the total), option values,
+  // the mask's and plain weights' elements.
+  checkOptionValues(kind, fn0, { ...base, mask }, LOSS);
   let sum = 0;
   let added = 0;
   let count = 0;
   let weightSum = 0;
   return {
     add(input: FloatInput, target: FloatInput, chunkMask?: MaskInput): void {
-      const n = lengthOf(input, fn, 'input');
-      const m = chunkMask ?? mask;
-      if (chunkMask !== undefined) broadcastLength(chunkMask as ArrayLike<number>, n, fn, 'mask');
-      const chunk = { offset: added, maskAt: chunkMask === undefined ? 0 : added };
-      const o = readOptions(kind, fn, { ...base, mask: m }, LOSS);
-      const c = checkPass(fn, input, target, o, LOSS, chunk);
-      runPass(kind, fn, input, target, { ...base, mask: m }, LOSS, chunk);
-      const s = lastSum();
-      const kept = m === undefined ? n : keptSum(c, fn, added, undefined, chunk.maskAt);
-      count += kept;
-      weightSum += weight === undefined ? kept : keptSum(c, fn, added, weight, chunk.maskAt);
-      sum += s;
-      added += n;
+      enter(fn);
+      try {
+        const n = lengthOf(input, fn, 'input');
+        const m = chunkMask ?? mask;
+        if (chunkMask !== undefined) broadcastLength(chunkMask as ArrayLike<number>, n, fn, 'mask');
+        const chunk = { offset: added, maskAt: chunkMask === undefined ? 0 : added };
+        const o = readOptions(kind, fn, { ...base, mask: m }, LOSS);
+        const c = checkPass(fn, input, target, o, LOSS, chunk);
+        runRead(kind, fn, input, target, o, LOSS, chunk);
+        const s = lastSum();
+        const kept = m === undefined ? n : keptSum(c, fn, added, undefined, chunk.maskAt);
+        const w = weight === undefined ? kept : keptSum(c, fn, added, weight, chunk.maskAt);
+        count += kept;
+        weightSum += w;
+        sum += s;
+        added += n;
+      } finally {
+        leave();
+      }
     },
     result(): AccumulatedLoss {
       for (const [name, w] of [['weight', weight], ['posWeight', posWeight], ['mask', mask]] as const) {

@@ -76,6 +76,24 @@ export function memoryBuffer(): ArrayBuffer {
   return heapBuffer;
 }
 
+/** Set while a call reads its arguments (see {@link enter}). */
+let busy = false;
+
+/**
+ * Marks the start of a call that reads user data: a call made meanwhile (from an element getter, a
+ * Proxy, an options getter) is refused, as it would reuse the outer call's scratch. Pair with
+ * {@link leave} in a `finally`.
+ */
+export function enter(fn: string): void {
+  if (busy) throw new Error(`${fn}: bce-wasm functions cannot be called while another call is reading its arguments`);
+  busy = true;
+}
+
+/** The end of a call begun with {@link enter}. */
+export function leave(): void {
+  busy = false;
+}
+
 /** Buffers of WebAssembly memory that `memory.grow` detached: views of them are stale. */
 const retired = new WeakSet<ArrayBufferLike>();
 
@@ -213,6 +231,15 @@ function freedError(name: string): TypeError {
  *   TypeError for a freed WasmBuffer or an element that is not a number (naming its index)
  */
 export function createBuffer(lengthOrValues: number | FloatInput): WasmBuffer {
+  enter('createBuffer');
+  try {
+    return newBuffer(lengthOrValues);
+  } finally {
+    leave();
+  }
+}
+
+function newBuffer(lengthOrValues: number | FloatInput): WasmBuffer {
   const fn = 'createBuffer';
   if (typeof lengthOrValues === 'number') {
     if (!Number.isInteger(lengthOrValues) || lengthOrValues < 0 || lengthOrValues > MAX_BUFFER_LENGTH) {

@@ -4,11 +4,12 @@
 import type { BCEWithLogitsOptions } from './bce_with_logits.js';
 import type { FocalOptions } from './focal.js';
 import type { FloatInput, FloatOutput } from './memory.js';
-import { FAMILIES, operation, type Family } from './ops.js';
+import { FAMILIES, OPS, type Family, type OpName } from './ops.js';
 import {
   checkKeys,
   checkOptionsObject,
-  reductionOf,
+  checkOptionValues,
+  runPass,
   type AnyOptions,
   type ForwardBackward,
   type GradOptions,
@@ -32,43 +33,55 @@ export class Sigmoid {
   }
 }
 
+/** Reads `keys` of `options` once each, explicitly (inherited keys and getters as the functions read them). */
+function pick(options: object, keys: readonly string[]): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const key of keys) {
+    const v = (options as Record<string, unknown>)[key];
+    if (v !== undefined) o[key] = v;
+  }
+  return o;
+}
+
 /** The three calls of a loss module, with its options fixed at construction. */
 class LossModule<R extends Reduction, O extends LossOptions<R>> {
-  /** The options every call uses. */
+  /** The options every call uses: the constructor's known keys, as read (and checked) once. */
   readonly options: Readonly<O>;
   readonly #name: string;
-  readonly #forward: (i: FloatInput, t: FloatInput, o?: AnyOptions) => unknown;
-  readonly #backward: (i: FloatInput, t: FloatInput, o?: AnyOptions) => unknown;
-  readonly #forwardBackward: (i: FloatInput, t: FloatInput, o?: AnyOptions) => unknown;
+  readonly #family: Family;
 
   constructor(name: string, family: Family, options: O) {
     checkOptionsObject(options, name);
     checkKeys(options, family.options, name);
-    reductionOf(options.reduction, name);
+    const o = pick(options, family.options);
+    const { kind, what } = OPS[family.forwardBackward];
+    checkOptionValues(kind, name, o, what);
     this.#name = name;
-    this.options = Object.freeze({ ...options });
-    this.#forward = operation(family.forward);
-    this.#backward = operation(family.backward);
-    this.#forwardBackward = operation(family.forwardBackward);
+    this.#family = family;
+    this.options = Object.freeze(o) as Readonly<O>;
+  }
+
+  /** Runs operation `op` of the family as `<class>.<method>` (errors name it) with the per-call options. */
+  #call(op: OpName, method: string, input: FloatInput, target: FloatInput, options: object | undefined, keys: readonly string[]): unknown {
+    const fn = `${this.#name}.${method}`;
+    const extra = options === undefined ? undefined : (checkOptionsObject(options, fn), checkKeys(options, keys, fn), pick(options, keys));
+    const { kind, what } = OPS[op];
+    return runPass(kind, fn, input, target, { ...this.options, ...extra }, what);
   }
 
   /** The loss, written into `out` (for reduction `'none'`) when given. */
   forward(input: FloatInput, target: FloatInput, out?: FloatOutput): LossFor<R> {
-    return this.#forward(input, target, { ...this.options, out }) as LossFor<R>;
+    return this.#call(this.#family.forward, 'forward', input, target, { out }, CALL_KEYS) as LossFor<R>;
   }
 
   /** The gradient w.r.t. `input`; `options` adds the upstream gradient and where to write. */
   backward(input: FloatInput, target: FloatInput, options?: Omit<CallOptions, 'out'>): Float32Array {
-    checkOptionsObject(options ?? {}, `${this.#name}.backward`);
-    checkKeys(options ?? {}, BACKWARD_KEYS, `${this.#name}.backward`);
-    return this.#backward(input, target, { ...this.options, ...options }) as Float32Array;
+    return this.#call(this.#family.backward, 'backward', input, target, options, BACKWARD_KEYS) as Float32Array;
   }
 
   /** Loss and gradient from one pass. */
   forwardBackward(input: FloatInput, target: FloatInput, options?: CallOptions): ForwardBackward<R> {
-    checkOptionsObject(options ?? {}, `${this.#name}.forwardBackward`);
-    checkKeys(options ?? {}, CALL_KEYS, `${this.#name}.forwardBackward`);
-    return this.#forwardBackward(input, target, { ...this.options, ...options }) as ForwardBackward<R>;
+    return this.#call(this.#family.forwardBackward, 'forwardBackward', input, target, options, CALL_KEYS) as ForwardBackward<R>;
   }
 }
 

@@ -4,11 +4,14 @@
 import {
   WasmBuffer,
   addressIn,
+  copyChecked,
   checkOutput,
   copyFloats,
   copyIn,
   copyOut,
   ensureScratch,
+  enter,
+  leave,
   heapF32,
   heapU8,
   homeOf,
@@ -500,9 +503,28 @@ function pieceAddress(src: FloatInput, address: number, a: number, m: number, sl
  * Arrays in WebAssembly memory (WasmBuffers, views of the module's memory) are read and written in
  * place; any other array streams through the fixed scratch, {@link PIECE} elements at a time, its
  * elements checked in the same copy. Nothing here allocates WebAssembly memory (after the scratch
- * exists), so no view is detached during a call.
+ * exists), so no view is detached during a call. A library call made while this one runs (from an
+ * element getter, a Proxy, an options getter) throws (see `enter`).
  */
 export function runPass(
+  kind: Kind,
+  fn: string,
+  input: FloatInput,
+  target: FloatInput,
+  options: AnyOptions | undefined,
+  what: number,
+  chunk?: Chunk,
+): PassResult {
+  enter(fn);
+  try {
+    return readAndRun(kind, fn, input, target, options, what, chunk);
+  } finally {
+    leave();
+  }
+}
+
+/** {@link runPass} inside a call that has begun (`enter`) already. */
+function readAndRun(
   kind: Kind,
   fn: string,
   input: FloatInput,
@@ -637,7 +659,7 @@ function copyMask(src: MaskInput, from: number, count: number, to: number, fn: s
   }
 }
 
-function maskError(fn: string, i: number, v: unknown): TypeError {
+export function maskError(fn: string, i: number, v: unknown): TypeError {
   return new TypeError(`${fn}: mask[${i}] is ${typeof v === 'string' ? `'${v}'` : String(v)}; a mask holds 0 and 1 or booleans`);
 }
 
@@ -972,4 +994,23 @@ export function broadcastLength(x: FloatInput, n: number, fn: string, name: stri
     `${fn}: ${name} of length ${len} does not broadcast over input of length ${n}: ` +
       `its length must divide the input length (one value per class of [..., C] data, or per element)`,
   );
+}
+
+/**
+ * Checks options once, before any data (a module's constructor, `createAccumulator`): as a call
+ * would, with the arrays by their lengths only (non-empty), and the elements of the mask and of
+ * plain-array weights, which a call checks only as it reads them. Needs no WebAssembly.
+ */
+export function checkOptionValues(kind: Kind, name: string, options: AnyOptions, what: number): void {
+  const o = readOptions(kind, name, options, what);
+  const like = (x: unknown, arg: string) => (x === undefined ? undefined : { length: lengthOf(x, name, arg) });
+  checkPass(name, [], [], { ...o, weight: like(o.weight, 'weight'), posWeight: like(o.posWeight, 'posWeight'), mask: like(o.mask, 'mask') }, what, { offset: 0 });
+  const { mask } = o;
+  for (let i = 0; mask !== undefined && i < mask.length; i++) {
+    const v = mask[i];
+    if (v !== 0 && v !== 1 && typeof v !== 'boolean') throw maskError(name, i, v);
+  }
+  for (const [arg, w] of [['weight', o.weight], ['posWeight', o.posWeight]] as const) {
+    if (w !== undefined && !(w instanceof WasmBuffer)) copyChecked(w, 0, w.length, new Float32Array(w.length), 0, name, arg);
+  }
 }

@@ -1,15 +1,25 @@
 // Elementwise kernels (mirrors crate/src/sigmoid.rs).
 
-import { addressOf, checkOutput, checkOverlap, newResult, copyIn, copyOut, ensureScratch, lengthOf, PIECE, Slot, slotAddress, type FloatInput, type FloatOutput } from './memory.js';
+import { addressOf, enter, leave, checkOutput, checkOverlap, newResult, copyIn, copyOut, ensureScratch, lengthOf, PIECE, Slot, slotAddress, type FloatInput, type FloatOutput } from './memory.js';
 import { kernels, type KernelExports } from './wasm.js';
 
-type Elementwise = 'bce_sigmoid' | 'bce_logsigmoid' | 'bce_exp' | 'bce_log' | 'bce_log1p';
+export type Elementwise = 'bce_sigmoid' | 'bce_logsigmoid' | 'bce_exp' | 'bce_log' | 'bce_log1p';
 
 /**
  * `out[i] = f(x[i])`: in place for operands in WebAssembly memory, else streamed through the scratch
  * {@link PIECE} elements at a time (see `runPass`).
  */
 function elementwise(kernel: Elementwise, fn: string, x: FloatInput, out?: FloatOutput): Float32Array {
+  enter(fn);
+  try {
+    return mapPass(kernel, fn, x, out);
+  } finally {
+    leave();
+  }
+}
+
+/** {@link elementwise} inside a call that has begun (`enter`) already: the pool's. */
+export function mapPass(kernel: Elementwise, fn: string, x: FloatInput, out?: FloatOutput): Float32Array {
   const k: KernelExports = kernels();
   ensureScratch();
   const n = lengthOf(x, fn, 'input');

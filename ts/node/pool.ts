@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { OPS, type OpName } from '../ops.js';
-import { checkOutput, copyChecked, ensureScratch, lengthOf, WasmBuffer, type FloatInput, type FloatOutput } from '../memory.js';
+import { checkOutput, copyChecked, ensureScratch, enter, leave, lengthOf, WasmBuffer, type FloatInput, type FloatOutput } from '../memory.js';
 import {
   checkKeys,
   checkPass,
@@ -13,6 +13,7 @@ import {
   type MaskInput,
   GRAD,
   Kind,
+  maskError,
   LOSS,
   OutOfRangeError,
   readOptions,
@@ -21,6 +22,7 @@ import {
   type AnyOptions,
   type ForwardBackward,
   type LossFor,
+  type PassOptions,
   type PassResult,
   type Reduction,
 } from '../pass.js';
@@ -31,8 +33,8 @@ import type {
   BCEWithLogitsForwardOptions,
 } from '../bce_with_logits.js';
 import type { FocalBackwardOptions, FocalForwardBackwardOptions, FocalForwardOptions } from '../focal.js';
-import { logSigmoid, sigmoid } from '../sigmoid.js';
-import { init } from '../wasm.js';
+import { mapPass } from '../sigmoid.js';
+import { init, isInitialized } from '../wasm.js';
 
 /** @internal A chunk of work for pool_worker.ts. */
 export interface Job {
@@ -341,11 +343,12 @@ class SharedScratch {
  */
 function shared(x: FloatInput, scratch: SharedScratch, taken: SharedArrayBuffer[], fn: string, arg: string): Float32Array {
   if (x instanceof Float32Array && x.buffer instanceof SharedArrayBuffer) return x;
+  const n = lengthOf(x, fn, arg);
   const src = x instanceof WasmBuffer ? x.view : x;
-  const buffer = scratch.take(src.length * 4);
+  const buffer = scratch.take(n * 4);
   taken.push(buffer);
-  const out = new Float32Array(buffer, 0, src.length);
-  copyChecked(src, 0, src.length, out, 0, fn, arg);
+  const out = new Float32Array(buffer, 0, n);
+  copyChecked(src, 0, n, out, 0, fn, arg);
   return out;
 }
 
@@ -357,15 +360,24 @@ function float32(x: FloatInput, fn: string, arg: string): Float32Array {
   return out;
 }
 
-/** A mask as the bytes a worker reads: a Uint8Array as it is (the kernel checks it), else 0/1 checked here. */
-function maskBytes(mask: MaskInput, fn: string): Uint8Array {
-  if (mask instanceof Uint8Array) return mask;
-  const out = new Uint8Array(mask.length);
-  for (let i = 0; i < out.length; i++) {
+/**
+ * A mask as the bytes the workers read, in shared memory (posting any other array would clone its
+ * whole ArrayBuffer to every worker): one over a SharedArrayBuffer as it is, a Uint8Array copied (the
+ * kernel checks its bytes), anything else checked to hold 0/1 here.
+ */
+function maskBytes(mask: MaskInput, scratch: SharedScratch, taken: SharedArrayBuffer[], fn: string): Uint8Array {
+  if (mask instanceof Uint8Array && mask.buffer instanceof SharedArrayBuffer) return mask;
+  const n = lengthOf(mask, fn, 'mask');
+  const buffer = scratch.take(n);
+  taken.push(buffer);
+  const out = new Uint8Array(buffer, 0, n);
+  if (mask instanceof Uint8Array) {
+    out.set(mask);
+    return out;
+  }
+  for (let i = 0; i < n; i++) {
     const v = mask[i];
-    if (v !== 0 && v !== 1 && typeof v !== 'boolean') {
-      throw new TypeError(`${fn}: mask[${i}] is ${typeof v === 'string' ? `'${v}'` : String(v)}; a mask holds 0 and 1 or booleans`);
-    }
+    if (v !== 0 && v !== 1 && typeof v !== 'boolean') throw maskError(fn, i, v);
     out[i] = +v;
   }
   return out;
@@ -403,8 +415,11 @@ function rebuild(e: NonNullable<JobResult['error']>): Error {
  * the single-threaded call: bit for bit for `'none'` and for gradients, within float64 rounding for
  * mean/sum (chunk sums are added in float64). Smaller calls run on the calling thread.
  *
- * Memory: inputs backed by a SharedArrayBuffer reach the workers without a copy; other inputs
- * (arrays, WasmBuffers) are copied once into a SharedArrayBuffer that the pool reuses across calls. Workers write results into shared
+ * Arguments are read at call time: a method reads its options, checks its arguments and copies its
+ * inputs before it returns its promise (as the functions do), so the caller may refill or free them
+ * at once. Memory: inputs backed by a SharedArrayBuffer reach the workers without a copy (they must
+ * not change until the promise settles); other inputs (arrays, WasmBuffers, masks) are copied once
+ * into a SharedArrayBuffer that the pool reuses across calls. Workers write results into shared
  * memory that is returned as is (or copied into a non-shared `out`/`gradOut`). Each worker copies its
  * chunk into its own WebAssembly memory to compute.
  *
@@ -467,10 +482,12 @@ export function createPool(options?: PoolOptions): Pool {
     return out;
   }
 
-  async function scatter(fn: string, jobs: Omit<Job, 'id'>[]): Promise<number> {
+  /** Runs a call's jobs; the scratch buffers `taken` go back to the pool once every job has settled. */
+  async function scatter(fn: string, jobs: Omit<Job, 'id'>[], taken: SharedArrayBuffer[]): Promise<number> {
     // Every chunk settles before the call does: no worker still reads its inputs or writes its
     // outputs once it has returned or thrown (the scratch buffers go back to the pool then).
     const settled = await Promise.allSettled(jobs.map((job, t) => run(t, job)));
+    scratch.give(taken);
     const results: JobResult[] = [];
     for (const s of settled) {
       if (s.status === 'rejected') throw failure(fn, s.reason);
@@ -482,66 +499,123 @@ export function createPool(options?: PoolOptions): Pool {
     return results.reduce((a, r) => a + r.sum, 0);
   }
 
-  async function loss(kind: Kind, fn: string, what: number, input: FloatInput, target: FloatInput, options?: AnyOptions): Promise<PassResult> {
-    if (closed) throw new Error(`pool.${fn}: the pool is closed`);
-    await mainReady;
-    if (closed) throw failure(fn, new CallFailed(CLOSED));
-    // The options are read once, for the check and for the run (a getter cannot change them).
-    const o = readOptions(kind, fn, options, what);
+  /**
+   * Runs `start` as one call: synchronously, as the functions read their arguments at call time (a
+   * library call made meanwhile is refused, see `enter`). Before the main thread's wasm is ready,
+   * `snapshot` copies the arguments first and `start` runs on the copies once it is.
+   */
+  function call<T>(fn: string, start: () => Promise<T>, snapshot: () => () => Promise<T>): Promise<T> {
+    try {
+      if (closed) throw new Error(`pool.${fn}: the pool is closed`);
+      enter(fn);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    try {
+      if (isInitialized()) return start();
+      const later = snapshot();
+      return mainReady.then(() => {
+        if (closed) throw failure(fn, new CallFailed(CLOSED));
+        enter(fn);
+        try {
+          return later();
+        } finally {
+          leave();
+        }
+      });
+    } catch (e) {
+      return Promise.reject(e);
+    } finally {
+      leave();
+    }
+  }
+
+  function loss(kind: Kind, fn: string, what: number, input: FloatInput, target: FloatInput, options?: AnyOptions): Promise<PassResult> {
+    return call(
+      fn,
+      () => startLoss(kind, fn, what, input, target, readOptions(kind, fn, options, what)),
+      () => {
+        // No WebAssembly yet (so no WasmBuffer, no view of its memory): the arrays copied as they are.
+        const o = readOptions(kind, fn, options, what);
+        const taken: SharedArrayBuffer[] = [];
+        const copy = <V,>(v: V, arg: string): V =>
+          (v === undefined || typeof v === 'number' ? v : shared(v as FloatInput, scratch, taken, fn, arg)) as V;
+        const x = copy(input, 'input');
+        const y = copy(target, 'target');
+        const copied: PassOptions = {
+          ...o,
+          weight: copy(o.weight, 'weight'),
+          posWeight: copy(o.posWeight, 'posWeight'),
+          gradOutput: copy(o.gradOutput, 'gradOutput'),
+          mask: o.mask === undefined ? undefined : maskBytes(o.mask, scratch, taken, fn),
+        };
+        return () => startLoss(kind, fn, what, x, y, copied);
+      },
+    );
+  }
+
+  /**
+   * A loss call with its options read: checked, and its inputs copied into shared memory (or run on
+   * this thread), before it returns; the workers' part follows.
+   */
+  function startLoss(kind: Kind, fn: string, what: number, input: FloatInput, target: FloatInput, o: PassOptions): Promise<PassResult> {
     const c = checkPass(fn, input, target, o, what);
     const { n } = c;
     // ('rowMean' runs on the calling thread: its chunks would have to be whole rows.)
-    if (n < threshold || threads < 2 || c.reduction === 'rowMean') return runRead(kind, fn, input, target, o, what);
+    if (n < threshold || threads < 2 || c.reduction === 'rowMean') return Promise.resolve(runRead(kind, fn, input, target, o, what));
     // A masked mean's or a weightedMean's divisor, from the mask and weight on this thread.
     ensureScratch();
     const divisor = c.reduction === 'mean' || c.reduction === 'weightedMean' ? divisorOf(c, fn) ?? n : undefined;
-    const mask = c.mask === undefined ? undefined : maskBytes(c.mask, fn);
     const taken: SharedArrayBuffer[] = [];
-    const x = shared(input, scratch, taken, fn, 'input');
-    const y = shared(target, scratch, taken, fn, 'target');
-    const small = (w: FloatInput | undefined, len: number, arg: string) =>
-      w === undefined ? undefined : len === n ? shared(w, scratch, taken, fn, arg) : float32(w, fn, arg);
-    const weight = small(c.weight, c.wLen, 'weight');
-    const posWeight = small(c.posWeight, c.pLen, 'posWeight');
-    const g = c.gradOutput;
-    const gradOutput = g === undefined || typeof g === 'number' ? g : shared(g, scratch, taken, fn, 'gradOutput');
-    const lossOut = c.wantLoss && c.none ? sharedOutput(c.out, n) : undefined;
-    const gradOut = c.wantGrad ? sharedOutput(c.gradOut, n) : undefined;
-    let sum: number;
     try {
-      sum = await scatter(
-        fn,
-        chunks(n).map(([a, b]) => ({
-          kind, fn, what, reduction: c.reduction, offset: a, total: n, divisor,
-          labelSmoothing: c.smooth, mask, ...(kind === Kind.Focal ? { alpha: c.alpha, gamma: c.gamma } : {}),
-          x: x.subarray(a, b), y: y.subarray(a, b), weight, posWeight,
-          gradOutput: gradOutput instanceof Float32Array ? gradOutput.subarray(a, b) : gradOutput,
-          out: lossOut?.subarray(a, b), gradOut: gradOut?.subarray(a, b),
-        })),
-      );
-    } finally {
+      const mask = c.mask === undefined ? undefined : maskBytes(c.mask, scratch, taken, fn);
+      const x = shared(input, scratch, taken, fn, 'input');
+      const y = shared(target, scratch, taken, fn, 'target');
+      const small = (w: FloatInput | undefined, len: number, arg: string) =>
+        w === undefined ? undefined : len === n ? shared(w, scratch, taken, fn, arg) : float32(w, fn, arg);
+      const weight = small(c.weight, c.wLen, 'weight');
+      const posWeight = small(c.posWeight, c.pLen, 'posWeight');
+      const g = c.gradOutput;
+      const gradOutput = g === undefined || typeof g === 'number' ? g : shared(g, scratch, taken, fn, 'gradOutput');
+      const lossOut = c.wantLoss && c.none ? sharedOutput(c.out, n) : undefined;
+      const gradOut = c.wantGrad ? sharedOutput(c.gradOut, n) : undefined;
+      const jobs = chunks(n).map(([a, b]) => ({
+        kind, fn, what, reduction: c.reduction, offset: a, total: n, divisor,
+        labelSmoothing: c.smooth, mask, ...(kind === Kind.Focal ? { alpha: c.alpha, gamma: c.gamma } : {}),
+        x: x.subarray(a, b), y: y.subarray(a, b), weight, posWeight,
+        gradOutput: gradOutput instanceof Float32Array ? gradOutput.subarray(a, b) : gradOutput,
+        out: lossOut?.subarray(a, b), gradOut: gradOut?.subarray(a, b),
+      }));
+      return scatter(fn, jobs, taken).then((sum) => {
+        const loss = !c.wantLoss ? 0 : c.none ? deliverShared(c.out, lossOut!) : c.reduction === 'sum' ? sum : sum / divisor!;
+        return resultOf(what, loss, c.wantGrad ? deliverShared(c.gradOut, gradOut!) : new Float32Array(0));
+      });
+    } catch (e) {
       scratch.give(taken);
+      throw e;
     }
-    const loss = !c.wantLoss ? 0 : c.none ? deliverShared(c.out, lossOut!) : c.reduction === 'sum' ? sum : sum / divisor!;
-    return resultOf(what, loss, c.wantGrad ? deliverShared(c.gradOut, gradOut!) : new Float32Array(0));
   }
 
-  async function map(kind: 'sigmoid' | 'logSigmoid', x: FloatInput, out?: FloatOutput): Promise<Float32Array> {
-    if (closed) throw new Error(`pool.${kind}: the pool is closed`);
-    await mainReady;
-    if (closed) throw failure(kind, new CallFailed(CLOSED));
+  function map(kind: 'sigmoid' | 'logSigmoid', x: FloatInput, out?: FloatOutput): Promise<Float32Array> {
+    return call(
+      kind,
+      () => startMap(kind, x, out),
+      () => {
+        const sx = shared(x, scratch, [], kind, 'input');
+        return () => startMap(kind, sx, out);
+      },
+    );
+  }
+
+  function startMap(kind: 'sigmoid' | 'logSigmoid', x: FloatInput, out?: FloatOutput): Promise<Float32Array> {
     const n = lengthOf(x, kind, 'input');
-    if (n < threshold || threads < 2) return (kind === 'sigmoid' ? sigmoid : logSigmoid)(x, out);
+    if (n < threshold || threads < 2) return Promise.resolve(mapPass(kind === 'sigmoid' ? 'bce_sigmoid' : 'bce_logsigmoid', kind, x, out));
     checkOutput(out, n, kind, 'out');
     const taken: SharedArrayBuffer[] = [];
     const sx = shared(x, scratch, taken, kind, 'input');
     const so = sharedOutput(out, n);
-    try {
-      await scatter(kind, chunks(n).map(([a, b]) => ({ map: kind, fn: kind, what: 0, x: sx.subarray(a, b), out: so.subarray(a, b), offset: a, total: n })));
-    } finally {
-      scratch.give(taken);
-    }
-    return deliverShared(out, so);
+    const jobs = chunks(n).map(([a, b]) => ({ map: kind, fn: kind, what: 0, x: sx.subarray(a, b), out: so.subarray(a, b), offset: a, total: n }));
+    return scatter(kind, jobs, taken).then(() => deliverShared(out, so));
   }
 
   // The loss methods, one per entry of the operation table (ts/ops.ts).

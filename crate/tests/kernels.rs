@@ -1047,3 +1047,27 @@ fn focal_loss_against_float64() {
     println!("focal: worst loss {:.2} ulps, worst gradient {:.2} ulps (of its terms)", worst.0, worst.1);
     assert_none(bad);
 }
+
+/// Where the gradient's second factor `du = s (1 - s)(1 - 2y)` is 0 (|x| huge, or y = 1/2) it is 0
+/// before a huge `ce` or `gamma` meets it: finite where torchvision's autograd is finite (the values
+/// are torchvision 0.29's autograd in float32), not inf * 0 = NaN.
+#[test]
+fn focal_gradient_is_finite_where_autograd_is() {
+    // (x, y, alpha, gamma, torchvision's gradient)
+    let cases: [(f32, f32, f32, f32, f32); 5] = [
+        (-2e38, 1.0, 0.25, 2.0, -0.25),
+        (3e38, 0.25, 0.25, 2.0, 0.263671875),
+        (3e38, 0.0, 0.25, 1.5, 0.75),
+        (-3e38, 0.5, -1.0, 5.0, -0.015625),
+        (5.0, 0.0, 0.25, 1e38, 0.0),
+    ];
+    let mut bad = Vec::new();
+    for (x, y, alpha, gamma, want) in cases {
+        let (xs, ys) = ([x], [y]);
+        let out = k::focal(Args::new(&xs, &ys), alpha, gamma, k::GRAD);
+        if out.grad[0] != want {
+            bad.push(format!("x={} y={} alpha={} gamma={}: {} (torchvision {})", x, y, alpha, gamma, out.grad[0], want));
+        }
+    }
+    assert_none(bad);
+}

@@ -872,8 +872,10 @@ fn label_smoothing_is_the_call_on_smoothed_targets() {
         for loss in [Loss::Probabilities, Loss::Logits] {
             let x = if loss == Loss::Logits { logits(&mut rng, n) } else { probabilities(&mut rng, n) };
             let y = hard_soft_targets(&mut rng, n);
-            for e in [0.0f32, 0.1, 0.3, 1.0] {
-                let ys: Vec<f32> = y.iter().map(|&v| if e == 0.0 { v } else { v * (1.0 - e) + 0.5 * e }).collect();
+            for e in [0.0f32, 0.1, 0.3, 0.6, 0.9, 1.0] {
+                // Keras's float32 operations on the Python float e: 1 - e and 0.5 * e rounded once.
+                let (ea, eb) = ((1.0 - e as f64) as f32, (0.5 * e as f64) as f32);
+                let ys: Vec<f32> = y.iter().map(|&v| if e == 0.0 { v } else { v * ea + eb }).collect();
                 for &what in &k::WHATS {
                     let mut a = Args::new(&x, &y);
                     a.smooth = e;

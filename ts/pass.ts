@@ -52,7 +52,7 @@ export interface LossOptions<R extends Reduction = Reduction> {
   weight?: FloatInput;
   /** `'mean'` (default), `'sum'`, `'none'`, `'weightedMean'` or `'rowMean'` (with `rowLength`). */
   reduction?: R;
-  /** Label smoothing `e` in [0, 1] (Keras): targets become `y (1 - e) + e / 2` inside the pass. */
+  /** Label smoothing `e` in [0, 1] (Keras): targets become `y * float32(1 - e) + float32(e / 2)` inside the pass (PyTorch's and Keras's float32 operations). */
   labelSmoothing?: number;
   /**
    * Which elements count (1) and which do not (0), broadcast like `weight`: a masked-out element

@@ -35,9 +35,9 @@ function all(fns: Fns, x: ArrayLike<number>, y: ArrayLike<number>, o: object) {
 
 describe.each(LOSSES)('%s', (name, fns) => {
   it.each(REDUCTIONS)("labelSmoothing e is the call on y (1 - e) + e / 2 (float32), bit for bit; e = 0 is no option (reduction '%s')", (reduction) => {
-    for (const e of [0.1, 0.25, 1]) {
-      const ef = Math.fround(e);
-      const smoothed = ref.f32s(N, (i) => Math.fround(Math.fround(target[i] * Math.fround(1 - ef)) + Math.fround(ef / 2)));
+    for (const e of [0.1, 0.25, 0.33, 0.6, 0.9, 1]) {
+      // PyTorch's and Keras's float32 operations on the Python float e: 1 - e and 0.5 * e in float64, each rounded once.
+      const smoothed = ref.f32s(N, (i) => Math.fround(Math.fround(target[i] * Math.fround(1 - e)) + Math.fround(0.5 * e)));
       expect(all(fns, fns.x, target, { reduction, labelSmoothing: e })).toEqual(all(fns, fns.x, smoothed, { reduction }));
     }
     // -0 targets included: bit for bit (toEqual tells -0 from 0).
@@ -279,5 +279,207 @@ describe('errors', () => {
     expect(() => bce.createAccumulator({ gamma: 2 })).toThrowError(TypeError);
     expect(() => bce.createAccumulator({ labelSmoothing: 2 })).toThrowError(RangeError);
     expect(() => bce.createAccumulator().add([0.5, 0.5], [1, 1], [1, 0, 1])).toThrowError(RangeError);
+  });
+});
+
+// An outside tester's findings on these options (the numbers quoted are PyTorch's / torchvision's).
+describe('findings of an outside test', () => {
+  it('labelSmoothing: the smoothed target is float32(y * float32(1 - e) + float32(0.5 * e)) for every e (the gradient at x = -30 is -target)', () => {
+    // At x = -30, sigmoid(x) = 9e-14 is below half an ulp of any target here: the logits gradient is -y exactly.
+    const ys = [1, 0.3, 0.7, 0.95];
+    const x = ys.map(() => -30);
+    for (let k = 0; k <= 1000; k++) {
+      const e = k / 1000;
+      const g = bce.binaryCrossEntropyWithLogitsBackward(x, ys, { labelSmoothing: e, reduction: 'sum' });
+      const want = ys.map((y) => -Math.fround(Math.fround(Math.fround(y) * Math.fround(1 - e)) + Math.fround(0.5 * e)));
+      expect([e, ...g]).toEqual([e, ...want]);
+    }
+    // e = 0.6, y = 1: PyTorch's float32 target is 0.7000000476837158 (float32(1 - float32(0.6)) gave 0.699999988079071).
+    expect(bce.binaryCrossEntropyWithLogitsBackward([-30], [1], { labelSmoothing: 0.6, reduction: 'sum' })[0]).toBe(-0.7000000476837158);
+  });
+
+  it('focal gradient: finite where autograd is (du = 0 meets a huge ce or gamma as 0, not inf * 0)', () => {
+    // torchvision 0.29 autograd, float32.
+    const cases: [number, number, object, number][] = [
+      [-2e38, 1, { gamma: 2 }, -0.25],
+      [3e38, 0.25, { gamma: 2 }, 0.263671875],
+      [3e38, 0, { gamma: 1.5 }, 0.75],
+      [-3e38, 0.5, { gamma: 5, alpha: -1 }, -0.015625],
+      [5, 0, { gamma: 1e38 }, 0],
+    ];
+    for (const [x, y, o, want] of cases) {
+      expect(bce.sigmoidFocalLossBackward([x], [y], o)[0]).toBe(want);
+      expect(bce.sigmoidFocalLossForwardBackward([x], [y], o).grad[0]).toBe(want);
+    }
+  });
+
+  it('focal alpha: [0, 1] or negative and finite (decided on the double: -1e-50 disables the factor); else a RangeError, before any work', async () => {
+    const x = [1, 1];
+    const y = [0, 1];
+    const none = bce.sigmoidFocalLoss(x, y, { alpha: -1 });
+    expect(bce.sigmoidFocalLoss(x, y, { alpha: -1e-50 })).toEqual(none);
+    expect(bce.sigmoidFocalLoss(x, y, { alpha: -0.5 })).toEqual(none);
+    expect(bce.sigmoidFocalLoss(x, y, { alpha: -Number.MAX_VALUE })).toEqual(none);
+    expect(none[1]).toBeGreaterThan(0);
+    // alpha 0 and 1 are factors (1 - y and y), -0 too (it is >= 0).
+    expect(bce.sigmoidFocalLoss(x, y, { alpha: 0 })[1]).toBe(0);
+    expect(bce.sigmoidFocalLoss(x, y, { alpha: -0 })[1]).toBe(0);
+    expect(bce.sigmoidFocalLoss(x, y, { alpha: 1 })[0]).toBe(0);
+    const message = /sigmoidFocalLoss\w*: alpha must be from 0 to 1, or negative and finite for no alpha factor, got /;
+    for (const alpha of [2, 1.0000001, Infinity, -Infinity, Number.NaN]) {
+      for (const f of [bce.sigmoidFocalLoss, bce.sigmoidFocalLossBackward, bce.sigmoidFocalLossForwardBackward]) {
+        expect(() => f(x, y, { alpha })).toThrowError(RangeError);
+        expect(() => f(x, y, { alpha })).toThrowError(message);
+      }
+      expect(() => bce.createAccumulator({ loss: 'focal', alpha })).toThrowError(RangeError);
+      expect(() => new bce.SigmoidFocalLoss({ alpha }).forward(x, y)).toThrowError(RangeError);
+    }
+    const pool = createPool({ threads: 1, threshold: 0 });
+    try {
+      await expect(pool.sigmoidFocalLoss(x, y, { alpha: 2 })).rejects.toThrowError(RangeError);
+      expect(await pool.sigmoidFocalLoss(x, y, { alpha: -1e-50 })).toEqual(none);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("'weightedMean' with weights summing past float32's range: the gradient agrees with the loss (not 0)", async () => {
+    const x = [5, 5, -1, 2];
+    const y = [1, 1, 0, 0.5];
+    for (const [f, fb] of [
+      [bce.binaryCrossEntropyWithLogits, bce.binaryCrossEntropyWithLogitsForwardBackward],
+      [bce.sigmoidFocalLoss, bce.sigmoidFocalLossForwardBackward],
+    ] as const) {
+      for (const gradOutput of [undefined, 1.5, 1e-30]) {
+        // Weights 3e38 against weights 3: the same weighted mean (the weights are equal) in both.
+        const big = fb(x, y, { reduction: 'weightedMean', weight: [3e38], gradOutput });
+        const small = fb(x, y, { reduction: 'weightedMean', weight: [3], gradOutput });
+        expect(big.loss as number).toBeCloseTo(small.loss as number, 6);
+        expect(big.loss as number).toBeCloseTo(f(x, y, { reduction: 'mean' }) as number, 6);
+        big.grad.forEach((v, i) => expect(Math.abs(v - small.grad[i])).toBeLessThanOrEqual(4 * ref.ulp32(small.grad[i])));
+        expect(big.grad[0]).not.toBe(0);
+      }
+    }
+    const pool = createPool({ threads: 2, threshold: 0 });
+    try {
+      const got = await pool.binaryCrossEntropyWithLogitsBackward(x, y, { reduction: 'weightedMean', weight: [3e38] });
+      expect(got).toEqual(bce.binaryCrossEntropyWithLogitsBackward(x, y, { reduction: 'weightedMean', weight: [3e38] }));
+      expect(got[0]).not.toBe(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a WasmBuffer mask is refused by name, saying what to pass (functions, accumulator, pool)', async () => {
+    const m = bce.createBuffer([1, 1]);
+    const message = 'mask must be a Uint8Array or an array of 0/1 numbers or booleans, not a WasmBuffer';
+    try {
+      expect(() => bce.binaryCrossEntropy([0.5, 0.5], [1, 0], { mask: m as never })).toThrowError(new TypeError(`binaryCrossEntropy: ${message} (its values are float32; pass a Uint8Array)`));
+      expect(() => bce.sigmoidFocalLossBackward([0.5, 0.5], [1, 0], { mask: m as never })).toThrowError(message);
+      expect(() => bce.createAccumulator({ mask: m as never })).toThrowError(`createAccumulator: ${message}`);
+      expect(() => bce.createAccumulator().add([0.5, 0.5], [1, 0], m as never)).toThrowError(`accumulator.add: ${message}`);
+      // Other non-arrays: what a mask is, not the float inputs' types.
+      expect(() => bce.binaryCrossEntropy([0.5], [1], { mask: 5 as never })).toThrowError('mask must be a Uint8Array or an array of 0/1 numbers or booleans, got number');
+      const pool = createPool({ threads: 1, threshold: 0 });
+      try {
+        await expect(pool.binaryCrossEntropy([0.5, 0.5], [1, 0], { mask: m as never })).rejects.toThrowError(message);
+      } finally {
+        await pool.close();
+      }
+    } finally {
+      m.free();
+    }
+  });
+
+  it('an output overlapping the mask at all is the overlap RangeError, before anything is written', () => {
+    const n = 140_000;
+    for (const fb of [bce.binaryCrossEntropyWithLogitsForwardBackward, bce.sigmoidFocalLossForwardBackward]) {
+      const x = bce.createBuffer(n);
+      const y = bce.createBuffer(n);
+      const gradOut = bce.createBuffer(n);
+      const out = bce.createBuffer(n);
+      try {
+        // A byte mask inside gradOut (broadcast with period 70,000), and one that only touches its last byte.
+        for (const mask of [
+          new Uint8Array(gradOut.view.buffer, gradOut.view.byteOffset + 4, 70_000).fill(1),
+          new Uint8Array(gradOut.view.buffer, gradOut.view.byteOffset + 4 * n - 1, 1).fill(1),
+        ]) {
+          const before = gradOut.view.slice();
+          expect(() => fb(x, y, { reduction: 'none', mask, gradOut, out })).toThrowError(RangeError);
+          expect(() => fb(x, y, { reduction: 'none', mask, gradOut, out })).toThrowError(/: gradOut overlaps mask/);
+          expect(gradOut.view).toEqual(before);
+        }
+        const inOut = new Uint8Array(out.view.buffer, out.view.byteOffset, 1).fill(1);
+        expect(() => fb(x, y, { reduction: 'none', mask: inOut, gradOut, out })).toThrowError(/: out overlaps mask/);
+      } finally {
+        for (const b of [x, y, gradOut, out]) b.free();
+      }
+    }
+    // Outside WebAssembly memory too: a Float32Array output and a byte mask over the same ArrayBuffer.
+    const shared = new ArrayBuffer(64);
+    const o = new Float32Array(shared, 0, 4);
+    const mask = new Uint8Array(shared, 12, 4).fill(1);
+    expect(() => bce.binaryCrossEntropy([0.5, 0.5, 0.5, 0.5], [1, 0, 1, 0], { reduction: 'none', mask, out: o })).toThrowError(/: out overlaps mask/);
+  });
+
+  it("'rowMean' gradOutput elements are checked to be numbers, as for 'none' (also through the pool)", async () => {
+    const o = { reduction: 'rowMean', rowLength: 1, gradOutput: ['a', null] } as never;
+    expect(() => bce.binaryCrossEntropyBackward([0.2, 0.7], [0, 1], o)).toThrowError(
+      new TypeError("binaryCrossEntropyBackward: gradOutput[0] is the string 'a', not a number"),
+    );
+    const o2 = { reduction: 'rowMean', rowLength: 2, gradOutput: [1, null], mask: [1, 0] } as never;
+    expect(() => bce.sigmoidFocalLossForwardBackward([0.2, 0.7, 1, 2], [0, 1, 1, 1], o2)).toThrowError(/gradOutput\[1\] is null, not a number/);
+    const pool = createPool({ threads: 1, threshold: 0 });
+    try {
+      await expect(pool.binaryCrossEntropyBackward([0.2, 0.7], [0, 1], o)).rejects.toThrowError(TypeError);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("'rowMean' with a mask that keeps everything is 'rowMean' without a mask, bit for bit", () => {
+    const C = 3;
+    const y = target.subarray(0, 255);
+    for (const [, fns] of LOSSES) {
+      const xs = fns.x.subarray(0, 255);
+      for (const gradOutput of [undefined, 0.7, Float32Array.from({ length: 85 }, (_, r) => 0.3 + r / 7)]) {
+        const want = fns.fb(xs, y, { reduction: 'rowMean', rowLength: C, gradOutput });
+        for (const mask of [new Uint8Array(255).fill(1), [1], [true, true, true]]) {
+          expect(fns.fb(xs, y, { reduction: 'rowMean', rowLength: C, gradOutput, mask })).toEqual(want);
+          expect(fns.b(xs, y, { reduction: 'rowMean', rowLength: C, gradOutput, mask })).toEqual(want.grad);
+        }
+      }
+    }
+  });
+
+  it("'rowMean' allocates no array of the input's length (the scratch streams it; memory: the rows' results)", () => {
+    const n = 3 * 40_000;
+    const x = ref.f32s(n, (i) => Math.sin(i) * 5);
+    const y = ref.f32s(n, (i) => (i % 3 === 0 ? 1 : 0));
+    const mask = Uint8Array.from({ length: n }, (_, i) => (i % 7 === 0 ? 0 : 1));
+    const gradOutput = Float32Array.from({ length: n / 3 }, (_, r) => 1 + (r % 5));
+    const want = bce.binaryCrossEntropyWithLogitsForwardBackward(x, y, { reduction: 'rowMean', rowLength: 3, mask, gradOutput });
+    const F32 = globalThis.Float32Array;
+    const F64 = globalThis.Float64Array;
+    const big: number[] = [];
+    const spy = <T extends object>(C: T) =>
+      new Proxy(C, {
+        construct(target, args, newTarget) {
+          if (typeof args[0] === 'number' && args[0] > n / 3) big.push(args[0]);
+          return Reflect.construct(target as never, args, newTarget) as object;
+        },
+      });
+    globalThis.Float32Array = spy(F32);
+    globalThis.Float64Array = spy(F64);
+    let got;
+    try {
+      // The gradient (n elements) is the one result of the input's length.
+      got = bce.binaryCrossEntropyWithLogitsForwardBackward(x, y, { reduction: 'rowMean', rowLength: 3, mask, gradOutput, gradOut: new F32(n) });
+    } finally {
+      globalThis.Float32Array = F32;
+      globalThis.Float64Array = F64;
+    }
+    expect(big).toEqual([]);
+    expect(got).toEqual(want);
   });
 });

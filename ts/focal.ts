@@ -6,7 +6,10 @@ import type { ForwardBackward, GradOptions, LossFor, LossOptions, OutputOptions,
 
 /** Options of the focal losses: torchvision's defaults, `alpha = 0.25`, `gamma = 2`, reduction `'none'`. */
 export interface FocalOptions<R extends Reduction = Reduction> extends LossOptions<R> {
-  /** Weight of the positive class, `alpha y + (1 - alpha)(1 - y)`; a negative alpha disables it (torchvision). Default 0.25. */
+  /**
+   * Weight of the positive class, `alpha y + (1 - alpha)(1 - y)`: from 0 to 1, or negative and finite to
+   * disable it (torchvision accepts -1; any negative here). Default 0.25. Else a RangeError.
+   */
   alpha?: number;
   /** The focusing exponent on `1 - p_t`, a finite number >= 0. Default 2. */
   gamma?: number;
@@ -38,7 +41,8 @@ export const sigmoidFocalLoss: <R extends Reduction = 'none'>(
 
 /**
  * The gradient of {@link sigmoidFocalLoss} w.r.t. the logits: PyTorch autograd of its formula,
- * `a (u^gamma (s - y) + gamma ce u^(gamma - 1) s (1 - s)(1 - 2y))` with `u = 1 - p_t`. Where autograd
+ * `a (u^gamma (s - y) + gamma ce u^(gamma - 1) s (1 - s)(1 - 2y))` with `u = 1 - p_t` (finite wherever
+ * autograd is: a zero `s (1 - s)(1 - 2y)` is multiplied in before a huge `ce` or gamma). Where autograd
  * is not finite (`u = 0`, i.e. p_t = 1 in float32, with gamma < 1) the second term is its limit, 0.
  */
 export const sigmoidFocalLossBackward: <R extends Reduction = 'none'>(

@@ -375,7 +375,8 @@ function slotView(slot: Slot, m: number): Float32Array {
   return v;
 }
 
-function notANumber(name: string, index: number, v: unknown): TypeError {
+/** TypeError for element `index` of `name` that is `v`, not a number. */
+export function notANumber(name: string, index: number, v: unknown): TypeError {
   const what = v === undefined ? 'undefined (a hole or a missing element)' : typeof v === 'string' ? `the string '${v}'` : describe(v) + (typeof v === 'object' ? '' : ` ${String(v)}`);
   return new TypeError(`${name}[${index}] is ${what}, not a number`);
 }

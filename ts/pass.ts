@@ -17,6 +17,8 @@ import {
   homeOf,
   memoryBuffer,
   lengthOf,
+  named,
+  notANumber,
   newResult,
   overlapError,
   PIECE,
@@ -53,7 +55,7 @@ export interface LossOptions<R extends Reduction = Reduction> {
   weight?: FloatInput;
   /** `'mean'` (default), `'sum'`, `'none'`, `'weightedMean'` or `'rowMean'` (with `rowLength`). */
   reduction?: R;
-  /** Label smoothing `e` in [0, 1] (Keras): targets become `y (1 - e) + e / 2` inside the pass. */
+  /** Label smoothing `e` in [0, 1] (Keras): targets become `y * float32(1 - e) + float32(e / 2)` inside the pass (PyTorch's and Keras's float32 operations). */
   labelSmoothing?: number;
   /**
    * Which elements count (1) and which do not (0), broadcast like `weight`: a masked-out element
@@ -178,6 +180,8 @@ export interface CheckedPass {
   wHome: object | null;
   pHome: object | null;
   gHome: object | null;
+  /** The mask's home (see homeOf): an output may not overlap it at all. */
+  mHome: object | null;
   /** Label smoothing (0: none), the mask and its period (0: none), the row length, focal's parameters. */
   smooth: number;
   mask: MaskInput | undefined;
@@ -383,7 +387,8 @@ export function checkPass(
   const rows = reduction === 'rowMean';
   if (rows !== (C !== undefined)) throw new TypeError(`${fn}: reduction 'rowMean' and rowLength go together`);
   const rowLength = rows ? number(C, fn, 'rowLength', Number.isInteger(C) && C! > 0 && n % C! === 0, `a positive integer that divides the length ${n}`) : 0;
-  const a = number(alpha, fn, 'alpha', alpha === alpha, 'a number (negative: no alpha factor)');
+  // Decided here on the double (a float32 alpha of -1e-50 would be -0, i.e. alpha >= 0).
+  const a = number(alpha, fn, 'alpha', (alpha >= 0 && alpha <= 1) || (alpha < 0 && alpha > -Infinity), 'from 0 to 1, or negative and finite for no alpha factor');
   const g = number(gamma, fn, 'gamma', gamma >= 0 && gamma < Infinity, 'a finite number >= 0');
   const none = reduction === 'none';
   if (wantLoss && none) what |= LOSS_STORE;
@@ -398,7 +403,8 @@ export function checkPass(
     wHome: weight === undefined ? null : homeOf(weight),
     pHome: posWeight === undefined ? null : homeOf(posWeight),
     gHome: typeof gradOutput === 'object' ? homeOf(gradOutput) : null,
-    smooth, mask, mLen, rowLength, alpha: a, gamma: g,
+    mHome: homeOf(mask),
+    smooth, mask, mLen, rowLength, alpha: a < 0 ? -1 : a, gamma: g,
   };
   const lossOut = wantLoss && none ? out : undefined;
   const gOut = wantGrad ? gradOut : undefined;
@@ -436,6 +442,7 @@ function checkOperandOverlap(c: CheckedPass, fn: string, arg: string, o: unknown
     : sharing(o, home, c.weight, c.wHome) === Sharing.Partial ? 'weight'
     : sharing(o, home, c.posWeight, c.pHome) === Sharing.Partial ? 'posWeight'
     : sharing(o, home, c.gradOutput, c.gHome) === Sharing.Partial ? 'gradOutput'
+    : sharing(o, home, c.mask, c.mHome) !== Sharing.None ? 'mask'
     : undefined;
   if (bad !== undefined) throw overlapError(fn, arg, bad);
 }
@@ -570,10 +577,11 @@ export function runRead(
 }
 
 /**
- * `'rowMean'`: the element losses of the pass with reduction `'none'`, then each row's float64 sum
- * over its count of kept elements. The gradient divides by the row length in the kernel, as
- * `'mean'` on each row would (bit for bit); with a mask, each row's `gradOutput / count` is the
- * upstream gradient of its elements instead.
+ * `'rowMean'`: the pass with reduction `'none'`, whose element losses each piece adds to its rows'
+ * float64 sums in the scratch (never an array of n), over each row's count of kept elements. The
+ * gradient divides by the row length in the kernel, as `'mean'` on each row would (bit for bit);
+ * with a mask that drops elements, each row's `gradOutput / count` is the upstream gradient of its
+ * elements instead, written piece by piece into the scratch. Memory: the N row results only.
  */
 function rowMeanPass(kind: Kind, fn: string, input: FloatInput, target: FloatInput, o: PassOptions, what: number): PassResult {
   const c = checkPass(fn, input, target, o, what);
@@ -584,35 +592,66 @@ function rowMeanPass(kind: Kind, fn: string, input: FloatInput, target: FloatInp
     counts.fill(0);
     for (let i = 0; i < n; i++) counts[(i / C) | 0] += +!!mask[i % mLen];
   }
+  // Per-row counts only where the mask drops something: a mask that keeps everything is no mask,
+  // bit for bit (the kernel divides by C rather than each element by its row's count).
+  const byCount = counts.some((k) => k !== C);
   const g = c.gradOutput;
-  let gradOutput = g;
-  if (c.wantGrad && (typeof g === 'object' || mask !== undefined)) {
-    const gv = g instanceof WasmBuffer ? g.view : g;
-    const ge = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      const r = (i / C) | 0;
-      const gr = typeof gv === 'object' ? gv[r] : gv ?? 1;
-      ge[i] = mask === undefined ? gr : gr / counts[r];
-    }
-    gradOutput = ge;
-  }
-  const r = generalPass(kind, fn, input, target, { ...o, reduction: 'none', rowLength: undefined, out: undefined, gradOutput }, what, {
-    offset: 0,
-    total: n,
-    divisor: mask === undefined ? C : 1,
-  });
-  // The pass's results as resultOf shaped them (its sum, in lastSum(), is the rows' total).
-  const both = r as ForwardBackward;
+  const perElement = c.wantGrad && (typeof g === 'object' || byCount);
+  const rows: Rows = { C, counts, byCount, perElement, g: g instanceof WasmBuffer ? g.view : g, sums: new Float64Array(c.wantLoss ? N : 0) };
+  const r = generalPass(
+    kind, fn, input, target,
+    { ...o, reduction: 'none', rowLength: undefined, out: undefined, gradOutput: perElement ? undefined : g },
+    what,
+    { offset: 0, total: n, divisor: byCount ? 1 : C },
+    rows,
+  );
   const loss = new Float32Array(N);
-  if (c.wantLoss) {
-    const l = (what === LOSS ? r : both.loss) as Float32Array;
-    for (let i = 0; i < N; i++) {
-      let s = 0;
-      for (let j = i * C; j < i * C + C; j++) s += l[j];
-      loss[i] = s / counts[i];
-    }
+  for (let i = 0; i < rows.sums.length; i++) loss[i] = rows.sums[i] / counts[i];
+  return resultOf(what, loss, what === LOSS ? EMPTY : what === GRAD ? (r as Float32Array) : (r as ForwardBackward).grad);
+}
+
+/** What {@link generalPass} does for `'rowMean'` (see {@link rowMeanPass}). */
+interface Rows {
+  C: number;
+  counts: Float64Array;
+  byCount: boolean;
+  /** Whether each element's upstream gradient is written (per row, or a scalar over counts). */
+  perElement: boolean;
+  /** The upstream gradient: per row (an array), a scalar, or undefined (1). */
+  g: ArrayLike<unknown> | number | undefined;
+  /** Each row's float64 loss sum (length 0 without the loss). */
+  sums: Float64Array;
+}
+
+/** Writes the per-element upstream gradient of elements `a .. a + m` into its slot; its address. */
+function rowGradPiece(rows: Rows, a: number, m: number, fn: string): number {
+  const to = slotAddress(Slot.GradOutput);
+  const h = heapF32();
+  const { C, counts, byCount, g } = rows;
+  // Row by row: row r covers piece elements i .. end.
+  for (let r = (a / C) | 0, i = 0; i < m; r++) {
+    const gr = typeof g === 'object' ? g[r] : g ?? 1;
+    if (typeof gr !== 'number') throw notANumber(named(fn, 'gradOutput'), r, gr);
+    const v = byCount ? gr / counts[r] : gr;
+    const end = Math.min(m, (r + 1) * C - a);
+    h.fill(v, (to >>> 2) + i, (to >>> 2) + end);
+    i = end;
   }
-  return resultOf(what, loss, what === GRAD ? (r as Float32Array) : what === LOSS ? EMPTY : both.grad);
+  return to;
+}
+
+/** Adds the element losses of elements `a .. a + m` (in their slot) to their rows' sums. */
+function addRowLosses(rows: Rows, a: number, m: number): void {
+  const h = heapF32();
+  const from = slotAddress(Slot.Loss) >>> 2;
+  const { C, sums } = rows;
+  // Row by row, each row's sum in element order across pieces (as one loop over the row would).
+  for (let r = (a / C) | 0, i = 0; i < m; r++) {
+    const end = Math.min(m, (r + 1) * C - a);
+    let s = sums[r];
+    for (; i < end; i++) s += h[from + i];
+    sums[r] = s;
+  }
 }
 
 /** Where the mask is for the kernel: all of it copied into its slot, or -1 (copied piece by piece). */
@@ -825,6 +864,7 @@ function generalPass(
   o: PassOptions,
   what: number,
   chunk?: Chunk,
+  rows?: Rows,
 ): PassResult {
   const k = kernels();
   const c = checkPass(fn, input, targetValues, o, what, chunk);
@@ -853,14 +893,29 @@ function generalPass(
   const mAddr = c.mask === undefined ? 0 : placeMask(c, fn);
   maskAt = chunk?.maskAt ?? 0;
   const div = chunk?.divisor ?? divisorOf(c, fn, offset, maskAt) ?? (c.reduction === 'mean' ? c.whole : 1);
-  const gradDiv = c.reduction === 'sum' || (none && chunk?.divisor === undefined) ? 1 : div;
+  let gradDiv = c.reduction === 'sum' || (none && chunk?.divisor === undefined) ? 1 : div;
+  if (Math.fround(gradDiv) === Infinity && typeof gradOutput !== 'object') {
+    // A divisor beyond float32 (weights summing past 3.4e38): the kernel's float32 divisor would be
+    // inf and the gradient 0. Both it and the (scalar) upstream gradient scale by the same power of
+    // two: the gradient the float64 loss has (to rounding).
+    const scale = 2 ** -Math.ceil(Math.log2(gradDiv / 2 ** 127));
+    gradDiv *= scale;
+    gLen = 1;
+    gAddr = slotAddress(Slot.GradOutput);
+    heapF32()[gAddr >>> 2] = ((gradOutput as number | undefined) ?? 1) * scale;
+  }
 
   // Results that do not live in WebAssembly memory: the caller's Float32Array, or a new one.
-  const lossArray = lossAddr < 0 && wantLoss && none ? (out as Float32Array | undefined) ?? newResult(n, fn) : null;
+  const lossArray = lossAddr < 0 && wantLoss && none && rows === undefined ? (out as Float32Array | undefined) ?? newResult(n, fn) : null;
   const gradArray = gradAddr < 0 && wantGrad ? (gradOut as Float32Array | undefined) ?? newResult(n, fn) : null;
   const lossSlot = slotAddress(Slot.Loss);
   const gradSlot = slotAddress(Slot.Grad);
 
+  // Label smoothing as PyTorch's and Keras's float32 operations on the double e compute it: 1 - e
+  // and e / 2 in float64, each rounded once to float32 (by the call); none is 1 and -0.
+  const e = c.smooth;
+  const ea = 1 - e;
+  const eb = e === 0 ? -0 : 0.5 * e;
   let sum = 0;
   for (let a = 0; a < n; a += PIECE) {
     const m = Math.min(PIECE, n - a);
@@ -877,29 +932,32 @@ function generalPass(
       gPtr = pieceAddress(gradOutput as FloatInput, gAddr, a, m, Slot.GradOutput, fn, 'gradOutput');
       gn = m;
     }
-    const lossPtr = lossAddr >= 0 ? lossAddr + 4 * a : lossArray !== null ? lossSlot : 0;
+    if (rows?.perElement) {
+      gPtr = rowGradPiece(rows, a, m, fn);
+      gn = m;
+    }
+    const lossPtr = lossAddr >= 0 ? lossAddr + 4 * a : lossArray !== null || rows !== undefined ? lossSlot : 0;
     const gradPtr = gradAddr >= 0 ? gradAddr + 4 * a : gradArray !== null ? gradSlot : 0;
     // The kernel returns the piece's loss sum (0 without LOSS), or NaN: NaN data, or a failure,
     // which only then costs a second call (for its status).
     let s: number;
     maskPiece(c, mAddr, at, m, fn);
-    const e = c.smooth;
     // The options have exports of their own (the plain loops stay the scheduled ones).
     const opts = e !== 0 || mn !== 0;
     if (kind === Kind.Logits) {
       operandPiece(posWeight, pAddr, pLen, at, m, Slot.PosWeight, fn, 'posWeight');
       s = opts
         ? k.bce_binary_cross_entropy_with_logits_options(
-            xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, e, mPtr, mn, mPhase, flags,
+            xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, mPtr, mn, mPhase, flags,
           )
         : k.bce_binary_cross_entropy_with_logits(xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, flags);
     } else if (kind === Kind.Focal) {
       s = k.bce_sigmoid_focal_loss(
-        xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, e, mPtr, mn, mPhase, c.alpha, c.gamma, flags,
+        xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, mPtr, mn, mPhase, c.alpha, c.gamma, flags,
       );
     } else {
       s = opts
-        ? k.bce_binary_cross_entropy_options(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, e, mPtr, mn, mPhase, flags)
+        ? k.bce_binary_cross_entropy_options(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, mPtr, mn, mPhase, flags)
         : k.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, flags);
     }
     if (s !== s) {
@@ -909,12 +967,14 @@ function generalPass(
     }
     sum += s;
     if (lossArray !== null) copyOut(Slot.Loss, m, lossArray, a);
+    if (rows !== undefined && wantLoss) addRowLosses(rows, a, m);
     if (gradArray !== null) copyOut(Slot.Grad, m, gradArray, a);
   }
 
   let loss: number | Float32Array = 0;
   if (wantLoss) {
-    if (none) loss = lossArray ?? view(out as FloatOutput);
+    if (rows !== undefined) loss = EMPTY;
+    else if (none) loss = lossArray ?? view(out as FloatOutput);
     else loss = c.reduction === 'sum' ? sum : sum / div;
   }
   sumOfLast[0] = sum;
@@ -986,6 +1046,9 @@ function number(v: unknown, fn: string, arg: string, ok: boolean, range: string)
 /** The length of a broadcast operand; RangeError unless it divides `n` (or equals it). For a chunk,
  * `n` is the whole's length. */
 export function broadcastLength(x: FloatInput, n: number, fn: string, name: string): number {
+  if (name === 'mask' && (x instanceof WasmBuffer || x === null || typeof x !== 'object')) {
+    throw new TypeError(`${fn}: mask must be a Uint8Array or an array of 0/1 numbers or booleans, ${x instanceof WasmBuffer ? 'not a WasmBuffer (its values are float32; pass a Uint8Array)' : `got ${x === null ? 'null' : typeof x}`}`);
+  }
   const len = lengthOf(x, fn, name);
   // PyTorch's broadcasting: a length that divides the input's, or 1 (also over an empty input).
   if (len === n || len === 1 || (len > 0 && (n < 0 || (n > 0 && n % len === 0)))) return len;

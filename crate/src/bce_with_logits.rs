@@ -125,7 +125,8 @@ pub unsafe fn bce_binary_cross_entropy_with_logits(
         grad_div,
         loss_out: loss_out as *mut f32,
         grad_out: grad_out as *mut f32,
-        smooth: 0.0,
+        smooth_a: 1.0,
+        smooth_b: -0.0,
         mask: Bytes::new(core::ptr::null(), 0, 0),
     };
     let pos_weight = Bcast::new(p as *const f32, p_len, p_phase, 1.0);
@@ -136,7 +137,7 @@ pub unsafe fn bce_binary_cross_entropy_with_logits(
     }
 }
 
-/// `bce_binary_cross_entropy_with_logits` with the options: label smoothing `smooth` in [0, 1] (0: none) and a 0/1 byte
+/// `bce_binary_cross_entropy_with_logits` with the options: label smoothing as `y * smooth_a + smooth_b` (`1 - e` and `e / 2` rounded once from float64; none: 1 and -0) and a 0/1 byte
 /// mask `m` of period `m_len` (0: none) from `m[m_phase]`, broadcast like the weight; a masked-out
 /// element gives 0 and is not range-checked; a mask byte above 1 is status 4 (index in
 /// `bce_error_index()`). One fused loop for them (forward or backward alone write the other output
@@ -160,7 +161,8 @@ pub unsafe fn bce_binary_cross_entropy_with_logits_options(
     grad_div: f32,
     loss_out: usize,
     grad_out: usize,
-    smooth: f32,
+    smooth_a: f32,
+    smooth_b: f32,
     m: usize,
     m_len: usize,
     m_phase: usize,
@@ -175,7 +177,8 @@ pub unsafe fn bce_binary_cross_entropy_with_logits_options(
         grad_div,
         loss_out: loss_out as *mut f32,
         grad_out: grad_out as *mut f32,
-        smooth,
+        smooth_a,
+        smooth_b,
         mask: Bytes::new(m as *const u8, m_len, m_phase),
     };
     let pos_weight = Bcast::new(p as *const f32, p_len, p_phase, 1.0);

@@ -4,7 +4,7 @@
 //! u    = 1 - p_t = s (1 - y) + (1 - s) y                (p_t = s y + (1 - s)(1 - y))
 //! a    = alpha y + (1 - alpha)(1 - y)  if alpha >= 0, else 1
 //! loss = ce * u^gamma * a * w
-//! grad = g * a * (u^gamma (s - y) + gamma ce u^(gamma - 1) s (1 - s) (1 - 2y)) * w / d
+//! grad = g * a * (u^gamma (s - y) + s (1 - s) (1 - 2y) u^(gamma - 1) ce gamma) * w / d
 //!
 //! (`du/dx = s (1 - s) (1 - 2y)`, `dce/dx = s - y`: PyTorch autograd of that formula.) `1 - s` is
 //! `sigmoid(-x)` computed as accurately as `s`, so `u` does not cancel where p_t is near 1, and
@@ -79,7 +79,10 @@ impl Loss for Focal {
         let grad = if G {
             let sy = s - y;
             let du = s * sc * (one - (y + y));
-            let term = gamma * ce * f1 * du;
+            // du and u^(gamma - 1) first: |du| <= 1/4 and u^(gamma - 1) <= 1 for gamma >= 1, so
+            // where du is 0 (|x| huge, y = 1/2) the product is 0 before it meets a ce or a gamma that
+            // would overflow (`gamma * ce` first made inf * 0 = NaN where autograd is finite).
+            let term = du * f1 * ce * gamma;
             let term = V::select(u.eq(zero), zero, term);
             let core = V::select(gamma_zero, sy, f * sy + term) * a;
             g * core * w / d
@@ -116,7 +119,8 @@ pub unsafe fn bce_sigmoid_focal_loss(
     grad_div: f32,
     loss_out: usize,
     grad_out: usize,
-    smooth: f32,
+    smooth_a: f32,
+    smooth_b: f32,
     m: usize,
     m_len: usize,
     m_phase: usize,
@@ -133,7 +137,8 @@ pub unsafe fn bce_sigmoid_focal_loss(
         grad_div,
         loss_out: loss_out as *mut f32,
         grad_out: grad_out as *mut f32,
-        smooth,
+        smooth_a,
+        smooth_b,
         mask: Bytes::new(m as *const u8, m_len, m_phase),
     };
     let int_gamma = if gamma >= 1.0 && gamma <= 64.0 && gamma == (gamma as u32) as f32 { gamma as u32 } else { 0 };

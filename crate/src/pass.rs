@@ -48,14 +48,17 @@ pub struct Pass {
     pub grad_div: f32,
     pub loss_out: *mut f32,
     pub grad_out: *mut f32,
-    /// Label smoothing `e` in [0, 1]: the target becomes `y (1 - e) + e / 2` after its range check.
-    pub smooth: f32,
+    /// Label smoothing `e` in [0, 1]: the target becomes `y * smooth_a + smooth_b` after its range
+    /// check, with `smooth_a = 1 - e` and `smooth_b = e / 2` each computed in float64 by the caller and
+    /// rounded once to float32 (PyTorch's and Keras's float32 operations on a Python float `e`); no
+    /// smoothing is `1` and `-0`, which leave `y` itself bit for bit (`-0 + -0 = -0`).
+    pub smooth_a: f32,
+    pub smooth_b: f32,
     /// Which elements count: a masked-out element gives loss 0 and gradient 0 and is not checked.
     pub mask: Bytes,
 }
 
-/// `y (1 - e) + e / 2` as `y * a + b`, Keras's float32 operations; for `e = 0`, `b = -0` makes it
-/// `y` itself bit for bit (`-0 + -0 = -0`), so no option and `e = 0` give the same results.
+/// `y (1 - e) + e / 2` as `y * a + b`, Keras's float32 operations (see `Pass::smooth_a`).
 #[derive(Clone, Copy)]
 struct Smooth {
     a: V,
@@ -64,9 +67,8 @@ struct Smooth {
 
 impl Smooth {
     #[inline(always)]
-    fn of(e: f32) -> Smooth {
-        let b = if e == 0.0 { -0.0 } else { 0.5 * e };
-        Smooth { a: V::splat(1.0 - e), b: V::splat(b) }
+    fn of(a: f32, b: f32) -> Smooth {
+        Smooth { a: V::splat(a), b: V::splat(b) }
     }
     #[inline(always)]
     fn apply(self, y: V) -> V {
@@ -132,7 +134,7 @@ unsafe fn run<K: Loss, const L: bool, const G: bool, const X: bool>(
     let gmask = if store_grad { usize::MAX } else { 0 };
     let mut acc = Acc::zero();
     let d = V::splat(p.grad_div);
-    let sm = Smooth::of(p.smooth);
+    let sm = Smooth::of(p.smooth_a, p.smooth_b);
     let n = p.n;
     let mut i = 0;
     let mut status = OK;

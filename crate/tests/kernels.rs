@@ -872,8 +872,10 @@ fn label_smoothing_is_the_call_on_smoothed_targets() {
         for loss in [Loss::Probabilities, Loss::Logits] {
             let x = if loss == Loss::Logits { logits(&mut rng, n) } else { probabilities(&mut rng, n) };
             let y = hard_soft_targets(&mut rng, n);
-            for e in [0.0f32, 0.1, 0.3, 1.0] {
-                let ys: Vec<f32> = y.iter().map(|&v| if e == 0.0 { v } else { v * (1.0 - e) + 0.5 * e }).collect();
+            for e in [0.0f32, 0.1, 0.3, 0.6, 0.9, 1.0] {
+                // Keras's float32 operations on the Python float e: 1 - e and 0.5 * e rounded once.
+                let (ea, eb) = ((1.0 - e as f64) as f32, (0.5 * e as f64) as f32);
+                let ys: Vec<f32> = y.iter().map(|&v| if e == 0.0 { v } else { v * ea + eb }).collect();
                 for &what in &k::WHATS {
                     let mut a = Args::new(&x, &y);
                     a.smooth = e;
@@ -1045,5 +1047,29 @@ fn focal_loss_against_float64() {
         }
     }
     println!("focal: worst loss {:.2} ulps, worst gradient {:.2} ulps (of its terms)", worst.0, worst.1);
+    assert_none(bad);
+}
+
+/// Where the gradient's second factor `du = s (1 - s)(1 - 2y)` is 0 (|x| huge, or y = 1/2) it is 0
+/// before a huge `ce` or `gamma` meets it: finite where torchvision's autograd is finite (the values
+/// are torchvision 0.29's autograd in float32), not inf * 0 = NaN.
+#[test]
+fn focal_gradient_is_finite_where_autograd_is() {
+    // (x, y, alpha, gamma, torchvision's gradient)
+    let cases: [(f32, f32, f32, f32, f32); 5] = [
+        (-2e38, 1.0, 0.25, 2.0, -0.25),
+        (3e38, 0.25, 0.25, 2.0, 0.263671875),
+        (3e38, 0.0, 0.25, 1.5, 0.75),
+        (-3e38, 0.5, -1.0, 5.0, -0.015625),
+        (5.0, 0.0, 0.25, 1e38, 0.0),
+    ];
+    let mut bad = Vec::new();
+    for (x, y, alpha, gamma, want) in cases {
+        let (xs, ys) = ([x], [y]);
+        let out = k::focal(Args::new(&xs, &ys), alpha, gamma, k::GRAD);
+        if out.grad[0] != want {
+            bad.push(format!("x={} y={} alpha={} gamma={}: {} (torchvision {})", x, y, alpha, gamma, out.grad[0], want));
+        }
+    }
     assert_none(bad);
 }

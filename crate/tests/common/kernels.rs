@@ -103,6 +103,13 @@ fn opt(v: Option<&[f32]>) -> (*const f32, usize) {
     }
 }
 
+/// The kernels' smoothing arguments for `e` as ts/pass.ts computes them: `1 - e` and `e / 2` in
+/// float64, each rounded once to float32; `1` and `-0` for no smoothing.
+pub fn smooth_ab(e: f32) -> (f32, f32) {
+    let e = e as f64;
+    ((1.0 - e) as f32, if e == 0.0 { -0.0 } else { (0.5 * e) as f32 })
+}
+
 /// The raw call on pointers. # Safety: as the kernels' own.
 unsafe fn call(
     loss: Loss,
@@ -118,15 +125,16 @@ unsafe fn call(
     let (p, p_len) = opt(a.pos_weight);
     let (g, g_len) = opt(a.grad_output);
     let (m, m_len) = a.mask.map_or((core::ptr::null(), 0), |m| (m.as_ptr(), m.len()));
+    let (sa, sb) = smooth_ab(a.smooth);
     if a.smooth != 0.0 || a.mask.is_some() {
         return match loss {
             Loss::Probabilities => bce::bce_binary_cross_entropy_options(
                 x as usize, y as usize, n, w as usize, w_len, a.weight_phase, g as usize, g_len, a.grad_div,
-                loss_out as usize, grad_out as usize, a.smooth, m as usize, m_len, a.mask_phase, what,
+                loss_out as usize, grad_out as usize, sa, sb, m as usize, m_len, a.mask_phase, what,
             ),
             Loss::Logits => bce_with_logits::bce_binary_cross_entropy_with_logits_options(
                 x as usize, y as usize, n, w as usize, w_len, a.weight_phase, p as usize, p_len, a.pos_weight_phase,
-                g as usize, g_len, a.grad_div, loss_out as usize, grad_out as usize, a.smooth, m as usize, m_len,
+                g as usize, g_len, a.grad_div, loss_out as usize, grad_out as usize, sa, sb, m as usize, m_len,
                 a.mask_phase, what,
             ),
         };
@@ -321,11 +329,12 @@ pub fn focal(a: Args, alpha: f32, gamma: f32, what: u32) -> Out {
     let (w, w_len) = opt(a.weight);
     let (g, g_len) = opt(a.grad_output);
     let (m, m_len) = a.mask.map_or((core::ptr::null(), 0), |m| (m.as_ptr(), m.len()));
+    let (sa, sb) = smooth_ab(a.smooth);
     // SAFETY: every operand is a slice of its stated length; the outputs have n elements.
     let ret = unsafe {
         focal::bce_sigmoid_focal_loss(
             a.x.as_ptr() as usize, a.y.as_ptr() as usize, n, w as usize, w_len, a.weight_phase, g as usize, g_len,
-            a.grad_div, lo.as_mut_ptr() as usize, gr.as_mut_ptr() as usize, a.smooth, m as usize, m_len, a.mask_phase,
+            a.grad_div, lo.as_mut_ptr() as usize, gr.as_mut_ptr() as usize, sa, sb, m as usize, m_len, a.mask_phase,
             alpha, gamma, what,
         )
     };

@@ -1066,6 +1066,7 @@ export function broadcastLength(x: FloatInput, n: number, fn: string, name: stri
  */
 export function checkOptionValues(kind: Kind, name: string, options: AnyOptions, what: number): void {
   const o = readOptions(kind, name, options, what);
+  if (o.mask !== undefined) broadcastLength(o.mask as FloatInput, -1, name, 'mask'); // what a mask may be
   const like = (x: unknown, arg: string) => (x === undefined ? undefined : { length: lengthOf(x, name, arg) });
   checkPass(name, [], [], { ...o, weight: like(o.weight, 'weight'), posWeight: like(o.posWeight, 'posWeight'), mask: like(o.mask, 'mask') }, what, { offset: 0 });
   const { mask } = o;

@@ -225,6 +225,16 @@ describe('pool failures: every call settles, the pool stays usable', () => {
     expect(r.stdout).toBe('rejected: pool.binaryCrossEntropy: the pool was closed while this call was in flight\nclosed\n');
   });
 
+  it('close() of a warm pool with a call in flight settles under top-level await (it used to exit 13)', () => {
+    const r = fixture('pool-close-warm.mjs');
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(6);
+    for (const line of lines) {
+      expect(line).toMatch(/^closed (at once|after a task); the call (resolved|rejected: pool\.binaryCrossEntropy: the pool was closed while this call was in flight)$/);
+    }
+  });
+
   const kills = {
     'process.exit(7) in the worker': {
       kill: (w: Worker) => w.postMessage({ test: 'exit', code: 7 }),

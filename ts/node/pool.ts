@@ -255,7 +255,8 @@ class PoolWorker {
   }
 
   #release(): void {
-    if (--this.#users === 0) this.worker.unref();
+    // A worker being stopped stays ref'd: its 'exit' (which settles close() and its calls) must come.
+    if (--this.#users === 0 && !this.#retired) this.worker.unref();
   }
 
   /** Runs a job; rejects with a {@link CallFailed} if the worker stops first or the job cannot be posted. */
@@ -296,6 +297,9 @@ class PoolWorker {
     this.#reason ??= new CallFailed(message, cause === undefined ? undefined : { cause });
     this.#retired = true;
     this.onRetired(this);
+    // Ref'd until it has stopped: an idle (unref'd) worker's 'exit' would otherwise not keep the event
+    // loop alive, and `await pool.close()` with nothing else pending would never settle (exit code 13).
+    this.worker.ref();
     // Its 'exit' settles the jobs first; the second call only covers a worker that never emits one.
     this.#terminated ??= this.worker
       .terminate()

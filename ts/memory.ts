@@ -145,7 +145,7 @@ const leaks =
  * Each view handed out by {@link WasmBuffer.view} keeps its buffer reachable: a caller who keeps only
  * the view (or a call's result that is one) must not see the finalizer free the memory under it.
  */
-const owners = new WeakMap<Float32Array, WasmBuffer>();
+export const owners = new WeakMap<Float32Array, WasmBuffer>();
 
 /**
  * float32 storage inside the WebAssembly memory. Functions given a `WasmBuffer` read and write it in

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import {
   binaryCrossEntropy,
   binaryCrossEntropyBackward,
@@ -119,5 +121,28 @@ describe('zero-copy calls and outputs', () => {
     for (let i = 0; i < 20; i++) binaryCrossEntropy(big, big);
     binaryCrossEntropy(big.subarray(0, 1000), big.subarray(0, 1000));
     expect(wasmMemory().buffer.byteLength).toBe(bytes);
+  });
+});
+
+describe('WasmBuffer lifetime', () => {
+  it('a view kept without its WasmBuffer keeps the buffer alive through garbage collection', () => {
+    const script = fileURLToPath(new URL('./fixtures/view-keeps-buffer.mjs', import.meta.url));
+    const r = spawnSync(process.execPath, ['--expose-gc', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ view: true, result: true });
+  });
+
+  it('a createBuffer that fails on an element returns its block at once', () => {
+    const n = 4_000_000; // 16 MB a block: 20 leaked blocks would have to grow the memory
+    const values: unknown[] = new Array(n).fill(0.5);
+    values[n - 1] = 'a';
+    expect(() => createBuffer(values as number[])).toThrow("createBuffer: values[3999999] is the string 'a', not a number");
+    const keep = createBuffer([1, 2, 3]);
+    const view = keep.view;
+    const bytes = wasmMemory().buffer.byteLength;
+    for (let i = 0; i < 20; i++) expect(() => createBuffer(values as number[])).toThrow(TypeError);
+    expect(wasmMemory().buffer.byteLength).toBe(bytes);
+    expect(Array.from(view)).toEqual([1, 2, 3]); // not detached by a growth
+    keep.free();
   });
 });

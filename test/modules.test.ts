@@ -25,6 +25,21 @@ describe('torch.nn-style modules', () => {
     expect(loss.forward(p, target).toFixed(4)).toBe('0.8000');
   });
 
+  it('an options object where forward takes out is named as a wrong out, not as a reduction problem', () => {
+    const x = [0.5, 0.25];
+    const y = [1, 0];
+    const wrongOut = 'BCELoss.forward: out must be a Float32Array or a WasmBuffer, got Object';
+    expect(() => new BCELoss().forward(x, y, { reduction: 'sum' } as never)).toThrowError(wrongOut);
+    expect(() => new BCELoss({ reduction: 'none' }).forward(x, y, { reduction: 'sum' } as never)).toThrowError(wrongOut);
+    expect(() => binaryCrossEntropy(x, y, { out: [0, 0] as never })).toThrowError(
+      new TypeError('binaryCrossEntropy: out must be a Float32Array or a WasmBuffer, got Array'),
+    );
+    // A real out with a reduced loss is still refused for its reduction.
+    expect(() => new BCELoss().forward(x, y, new Float32Array(2))).toThrowError(
+      "BCELoss.forward: out receives element losses, so it needs reduction 'none' (got 'mean')",
+    );
+  });
+
   it('BCELoss forwards its options to every call', () => {
     const p = sigmoid(logits);
     const weight = [1, 2, 3];

@@ -130,6 +130,44 @@ describe('pool', () => {
     await expect(pool.binaryCrossEntropyWithLogits(p, y, { weight: [1, 2, 3] })).rejects.toThrowError(/weight of length 3 does not broadcast/);
   });
 
+  it('a view of WebAssembly memory as out/gradOut gets its results although memory grew in flight', async () => {
+    const n = 5_000;
+    const { z, y } = data(n, 11);
+    const lossBuf = bce.createBuffer(n);
+    const gradBuf = bce.createBuffer(n);
+    const sigBuf = bce.createBuffer(n);
+    const [lossView, gradView, sigView] = [lossBuf.view, gradBuf.view, sigBuf.view];
+    const fb = pool.binaryCrossEntropyWithLogitsForwardBackward(z, y, { reduction: 'none', out: lossView, gradOut: gradView });
+    const sg = pool.sigmoid(z, sigView);
+    const pages = bce.wasmMemory().buffer.byteLength;
+    bce.wasmMemory().grow(1); // detaches every view taken before
+    expect(lossView.length).toBe(0);
+    const r = await within(fb);
+    const s = await within(sg);
+    expect(bce.wasmMemory().buffer.byteLength).toBe(pages + 65536);
+    const want = bce.binaryCrossEntropyWithLogitsForwardBackward(z, y, { reduction: 'none' });
+    expect(Array.from(lossBuf.view)).toEqual(Array.from(want.loss));
+    expect(Array.from(gradBuf.view)).toEqual(Array.from(want.grad));
+    expect(Array.from(sigBuf.view)).toEqual(Array.from(bce.sigmoid(z)));
+    // The call returns views of the same memory, over the current buffer.
+    expect(r.loss).toHaveLength(n);
+    expect((r.loss as Float32Array).byteOffset).toBe(lossBuf.view.byteOffset);
+    expect(r.grad.byteOffset).toBe(gradBuf.view.byteOffset);
+    expect(s.byteOffset).toBe(sigBuf.view.byteOffset);
+    for (const b of [lossBuf, gradBuf, sigBuf]) b.free();
+  });
+
+  it('an out WasmBuffer freed while the call is in flight rejects naming the call and argument', async () => {
+    const n = 5_000;
+    const { z, y } = data(n, 12);
+    const out = bce.createBuffer(n);
+    const call = rejection(pool.binaryCrossEntropyWithLogits(z, y, { reduction: 'none', out }));
+    out.free();
+    const e = await call;
+    expect(e).toBeInstanceOf(TypeError);
+    expect(e.message).toBe('pool.binaryCrossEntropyWithLogits: out: this WasmBuffer was freed and cannot be used again');
+  });
+
   it('a closed pool rejects calls', async () => {
     const p = createPool({ threads: 2 });
     await p.close();
@@ -223,6 +261,16 @@ describe('pool failures: every call settles, the pool stays usable', () => {
     const r = fixture('pool-close-in-flight.mjs');
     expect(r).toMatchObject({ status: 0, stderr: '' });
     expect(r.stdout).toBe('rejected: pool.binaryCrossEntropy: the pool was closed while this call was in flight\nclosed\n');
+  });
+
+  it('close() of a warm pool with a call in flight settles under top-level await (it used to exit 13)', () => {
+    const r = fixture('pool-close-warm.mjs');
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(6);
+    for (const line of lines) {
+      expect(line).toMatch(/^closed (at once|after a task); the call (resolved|rejected: pool\.binaryCrossEntropy: the pool was closed while this call was in flight)$/);
+    }
   });
 
   const kills = {

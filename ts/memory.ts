@@ -142,6 +142,12 @@ const leaks =
       });
 
 /**
+ * Each view handed out by {@link WasmBuffer.view} keeps its buffer reachable: a caller who keeps only
+ * the view (or a call's result that is one) must not see the finalizer free the memory under it.
+ */
+export const owners = new WeakMap<Float32Array, WasmBuffer>();
+
+/**
  * float32 storage inside the WebAssembly memory. Functions given a `WasmBuffer` read and write it in
  * place (zero-copy); `view` is how JavaScript reads and fills it. Free it with `free()`, or declare it
  * with `using` so that it is freed at the end of the block. A buffer that is dropped without `free()`
@@ -174,6 +180,7 @@ export class WasmBuffer {
     // that one is harmless).
     if (this.#view === null || this.#view.length === 0) {
       this.#view = new Float32Array(memoryBuffer(), this.#ptr, this.length);
+      owners.set(this.#view, this);
     }
     return this.#view;
   }
@@ -258,7 +265,14 @@ function newBuffer(lengthOrValues: number | FloatInput): WasmBuffer {
   const buf = new WasmBuffer(n);
   const to = buf.address(fn) >>> 2;
   if (from >= 0) heapF32().copyWithin(to, from >>> 2, (from >>> 2) + n);
-  else copyIn(lengthOrValues as ArrayLike<number>, 0, n, to, fn, 'values');
+  else {
+    try {
+      copyIn(lengthOrValues as ArrayLike<number>, 0, n, to, fn, 'values');
+    } catch (e) {
+      buf.free(); // a bad element: the block goes back at once, not when a GC finds it
+      throw e;
+    }
+  }
   return buf;
 }
 

@@ -393,6 +393,7 @@ export function checkPass(
   const none = reduction === 'none';
   if (wantLoss && none) what |= LOSS_STORE;
   if (out !== undefined && !none) {
+    checkOutput(out, out.length, fn, 'out'); // an out of the wrong type (an options object, say) is named as such first
     throw new TypeError(`${fn}: out receives element losses, so it needs reduction 'none' (got '${reduction}')`);
   }
   const c: CheckedPass = {

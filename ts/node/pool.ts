@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { OPS, type OpName } from '../ops.js';
-import { checkOutput, copyChecked, ensureScratch, enter, leave, lengthOf, WasmBuffer, type FloatInput, type FloatOutput } from '../memory.js';
+import { checkOutput, copyChecked, ensureScratch, enter, leave, lengthOf, memoryBuffer, owners, WasmBuffer, type FloatInput, type FloatOutput } from '../memory.js';
 import {
   checkKeys,
   checkPass,
@@ -255,7 +255,8 @@ class PoolWorker {
   }
 
   #release(): void {
-    if (--this.#users === 0) this.worker.unref();
+    // A worker being stopped stays ref'd: its 'exit' (which settles close() and its calls) must come.
+    if (--this.#users === 0 && !this.#retired) this.worker.unref();
   }
 
   /** Runs a job; rejects with a {@link CallFailed} if the worker stops first or the job cannot be posted. */
@@ -296,6 +297,9 @@ class PoolWorker {
     this.#reason ??= new CallFailed(message, cause === undefined ? undefined : { cause });
     this.#retired = true;
     this.onRetired(this);
+    // Ref'd until it has stopped: an idle (unref'd) worker's 'exit' would otherwise not keep the event
+    // loop alive, and `await pool.close()` with nothing else pending would never settle (exit code 13).
+    this.worker.ref();
     // Its 'exit' settles the jobs first; the second call only covers a worker that never emits one.
     this.#terminated ??= this.worker
       .terminate()
@@ -389,10 +393,25 @@ function sharedOutput(out: FloatOutput | undefined, n: number): Float32Array {
   return new Float32Array(new SharedArrayBuffer(Math.max(n, 1) * 4)).subarray(0, n);
 }
 
-/** The result in the caller's `out` (copied there if it was not shared), or the shared array. */
-function deliverShared(out: FloatOutput | undefined, result: Float32Array): Float32Array {
+/**
+ * The result in the caller's `out` (copied there if it was not shared), or the shared array. `at` is
+ * `out`'s byte address when it lives in WebAssembly memory (taken at call time, see `checkOutput`): a
+ * view of that memory detached by a growth while the call was in flight is made again over the
+ * current memory, at the same address, and that new view is what the call returns.
+ */
+function deliverShared(out: FloatOutput | undefined, at: number, result: Float32Array, fn: string, arg: string): Float32Array {
   if (out === undefined || out === result) return result;
-  const view = out instanceof WasmBuffer ? out.view : out;
+  let view: Float32Array;
+  if (out instanceof WasmBuffer) {
+    out.address(`pool.${fn}`, arg); // freed while the call was in flight: a TypeError naming it
+    view = out.view;
+  } else if (at >= 0 && out.length !== result.length) {
+    view = new Float32Array(memoryBuffer(), at, result.length);
+    const owner = owners.get(out);
+    if (owner !== undefined) owners.set(view, owner);
+  } else {
+    view = out;
+  }
   view.set(result);
   return view;
 }
@@ -587,8 +606,8 @@ export function createPool(options?: PoolOptions): Pool {
         out: lossOut?.subarray(a, b), gradOut: gradOut?.subarray(a, b),
       }));
       return scatter(fn, jobs, taken).then((sum) => {
-        const loss = !c.wantLoss ? 0 : c.none ? deliverShared(c.out, lossOut!) : c.reduction === 'sum' ? sum : sum / divisor!;
-        return resultOf(what, loss, c.wantGrad ? deliverShared(c.gradOut, gradOut!) : new Float32Array(0));
+        const loss = !c.wantLoss ? 0 : c.none ? deliverShared(c.out, c.lossAddr, lossOut!, fn, 'out') : c.reduction === 'sum' ? sum : sum / divisor!;
+        return resultOf(what, loss, c.wantGrad ? deliverShared(c.gradOut, c.gradAddr, gradOut!, fn, 'gradOut') : new Float32Array(0));
       });
     } catch (e) {
       scratch.give(taken);
@@ -610,12 +629,12 @@ export function createPool(options?: PoolOptions): Pool {
   function startMap(kind: 'sigmoid' | 'logSigmoid', x: FloatInput, out?: FloatOutput): Promise<Float32Array> {
     const n = lengthOf(x, kind, 'input');
     if (n < threshold || threads < 2) return Promise.resolve(mapPass(kind === 'sigmoid' ? 'bce_sigmoid' : 'bce_logsigmoid', kind, x, out));
-    checkOutput(out, n, kind, 'out');
+    const at = checkOutput(out, n, kind, 'out');
     const taken: SharedArrayBuffer[] = [];
     const sx = shared(x, scratch, taken, kind, 'input');
     const so = sharedOutput(out, n);
     const jobs = chunks(n).map(([a, b]) => ({ map: kind, fn: kind, what: 0, x: sx.subarray(a, b), out: so.subarray(a, b), offset: a, total: n }));
-    return scatter(kind, jobs, taken).then(() => deliverShared(out, so));
+    return scatter(kind, jobs, taken).then(() => deliverShared(out, at, so, kind, 'out'));
   }
 
   // The loss methods, one per entry of the operation table (ts/ops.ts).

@@ -8,7 +8,6 @@
 use crate::lanes::{M, V};
 use crate::math::{log1m_clamped, log_clamped};
 use crate::pass::{dispatch, dispatch_fused, Loss, Pass};
-use crate::stream::{Bcast, Bytes};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 struct Probabilities;
@@ -74,19 +73,7 @@ pub unsafe fn bce_binary_cross_entropy(
     grad_out: usize,
     what: u32,
 ) -> f64 {
-    let pass = Pass {
-        x: x as *const f32,
-        y: y as *const f32,
-        n,
-        w: Bcast::new(w as *const f32, w_len, w_phase, 1.0),
-        g: Bcast::new(g as *const f32, g_len, 0, 1.0),
-        grad_div,
-        loss_out: loss_out as *mut f32,
-        grad_out: grad_out as *mut f32,
-        smooth_a: 1.0,
-        smooth_b: -0.0,
-        mask: Bytes::new(core::ptr::null(), 0, 0),
-    };
+    let pass = Pass::new(x, y, n, (w, w_len, w_phase), (g, g_len), grad_div, loss_out, grad_out);
     dispatch(&mut Probabilities, pass, what)
 }
 
@@ -118,18 +105,7 @@ pub unsafe fn bce_binary_cross_entropy_options(
     m_phase: usize,
     what: u32,
 ) -> f64 {
-    let pass = Pass {
-        x: x as *const f32,
-        y: y as *const f32,
-        n,
-        w: Bcast::new(w as *const f32, w_len, w_phase, 1.0),
-        g: Bcast::new(g as *const f32, g_len, 0, 1.0),
-        grad_div,
-        loss_out: loss_out as *mut f32,
-        grad_out: grad_out as *mut f32,
-        smooth_a,
-        smooth_b,
-        mask: Bytes::new(m as *const u8, m_len, m_phase),
-    };
+    let pass = Pass::new(x, y, n, (w, w_len, w_phase), (g, g_len), grad_div, loss_out, grad_out)
+        .with_options(smooth_a, smooth_b, (m, m_len, m_phase));
     dispatch_fused(&mut Probabilities, pass, what)
 }

@@ -17,7 +17,7 @@
 use crate::lanes::{M, V};
 use crate::math::Logistic;
 use crate::pass::{dispatch, dispatch_fused, Loss, Pass};
-use crate::stream::{Bcast, Bytes};
+use crate::stream::Bcast;
 use wasm_bindgen::prelude::wasm_bindgen;
 
 /// `POS`: whether a pos_weight is given (its gradient formula differs in rounding from the plain one).
@@ -116,19 +116,7 @@ pub unsafe fn bce_binary_cross_entropy_with_logits(
     grad_out: usize,
     what: u32,
 ) -> f64 {
-    let pass = Pass {
-        x: x as *const f32,
-        y: y as *const f32,
-        n,
-        w: Bcast::new(w as *const f32, w_len, w_phase, 1.0),
-        g: Bcast::new(g as *const f32, g_len, 0, 1.0),
-        grad_div,
-        loss_out: loss_out as *mut f32,
-        grad_out: grad_out as *mut f32,
-        smooth_a: 1.0,
-        smooth_b: -0.0,
-        mask: Bytes::new(core::ptr::null(), 0, 0),
-    };
+    let pass = Pass::new(x, y, n, (w, w_len, w_phase), (g, g_len), grad_div, loss_out, grad_out);
     let pos_weight = Bcast::new(p as *const f32, p_len, p_phase, 1.0);
     if p_len == 0 {
         dispatch(&mut Logits::<false> { pos_weight }, pass, what)
@@ -168,19 +156,8 @@ pub unsafe fn bce_binary_cross_entropy_with_logits_options(
     m_phase: usize,
     what: u32,
 ) -> f64 {
-    let pass = Pass {
-        x: x as *const f32,
-        y: y as *const f32,
-        n,
-        w: Bcast::new(w as *const f32, w_len, w_phase, 1.0),
-        g: Bcast::new(g as *const f32, g_len, 0, 1.0),
-        grad_div,
-        loss_out: loss_out as *mut f32,
-        grad_out: grad_out as *mut f32,
-        smooth_a,
-        smooth_b,
-        mask: Bytes::new(m as *const u8, m_len, m_phase),
-    };
+    let pass = Pass::new(x, y, n, (w, w_len, w_phase), (g, g_len), grad_div, loss_out, grad_out)
+        .with_options(smooth_a, smooth_b, (m, m_len, m_phase));
     let pos_weight = Bcast::new(p as *const f32, p_len, p_phase, 1.0);
     if p_len == 0 {
         dispatch_fused(&mut Logits::<false> { pos_weight }, pass, what)

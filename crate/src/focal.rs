@@ -19,7 +19,6 @@ use crate::bce_with_logits::core_loss;
 use crate::lanes::{M, V};
 use crate::math::{exp, log, Logistic};
 use crate::pass::{dispatch_fused, Loss, Pass};
-use crate::stream::{Bcast, Bytes};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 struct Focal {
@@ -128,19 +127,8 @@ pub unsafe fn bce_sigmoid_focal_loss(
     gamma: f32,
     what: u32,
 ) -> f64 {
-    let pass = Pass {
-        x: x as *const f32,
-        y: y as *const f32,
-        n,
-        w: Bcast::new(w as *const f32, w_len, w_phase, 1.0),
-        g: Bcast::new(g as *const f32, g_len, 0, 1.0),
-        grad_div,
-        loss_out: loss_out as *mut f32,
-        grad_out: grad_out as *mut f32,
-        smooth_a,
-        smooth_b,
-        mask: Bytes::new(m as *const u8, m_len, m_phase),
-    };
+    let pass = Pass::new(x, y, n, (w, w_len, w_phase), (g, g_len), grad_div, loss_out, grad_out)
+        .with_options(smooth_a, smooth_b, (m, m_len, m_phase));
     let int_gamma = if gamma >= 1.0 && gamma <= 64.0 && gamma == (gamma as u32) as f32 { gamma as u32 } else { 0 };
     dispatch_fused(&mut Focal { alpha, gamma, int_gamma }, pass, what)
 }

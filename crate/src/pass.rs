@@ -58,6 +58,51 @@ pub struct Pass {
     pub mask: Bytes,
 }
 
+impl Pass {
+    /// A call's pointers and lengths as the exports receive them (addresses in linear memory), with
+    /// no label smoothing and no mask: `w`/`w_len`/`w_phase` the weight of period `w_len` (0: none)
+    /// from `w[w_phase]`, `g`/`g_len` the upstream gradient of period `g_len` (0: 1).
+    ///
+    /// # Safety
+    /// Every address holds as many floats as its length says (as for the exports).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn new(
+        x: usize,
+        y: usize,
+        n: usize,
+        (w, w_len, w_phase): (usize, usize, usize),
+        (g, g_len): (usize, usize),
+        grad_div: f32,
+        loss_out: usize,
+        grad_out: usize,
+    ) -> Pass {
+        Pass {
+            x: x as *const f32,
+            y: y as *const f32,
+            n,
+            w: Bcast::new(w as *const f32, w_len, w_phase, 1.0),
+            g: Bcast::new(g as *const f32, g_len, 0, 1.0),
+            grad_div,
+            loss_out: loss_out as *mut f32,
+            grad_out: grad_out as *mut f32,
+            smooth_a: 1.0,
+            smooth_b: -0.0,
+            mask: Bytes::new(core::ptr::null(), 0, 0),
+        }
+    }
+
+    /// The same pass with label smoothing (`smooth_a`, `smooth_b`; see the fields) and the 0/1 byte
+    /// mask `m` of period `m_len` (0: none) from `m[m_phase]`.
+    ///
+    /// # Safety
+    /// `m` holds `m_len` bytes.
+    #[inline(always)]
+    pub unsafe fn with_options(self, smooth_a: f32, smooth_b: f32, (m, m_len, m_phase): (usize, usize, usize)) -> Pass {
+        Pass { smooth_a, smooth_b, mask: Bytes::new(m as *const u8, m_len, m_phase), ..self }
+    }
+}
+
 /// `y (1 - e) + e / 2` as `y * a + b`, Keras's float32 operations (see `Pass::smooth_a`).
 #[derive(Clone, Copy)]
 struct Smooth {

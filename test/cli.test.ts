@@ -14,10 +14,19 @@ const pkg = require.resolve('bce-wasm/package.json');
 const BIN = join(dirname(pkg), JSON.parse(readFileSync(pkg, 'utf8')).bin['bce-wasm']);
 const dir = mkdtempSync(join(tmpdir(), 'bce-cli-'));
 
-/** Writes a .npy file (version 1.0). */
-function npy(name: string, data: Float32Array | Float64Array, shape: number[], { descr, fortran = false }: { descr?: string; fortran?: boolean } = {}): string {
-  const d = descr ?? (data instanceof Float64Array ? '<f8' : '<f4');
-  let header = `{'descr': '${d}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+/**
+ * Writes a .npy file (version 1.0) as numpy's np.save does: `descr` defaults to the array's dtype
+ * (`'<f4'`, `'<f8'`, `'|u1'`), `shapeText` replaces the shape tuple's text (for malformed headers).
+ */
+function npy(
+  name: string,
+  data: Float32Array | Float64Array | Uint8Array,
+  shape: number[],
+  { descr, fortran = false, shapeText }: { descr?: string; fortran?: boolean; shapeText?: string } = {},
+): string {
+  const d = descr ?? (data instanceof Float64Array ? '<f8' : data instanceof Uint8Array ? '|u1' : '<f4');
+  const tuple = shapeText ?? `${shape.join(', ')}${shape.length === 1 ? ',' : ''}`;
+  let header = `{'descr': '${d}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': (${tuple}), }`;
   header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
   const head = Buffer.alloc(10);
   head.write('\x93NUMPY', 0, 'latin1');
@@ -506,5 +515,70 @@ describe('bce-wasm score: label smoothing, focal loss, masks, weighted and per-r
     for (const o of ['--label-smoothing <e>', '--focal', '--gamma <g>', '--alpha <a>', '--mask <file>', '--weight <w,...>', '--reduction <r>', '--out <file.npy>']) {
       expect(help).toContain(o);
     }
+  });
+});
+
+describe('bce-wasm score: numbers in options are decimal', () => {
+  const pred = text('opt-p.csv', ['0.25,2', '-1,0.5']);
+  const targ = text('opt-y.csv', ['1,0', '0,1']);
+  const probs = text('opt-probs.csv', ['0.25,0.75', '0.5,0.125']);
+  const logits = ['--logits', '--focal'];
+
+  // [option and its value, options it needs, the part named as bad (a --weight's field; '' for an
+  // empty one)]: each is a usage error naming the option and the value, where Number() would take the
+  // value (hexadecimal, binary, octal, whitespace) or read it as 0 ('').
+  const refused: [string, string, string[], string?][] = [
+    ['--gamma', '0b11', logits],
+    ['--gamma', '1_0', logits],
+    ['--gamma', ' 2', logits],
+    ['--alpha', '0x1', logits],
+    ['--alpha', '-0x1', logits],
+    ['--alpha', '0.5\n', logits],
+    ['--label-smoothing', '0o1', []],
+    ['--label-smoothing', '', []],
+    ['--label-smoothing', '0.5 ', []],
+    ['--label-smoothing', '1e', []],
+    ['--label-smoothing', '0.1f', []],
+    ['--threads', '0x2', []],
+    ['--threads', '2.0', []],
+    ['--threads', ' 2', []],
+    ['--chunk', '0b1000', []],
+    ['--chunk', '1e3', []],
+    ['--chunk', '1_000', []],
+    ['--weight', '0x1,1', [], 'value 1 \'0x1\' is not'],
+    ['--weight', '1, 1', [], 'value 2 \' 1\' is not'],
+    ['--weight', '1,0o1', [], 'value 2 \'0o1\' is not'],
+    ['--weight', '1,', [], 'value 2 is empty'],
+  ];
+  it.each(refused)('%s %j: exit 2 naming the option and the value', (option, value, needs, bad) => {
+    const r = run('score', option === '--weight' ? probs : pred, targ, ...needs, option, value);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`option '${esc(option)} <[^>]+>' argument '${esc(value)}' is invalid`));
+    // The value as the message shows it: a control character escaped.
+    const named = bad ?? `'${value.replace('\n', '\\u000a')}'`;
+    expect(r.stderr).toMatch(new RegExp(`${esc(option)} must be .*${esc(named)}`));
+    expect(r.stdout).toBe('');
+  });
+
+  it('inf and nan are numbers, refused by the range of an option that needs a finite value', () => {
+    for (const v of ['inf', 'Infinity', 'nan']) {
+      expectError(run('score', pred, targ, ...logits, '--gamma', v), 2, new RegExp(`--gamma must be a finite number >= 0, got ${v}$`, 'm'));
+    }
+  });
+
+  it("decimal forms Python's float() reads give the value they spell", () => {
+    const json = (...args: string[]) => {
+      const r = run('score', ...args, '--json');
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    const base = json(pred, targ, ...logits, '--gamma', '2', '--alpha', '0.25', '--label-smoothing', '0.5');
+    for (const [g, a, e] of [['2.', '.25', '+0.5'], ['+2', '25e-2', '5E-1'], ['2.0e0', '0.250', '.5']]) {
+      const o = json(pred, targ, ...logits, '--gamma', g, '--alpha', a, '--label-smoothing', e);
+      expect(o).toMatchObject({ gamma: 2, alpha: 0.25, labelSmoothing: 0.5 });
+      expect(o.mean).toBe(base.mean);
+    }
+    expect(json(pred, targ, '--logits', '--threads', '+2', '--chunk', '007').mean).toBe(json(pred, targ, '--logits').mean);
+    expect(json(probs, targ, '--weight', '1.,+.5e1').weight).toEqual([1, 5]);
   });
 });

@@ -14,38 +14,56 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { createPool, MAX_THREADS } from './pool.js';
-import { FileError, score, ValueError, writeNpy, type Score } from './score.js';
+import { FileError, parseField, score, shown, ValueError, writeNpy, type Score } from './score.js';
 
 const EXIT = { ok: 0, other: 1, usage: 2, file: 3, value: 4 } as const;
 
 // The package's package.json, two levels up from dist/node/cli.js (and from ts/node/cli.ts).
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
+// Numbers on the command line have one grammar, the text files' (parseField): a decimal number with an
+// optional sign, fraction and exponent (`2`, `-1`, `0.25`, `.5`, `5.`, `1e-3`, `+2E+1`, what Python's
+// float() reads) or nan/inf/infinity in any case; nothing else: no hexadecimal, binary or octal
+// (`0x1`, `0b11`, `0o1`, which Number() would take), no digit separators, no whitespace. Counts are
+// decimal digits with an optional '+'. A value outside this grammar or out of range is a usage error
+// (exit 2); commander's message names the option and the value.
+
+/** `v` quoted for a message, with its control characters escaped. */
+const quoted = (v: string) => `'${shown(v)}'`;
+
+/** An integer from 1 to `max` written in decimal digits. */
 function positiveInt(name: string, max = Infinity) {
   return (v: string): number => {
-    const n = Number(v);
+    const n = /^\+?[0-9]+$/.test(v) ? Number(v) : NaN;
     if (!Number.isInteger(n) || n < 1 || n > max) {
-      throw new InvalidArgumentError(max === Infinity ? `${name} must be a positive integer` : `${name} must be an integer from 1 to ${max}`);
+      const range = max === Infinity ? 'a positive integer' : `an integer from 1 to ${max}`;
+      throw new InvalidArgumentError(`${name} must be ${range} in decimal digits, got ${quoted(v)}`);
     }
     return n;
   };
 }
 
-/** A finite number from `lo` to `hi` (a usage error otherwise). */
+/** A finite number from `lo` to `hi` in the decimal grammar above (a usage error otherwise). */
 function numberIn(name: string, lo: number, hi: number, what: string) {
   return (v: string): number => {
-    const n = v.trim() === '' ? NaN : Number(v);
-    if (!Number.isFinite(n) || n < lo || n > hi) throw new InvalidArgumentError(`${name} must be ${what}`);
+    const n = parseField(v);
+    if (n === undefined) throw new InvalidArgumentError(`${name} must be ${what}: ${quoted(v)} is not a decimal number (digits with an optional sign, point and exponent: 0.5, -1, 1e-3)`);
+    if (!Number.isFinite(n) || n < lo || n > hi) throw new InvalidArgumentError(`${name} must be ${what}, got ${v}`);
     return n;
   };
 }
 
-/** A comma-separated list of finite numbers. */
+/** A comma-separated list of finite decimal numbers (no spaces). */
 function numberList(name: string) {
   return (v: string): number[] => {
-    const list = v.split(',').map((f) => (f.trim() === '' ? NaN : Number(f)));
-    if (list.some((n) => !Number.isFinite(n))) throw new InvalidArgumentError(`${name} must be finite numbers separated by commas (one per column)`);
-    return list;
+    const fields = v.split(',');
+    const list = fields.map(parseField);
+    const bad = list.findIndex((n) => n === undefined || !Number.isFinite(n));
+    if (bad >= 0) {
+      const field = fields[bad] === '' ? 'is empty' : `${quoted(fields[bad])} is not a finite decimal number`;
+      throw new InvalidArgumentError(`${name} must be finite numbers separated by commas (one per column, in decimal, no spaces): value ${bad + 1} ${field}`);
+    }
+    return list as number[];
   };
 }
 

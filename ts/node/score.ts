@@ -214,7 +214,7 @@ function isName(field: string): boolean {
 }
 
 /** A field as a message shows it: at most 40 characters, control characters escaped (a binary file read as text). */
-function shown(field: string): string {
+export function shown(field: string): string {
   const s = field.length > 40 ? `${field.slice(0, 40)}...` : field;
   return s.replace(/[\p{Cc}\p{Cf}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

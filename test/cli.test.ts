@@ -1,6 +1,6 @@
 // The bce-wasm score CLI end to end, through the package's bin, on generated .npy and text files.
 import { execFileSync, spawn, type ExecFileSyncOptions } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -580,5 +580,38 @@ describe('bce-wasm score: numbers in options are decimal', () => {
     }
     expect(json(pred, targ, '--logits', '--threads', '+2', '--chunk', '007').mean).toBe(json(pred, targ, '--logits').mean);
     expect(json(probs, targ, '--weight', '1.,+.5e1').weight).toEqual([1, 5]);
+  });
+});
+
+describe('bce-wasm score: --out never overwrites an input', () => {
+  const zr = npy('out-z.npy', z.subarray(0, 40), [10, 4]);
+  const yr = npy('out-y.npy', y.subarray(0, 40), [10, 4]);
+  const mr = npy('out-m.npy', new Float32Array(40).fill(1), [10, 4]);
+  const cases: [string, () => { out: string; victim: string }, RegExp][] = [
+    ['the predictions file', () => ({ out: zr, victim: zr }), /--out .*out-z\.npy is the predictions file/],
+    ['the targets file under another spelling', () => ({ out: join(dir, '.', 'x', '..', 'out-y.npy'), victim: yr }), /is the targets file/],
+    ['the mask file', () => ({ out: mr, victim: mr }), /is the mask file/],
+    ['a symbolic link to the predictions', () => {
+      const link = join(dir, 'out-link.npy');
+      symlinkSync(zr, link);
+      return { out: link, victim: zr };
+    }, /out-link\.npy is the predictions file \(.*out-z\.npy, the same file under another name\)/],
+    ['a hard link to the targets', () => {
+      const link = join(dir, 'out-hard.npy');
+      linkSync(yr, link);
+      return { out: link, victim: yr };
+    }, /out-hard\.npy is the targets file \(.*out-y\.npy, the same file under another name\)/],
+  ];
+  it.each(cases)('--out naming %s: exit 2, the file untouched', (_name, make, message) => {
+    const { out, victim } = make();
+    const before = readFileSync(victim);
+    expectError(run('score', zr, yr, '--logits', '--mask', mr, '--reduction', 'rowMean', '--out', out), 2, message);
+    expect(readFileSync(victim).equals(before)).toBe(true);
+  });
+
+  it('another file is written', () => {
+    const out = join(dir, 'out-rows.npy');
+    expect(run('score', zr, yr, '--logits', '--mask', mr, '--reduction', 'rowMean', '--out', out).code).toBe(0);
+    expect(readFileSync(out).length).toBe(128 + 10 * 4);
   });
 });

@@ -10,7 +10,8 @@
 // differ, a text field that is not a number); 4 a value the loss rejects (a probability or target
 // outside [0, 1], or NaN; a mask value other than 0 or 1); 1 anything else. Positions in messages are 1-based.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { createPool, MAX_THREADS } from './pool.js';
@@ -110,6 +111,7 @@ program
   .option('--quiet', 'no progress bar')
   .action(async (predictions: string, targets: string, opts) => {
     checkCombination(opts);
+    if (opts.out !== undefined) checkOut(opts.out, { predictions, targets, ...(opts.mask !== undefined ? { mask: opts.mask } : {}) });
     const bar = process.stderr.isTTY && !opts.quiet ? new SingleBar({ stream: process.stderr, hideCursor: true }, Presets.shades_classic) : null;
     const pool = createPool({ threads: opts.threads });
     bar?.start(100, 0);
@@ -155,6 +157,28 @@ function checkCombination(o: CliOptions): void {
   if (o.out !== undefined && o.reduction !== 'rowMean') throw new UsageError('--out writes the row means of --reduction rowMean');
   if (o.out !== undefined && !o.out.toLowerCase().endsWith('.npy')) throw new UsageError(`--out must name a .npy file, not '${o.out}'`);
   if (o.reduction === 'rowMean' && o.perClass) throw new UsageError('--per-class and --reduction rowMean do not go together');
+}
+
+/**
+ * Refuses an `--out` that is one of the input files (a UsageError, before anything is read): the same
+ * path once resolved, or, when both exist, the same file (device and inode: a symbolic or hard link).
+ */
+function checkOut(out: string, inputs: Record<string, string>): void {
+  const id = (file: string) => {
+    try {
+      const s = statSync(file);
+      return `${s.dev}:${s.ino}`;
+    } catch {
+      return undefined; // missing or unreadable: only the path is compared (reading it reports the rest)
+    }
+  };
+  const outId = id(out);
+  for (const [role, file] of Object.entries(inputs)) {
+    if (resolve(out) === resolve(file) || (outId !== undefined && id(file) === outId)) {
+      const same = resolve(out) === resolve(file) ? '' : ` (${file}, the same file under another name)`;
+      throw new UsageError(`--out ${out} is the ${role} file${same}: writing the row means there would overwrite it; name another file`);
+    }
+  }
 }
 
 /** The loss's name, as PyTorch and torchvision call it. */

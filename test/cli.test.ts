@@ -481,14 +481,15 @@ describe('bce-wasm score: label smoothing, focal loss, masks, weighted and per-r
     }
   });
 
-  it('--reduction rowMean without --out: JSON on stdout, null for a row with nothing kept', () => {
+  it('--reduction rowMean without --out: JSON on stdout, the string "NaN" for a row with nothing kept', () => {
     const r = run('score', files.p, files.y, '--reduction', 'rowMean', '--mask', masked.mask, '--label-smoothing', '0.1');
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ loss: 'BCELoss', reduction: 'rowMean', rowLength: C, rows: N, labelSmoothing: 0.1 });
-    expect(out.rowMean[3]).toBeNull();
+    expect(out.rowMean[3]).toBe('NaN');
+    expect(new Set(out.rowMean.filter((v: unknown) => typeof v !== 'number'))).toEqual(new Set(['NaN']));
     const want = bce.binaryCrossEntropy(p, y, { reduction: 'rowMean', rowLength: C, mask: keep, labelSmoothing: 0.1 });
-    ref.expectUlps(Float32Array.from(out.rowMean, (v: number | null) => v ?? NaN), want, 1);
+    ref.expectUlps(Float32Array.from(out.rowMean, (v: number | string) => Number(v)), want, 1);
   });
 
   const usage: [string, string[], RegExp][] = [
@@ -613,5 +614,45 @@ describe('bce-wasm score: --out never overwrites an input', () => {
     const out = join(dir, 'out-rows.npy');
     expect(run('score', zr, yr, '--logits', '--mask', mr, '--reduction', 'rowMean', '--out', out).code).toBe(0);
     expect(readFileSync(out).length).toBe(128 + 10 * 4);
+  });
+});
+
+describe('bce-wasm score --json: NaN and infinities', () => {
+  // JSON.stringify writes NaN, Infinity and -Infinity all as null; the CLI writes them as strings.
+  it('a NaN or infinite loss is the string "NaN" or "Infinity", never null', () => {
+    const yy = text('json-y.csv', ['1', '1']);
+    const nan = run('score', text('json-nan.csv', ['0', 'nan']), yy, '--logits', '--json', '--per-class');
+    expect(nan.code, nan.stderr).toBe(0);
+    expect(JSON.parse(nan.stdout)).toMatchObject({ mean: 'NaN', sum: 'NaN', perClass: [{ mean: 'NaN', sum: 'NaN', count: 2 }] });
+    // BCEWithLogitsLoss of +inf against 0 is +inf in PyTorch (of -inf against 1, NaN).
+    const inf = run('score', text('json-inf.csv', ['0', 'inf']), text('json-inf-y.csv', ['1', '0']), '--logits', '--json', '--reduction', 'weightedMean', '--weight', '1');
+    expect(inf.code, inf.stderr).toBe(0);
+    expect(JSON.parse(inf.stdout)).toMatchObject({ mean: 'Infinity', sum: 'Infinity', weightedMean: 'Infinity', weightSum: 2 });
+    expect(inf.stdout).not.toContain('null');
+  });
+
+  it("rowMean: a row with nothing kept is 'NaN', an infinite row 'Infinity'", () => {
+    const r = run('score', text('json-rows.csv', ['0,0', 'inf,0', '5,5']), text('json-rows-y.csv', ['1,1', '0,1', '0,0']), '--logits',
+      '--mask', text('json-rows-m.csv', ['1,1', '1,1', '0,0']), '--reduction', 'rowMean');
+    expect(r.code, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout).rowMean;
+    expect(rows).toEqual([Math.fround(Math.log(2)), 'Infinity', 'NaN']);
+  });
+
+  // What the README says of a row that keeps nothing (checked against PyTorch 2.15): its mean is NaN, as
+  // torch's l[m].mean() over the empty selection, and its gradient 0, as torch's autograd of that
+  // (and of torch.masked.mean, nanmean) gives; only (l * m).sum() / m.sum() would give NaN gradients.
+  it("the library: a rowMean row (or a 'mean') with nothing kept has loss NaN and gradient 0, whatever its gradOutput", () => {
+    const x = Float32Array.of(0.3, -1.2, 2, 0.5, 0.7, -0.1);
+    const t = Float32Array.of(1, 0, 1, 0, 1, 1);
+    const o = { reduction: 'rowMean', rowLength: 3, mask: [1, 1, 0, 0, 0, 0] } as const;
+    const r = bce.binaryCrossEntropyWithLogitsForwardBackward(x, t, { ...o, gradOutput: [1, NaN] });
+    expect(Number.isNaN((r.loss as Float32Array)[1])).toBe(true);
+    expect(Array.from(r.grad.subarray(2))).toEqual([0, 0, 0, 0]);
+    expect(Array.from(bce.sigmoidFocalLossBackward(x, t, o).subarray(2))).toEqual([0, 0, 0, 0]);
+    // 'mean' with nothing kept: the same.
+    const all = bce.binaryCrossEntropyWithLogitsForwardBackward(x, t, { reduction: 'mean', mask: [0, 0, 0, 0, 0, 0], gradOutput: NaN });
+    expect(all.loss).toBeNaN();
+    expect(Array.from(all.grad)).toEqual([0, 0, 0, 0, 0, 0]);
   });
 });

@@ -103,8 +103,8 @@ program
   .option('--weight <w,...>', 'one weight per column (the loss of column k times w[k])', numberList('--weight'))
   .addOption(new Option('--reduction <r>', "'mean' (the mean and sum over the counted elements), 'weightedMean' " +
     "(sum(w l) / sum(w)) or 'rowMean' (one mean per row: to --out, else JSON on stdout)").choices(['mean', 'weightedMean', 'rowMean']).default('mean'))
-  .option('--out <file.npy>', "with --reduction rowMean: write the row means to this float32 .npy file")
-  .option('--json', 'print one JSON object: {"loss", "reduction", "mean", "sum", "count", "shape", "perClass"?, "weightedMean"?, "weightSum"?}')
+  .option('--out <file.npy>', "with --reduction rowMean: write the row means to this float32 .npy file (not one of the input files)")
+  .option('--json', 'print one JSON object: {"loss", "reduction", "mean", "sum", "count", "shape", "perClass"?, "weightedMean"?, "weightSum"?}; NaN and infinities as the strings "NaN", "Infinity", "-Infinity"')
   .option('--per-class', 'also report the loss of each column of [N, C] data')
   .option('--threads <n>', 'worker threads (default: the machine)', positiveInt('--threads', MAX_THREADS))
   .option('--chunk <n>', `elements read per chunk from each file (at most ${MAX_CHUNK})`, positiveInt('--chunk', MAX_CHUNK), 1 << 20)
@@ -184,6 +184,14 @@ function checkOut(out: string, inputs: Record<string, string>): void {
 /** The loss's name, as PyTorch and torchvision call it. */
 const lossName = (o: CliOptions) => (o.focal ? 'sigmoid_focal_loss' : o.logits ? 'BCEWithLogitsLoss' : 'BCELoss');
 
+/**
+ * One line of JSON in which NaN, Infinity and -Infinity (a row with nothing kept, NaN or infinite
+ * logits) are the strings "NaN", "Infinity" and "-Infinity", which JSON.stringify would all make
+ * null; Python's float() and JavaScript's Number() read them back.
+ */
+const toJson = (value: object): string =>
+  JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)) + '\n';
+
 /** What is printed: text, or one JSON object (always JSON for row means not written to --out). */
 function report(predictions: string, targets: string, r: Score, o: CliOptions): string {
   const loss = lossName(o);
@@ -195,11 +203,10 @@ function report(predictions: string, targets: string, r: Score, o: CliOptions): 
   };
   const { rowMean, ...rest } = r;
   if (rowMean && o.out === undefined) {
-    // NaN (a row with nothing kept) is null in JSON.
-    return JSON.stringify({ loss, reduction: o.reduction, ...settings, shape: r.shape, rowLength: r.rowLength, rows: rowMean.length, rowMean: Array.from(rowMean) }) + '\n';
+    return toJson({ loss, reduction: o.reduction, ...settings, shape: r.shape, rowLength: r.rowLength, rows: rowMean.length, rowMean: Array.from(rowMean) });
   }
   const out = rowMean ? { out: o.out, rows: rowMean.length } : {};
-  if (o.json) return JSON.stringify({ loss, reduction: o.reduction, ...settings, ...rest, ...out }) + '\n';
+  if (o.json) return toJson({ loss, reduction: o.reduction, ...settings, ...rest, ...out });
   const extras = Object.entries(settings).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(',') : v}`);
   const lines = [`${loss} of ${predictions} against ${targets}, shape (${r.shape.join(', ')})${extras.length ? `; ${extras.join(', ')}` : ''}`];
   if (r.weightedMean !== undefined) lines.push(`weighted mean ${r.weightedMean}`, `weight sum    ${r.weightSum}`);

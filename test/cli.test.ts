@@ -582,6 +582,15 @@ describe('bce-wasm score: numbers in options are decimal', () => {
     expect(json(pred, targ, '--logits', '--threads', '+2', '--chunk', '007').mean).toBe(json(pred, targ, '--logits').mean);
     expect(json(probs, targ, '--weight', '1.,+.5e1').weight).toEqual([1, 5]);
   });
+
+  it('a .npy header whose shape is not in decimal digits: exit 3 (not read as Number() would)', () => {
+    for (const [i, shapeText] of ['0x2,', '2.0,', '2e0,', '+2,'].entries()) {
+      const f = npy(`hexshape${i}.npy`, Float32Array.of(0.5, 0.5), [2], { shapeText });
+      expectError(run('score', f, text(`hexshape${i}-y.csv`, ['1', '1'])), 3, new RegExp(`hexshape${i}\\.npy: shape \\(${esc(shapeText)}\\) is not supported`));
+    }
+    // numpy's own forms are read: '(2,)', '(2, 1)', and Python 2's '(2L,)'.
+    expect(run('score', npy('longshape.npy', Float32Array.of(0.5, 0.5), [2], { shapeText: '2L,' }), text('longshape-y.csv', ['1', '1'])).code).toBe(0);
+  });
 });
 
 describe('bce-wasm score: --out never overwrites an input', () => {
@@ -614,6 +623,85 @@ describe('bce-wasm score: --out never overwrites an input', () => {
     const out = join(dir, 'out-rows.npy');
     expect(run('score', zr, yr, '--logits', '--mask', mr, '--reduction', 'rowMean', '--out', out).code).toBe(0);
     expect(readFileSync(out).length).toBe(128 + 10 * 4);
+  });
+});
+
+describe('bce-wasm score: .npy files', () => {
+  it('bytes after the data: exit 3 naming the file, the bytes expected and found', () => {
+    const good = readFileSync(npy('tail-ok.npy', Float32Array.of(0.5, 0.25), [2]));
+    const f = join(dir, 'tail.npy');
+    writeFileSync(f, Buffer.concat([good, Buffer.from('xyz')]));
+    expect(good.length).toBe(128 + 8);
+    expectError(run('score', f, text('tail-y.csv', ['1', '0'])), 3,
+      /tail\.npy: 3 bytes after the data: shape \(2\) of float32 needs 136 bytes \(128 of header and 8 of data\), the file has 139$/m);
+  });
+
+  // The headers np.save writes for np.bool_ and np.uint8 arrays ('|b1', '|u1'; one byte per value).
+  const keep = Uint8Array.from({ length: N * C }, () => (next() < 0.6 ? 1 : 0));
+  it.each(['|b1', '|u1'])('a %s mask: the same loss as a float32 mask of the same values', (descr) => {
+    const json = (mask: string) => {
+      const r = run('score', files.z, files.y, '--logits', '--mask', mask, '--json', '--chunk', '999');
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    const tag = descr.slice(1);
+    const bytesMask = npy(`mask-${tag}.npy`, keep, [N, C], { descr });
+    const out = json(bytesMask);
+    expect(out).toEqual({ ...json(npy(`mask-${tag}-f4.npy`, Float32Array.from(keep), [N, C])), mask: bytesMask });
+    expect(out.count).toBe(keep.reduce((a, b) => a + b, 0));
+    ref.expectRel(out.mean, bce.binaryCrossEntropyWithLogits(z, y, { mask: keep }), 1e-12);
+  });
+
+  it.each(['|b1', '|u1'])('a %s mask with a value other than 0/1: exit 4 at its 1-based position', (descr) => {
+    const bad = keep.slice();
+    bad[4 * 17 + 2] = 2;
+    const f = npy(`mask-bad-${descr.slice(1)}.npy`, bad, [N, C], { descr });
+    expectError(run('score', files.z, files.y, '--logits', '--mask', f, '--chunk', '50'), 4,
+      new RegExp(`mask-bad-${descr.slice(1)}\\.npy: row 18, column 3 \\(element 71\\): mask value 2 is not 0 or 1$`, 'm'));
+  });
+
+  it('bool and uint8 predictions or targets are refused (exit 3): only a mask may be bytes', () => {
+    const u1 = npy('targets-u1.npy', Uint8Array.of(1, 0), [2]);
+    expectError(run('score', text('targets-u1-p.csv', ['0.5', '0.5']), u1), 3, /targets-u1\.npy: dtype '\|u1' is not supported .*a --mask may also be bool or uint8/);
+    const i1 = npy('mask-i1.npy', Uint8Array.of(1, 0), [2], { descr: '|i1' });
+    expectError(run('score', text('mask-i1-p.csv', ['0.5', '0.5']), text('mask-i1-y.csv', ['1', '0']), '--mask', i1), 3,
+      /mask-i1\.npy: dtype '\|i1' is not supported \(.*bool '\|b1' or uint8 '\|u1'\)/);
+  });
+
+  it('shape (N, 1) is (N): against a one-column text file or a (N,) .npy, as targets, mask or predictions, with rowMean and --weight', () => {
+    const n = 50;
+    const xs = z.subarray(0, n);
+    const ys = y.subarray(0, n);
+    const ms = Uint8Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 0 : 1));
+    const col = {
+      x: npy('col-x.npy', xs, [n, 1]),
+      y: npy('col-y.npy', ys, [n, 1]),
+      m: npy('col-m.npy', ms, [n, 1]),
+      xFlat: npy('col-x-flat.npy', xs, [n]),
+      yText: text('col-y.csv', ['y', ...Array.from(ys, String)]),
+      mText: text('col-m.txt', Array.from(ms, String)),
+    };
+    const rows = (...args: string[]) => {
+      const r = run('score', ...args, '--logits', '--reduction', 'rowMean', '--weight', '2', '--json');
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out).toMatchObject({ rowLength: 1, rows: n });
+      return out.rowMean;
+    };
+    const want = rows(col.xFlat, col.yText, '--mask', col.mText);
+    expect(want.filter((v: unknown) => v === 'NaN')).toHaveLength(17); // one-element rows left out
+    expect(rows(col.x, col.yText, '--mask', col.mText)).toEqual(want);
+    expect(rows(col.x, col.y, '--mask', col.m)).toEqual(want);
+    expect(rows(col.xFlat, col.y, '--mask', col.m)).toEqual(want);
+    expect(rows(col.x, col.yText, '--mask', col.m)).toEqual(want);
+    const mean = (...args: string[]) => JSON.parse(run('score', ...args, '--logits', '--json').stdout).mean;
+    expect(mean(col.x, col.yText)).toBe(mean(col.xFlat, col.yText));
+    ref.expectRel(mean(col.x, col.yText), bce.binaryCrossEntropyWithLogits(xs, ys), 1e-12);
+    // A 0-d .npy is one value: shape (1) as a text file of one line.
+    const scalar = npy('col-scalar.npy', Float32Array.of(0.5), [], { shapeText: '' });
+    expect(run('score', scalar, text('col-scalar-y.csv', ['1']), '--json').code).toBe(0);
+    // A real difference of shape stays an error: (N/2, 2) against one column of N.
+    expectError(run('score', npy('col-x2.npy', xs, [n / 2, 2]), col.yText, '--logits'), 3, /shape mismatch/);
   });
 });
 

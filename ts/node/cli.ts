@@ -5,10 +5,12 @@
 //
 // bce-wasm --version
 //
-// Exit codes: 0 the loss was printed; 2 usage error; 3 a file cannot be scored (missing, a directory,
-// unreadable, no values, not .npy or text columns, unsupported dtype or order, truncated, shapes that
-// differ, a text field that is not a number); 4 a value the loss rejects (a probability or target
-// outside [0, 1], or NaN; a mask value other than 0 or 1); 1 anything else. Positions in messages are 1-based.
+// Exit codes: 0 the loss was printed; 2 usage error (an option value that is not a decimal number or
+// out of range, options that do not go together, --out naming an input file); 3 a file cannot be scored
+// (missing, a directory, unreadable, no values, not .npy or text columns, unsupported dtype or order,
+// truncated or bytes after a .npy file's data, shapes that differ ([N, 1] is [N]), a text field that is
+// not a number); 4 a value the loss rejects (a probability or target outside [0, 1], or NaN; a mask
+// value other than 0 or 1); 1 anything else. Positions in messages are 1-based.
 
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -87,7 +89,8 @@ program
   .description(
     'Prints the loss of <predictions> against <targets>: .npy files (float32 or float64, C order, ' +
       'shape [N] or [N, C]) or text files of comma/whitespace separated columns, each field a decimal ' +
-      'number or nan, inf, +inf, -inf, infinity, +infinity, -infinity in any case. Exit codes: 0 ok, ' +
+      'number or nan, inf, +inf, -inf, infinity, +infinity, -infinity in any case; a shape [N, 1] is [N]. ' +
+      'Numbers in options are decimal too (no 0x, 0b, 0o, spaces or _). Exit codes: 0 ok, ' +
       '2 usage, 3 bad file, 4 bad value, 1 other. Positions in messages are 1-based: file:line:column ' +
       'in a text file (line of the file, column = field), row, column and element in a .npy file.',
   )
@@ -99,7 +102,7 @@ program
   .option('--alpha <a>', 'focal loss: the weight of the positive class, at most 1; negative: no class weighting (default 0.25)',
     numberIn('--alpha', -Infinity, 1, 'a finite number at most 1'))
   .option('--label-smoothing <e>', 'smooth the targets: y * (1 - e) + e / 2, e in [0, 1]', numberIn('--label-smoothing', 0, 1, 'a number from 0 to 1'))
-  .option('--mask <file>', 'a .npy or text file of 0/1, the predictions\' shape: elements with 0 are left out (not counted, not checked)')
+  .option('--mask <file>', 'a .npy (float32, float64, bool or uint8) or text file of 0/1, the predictions\' shape: elements with 0 are left out (not counted, not checked)')
   .option('--weight <w,...>', 'one weight per column (the loss of column k times w[k])', numberList('--weight'))
   .addOption(new Option('--reduction <r>', "'mean' (the mean and sum over the counted elements), 'weightedMean' " +
     "(sum(w l) / sum(w)) or 'rowMean' (one mean per row: to --out, else JSON on stdout)").choices(['mean', 'weightedMean', 'rowMean']).default('mean'))

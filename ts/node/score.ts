@@ -28,7 +28,7 @@ export interface Source {
   readonly file: string;
   /** `[N]` or `[N, C]`; for text files known once the file has been read (until then `[-1, C]`). */
   readonly shape: number[];
-  readonly dtype: 'float32' | 'float64' | 'text';
+  readonly dtype: 'float32' | 'float64' | 'bool' | 'uint8' | 'text';
   /** Bytes of the file consumed so far, and its size (for progress). */
   readonly bytesRead: number;
   readonly bytes: number;
@@ -60,9 +60,10 @@ function cannotRead(file: string, e: unknown): unknown {
 /**
  * Opens `file`: `.npy` by its header, anything else as comma/whitespace separated text columns.
  * Throws {@link FileError} for a file that cannot be read: missing, a directory, no permission; a
- * `.npy` file must be a regular file (it is read by position), text may come from a FIFO.
+ * `.npy` file must be a regular file (it is read by position), text may come from a FIFO. With
+ * `bytes` (a mask), a `.npy` file may also hold bool (`|b1`) or uint8 (`|u1`) values.
  */
-export async function openSource(file: string): Promise<Source> {
+export async function openSource(file: string, { bytes = false }: { bytes?: boolean } = {}): Promise<Source> {
   let info: Stats;
   try {
     info = await stat(file);
@@ -78,10 +79,20 @@ export async function openSource(file: string): Promise<Source> {
   } catch (e) {
     throw cannotRead(file, e);
   }
-  return npy ? openNpy(file, fh, info.size) : openText(file, fh, info.isFile() ? info.size : 0);
+  return npy ? openNpy(file, fh, info.size, bytes) : openText(file, fh, info.isFile() ? info.size : 0);
 }
 
-async function openNpy(file: string, fh: FileHandle, size: number): Promise<Source> {
+/** The dtypes a .npy file may hold: numpy's descr, its size and the Source's name for it. */
+const NPY_DTYPES: Record<string, { itemSize: number; dtype: 'float32' | 'float64' | 'bool' | 'uint8' }> = {
+  '<f4': { itemSize: 4, dtype: 'float32' },
+  '=f4': { itemSize: 4, dtype: 'float32' },
+  '<f8': { itemSize: 8, dtype: 'float64' },
+  '=f8': { itemSize: 8, dtype: 'float64' },
+  '|b1': { itemSize: 1, dtype: 'bool' },
+  '|u1': { itemSize: 1, dtype: 'uint8' },
+};
+
+async function openNpy(file: string, fh: FileHandle, size: number, bytes: boolean): Promise<Source> {
   try {
     const head = Buffer.alloc(12);
     const { bytesRead } = await fh.read(head, 0, 12, 0);
@@ -103,13 +114,17 @@ async function openNpy(file: string, fh: FileHandle, size: number): Promise<Sour
     if (descr === undefined || fortran === undefined || shapeText === undefined) {
       throw new FileError(`${file}: unreadable .npy header: ${text.trim()}`);
     }
-    const itemSize = descr === '<f4' || descr === '=f4' ? 4 : descr === '<f8' || descr === '=f8' ? 8 : 0;
-    if (itemSize === 0) {
-      throw new FileError(`${file}: dtype '${descr}' is not supported (little-endian float32 '<f4' or float64 '<f8')`);
+    const type = Object.hasOwn(NPY_DTYPES, descr) ? NPY_DTYPES[descr] : undefined;
+    if (type === undefined || (type.itemSize === 1 && !bytes)) {
+      const also = bytes ? ", bool '|b1' or uint8 '|u1'" : '; a --mask may also be bool or uint8';
+      throw new FileError(`${file}: dtype '${descr}' is not supported (little-endian float32 '<f4' or float64 '<f8'${also})`);
     }
+    const { itemSize, dtype } = type;
     if (fortran === 'True') throw new FileError(`${file}: Fortran-order arrays are not supported (C order only)`);
-    const shape = shapeText.split(',').map((d) => d.trim()).filter(Boolean).map(Number);
-    if (shape.length > 2 || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+    // Dimensions in decimal digits, as numpy writes them (an 'L' after them from Python 2's longs).
+    const dims = shapeText.split(',').map((d) => d.trim()).filter(Boolean);
+    const shape = dims.map((d) => (/^[0-9]+L?$/.test(d) ? Number.parseInt(d, 10) : NaN));
+    if (shape.length > 2 || shape.some((d) => !Number.isSafeInteger(d))) {
       throw new FileError(`${file}: shape (${shapeText}) is not supported ([N] or [N, C])`);
     }
     const count = shape.reduce((a, b) => a * b, 1);
@@ -122,7 +137,8 @@ async function openNpy(file: string, fh: FileHandle, size: number): Promise<Sour
         size < expected
           ? `${file}: truncated: shape (${shape.join(', ')}) needs ${count} values (${count * itemSize} bytes of data), ` +
               `the file holds ${size - start} bytes (${have} values); it ends at value ${have}`
-          : `${file}: ${size - expected} bytes after the ${count} values of shape (${shape.join(', ')})`,
+          : `${file}: ${size - expected} bytes after the data: shape (${shape.join(', ')}) of ${dtype} needs ${expected} bytes ` +
+              `(${start} of header and ${count * itemSize} of data), the file has ${size}`,
       );
     }
     let position = start;
@@ -130,7 +146,7 @@ async function openNpy(file: string, fh: FileHandle, size: number): Promise<Sour
     return {
       file,
       shape,
-      dtype: itemSize === 4 ? 'float32' : 'float64',
+      dtype,
       get bytesRead() {
         return position;
       },
@@ -147,10 +163,15 @@ async function openNpy(file: string, fh: FileHandle, size: number): Promise<Sour
           // Straight into the (shared) chunk's memory.
           await readFully(fh, Buffer.from(into.buffer, into.byteOffset, want * 4), position, file);
         } else {
-          if (scratch.length < want * 8) scratch = Buffer.alloc(want * 8);
-          await readFully(fh, scratch.subarray(0, want * 8), position, file);
-          const f64 = new Float64Array(scratch.buffer, scratch.byteOffset, want);
-          for (let i = 0; i < want; i++) into[i] = f64[i];
+          if (scratch.length < want * itemSize) scratch = Buffer.alloc(want * itemSize);
+          await readFully(fh, scratch.subarray(0, want * itemSize), position, file);
+          if (itemSize === 8) {
+            const f64 = new Float64Array(scratch.buffer, scratch.byteOffset, want);
+            for (let i = 0; i < want; i++) into[i] = f64[i];
+          } else {
+            // bool or uint8: each byte as it is (a mask's check then refuses anything but 0 and 1).
+            for (let i = 0; i < want; i++) into[i] = scratch[i];
+          }
         }
         position += want * itemSize;
         return want;
@@ -395,9 +416,19 @@ function describe(s: Source): string {
   return `(${s.shape.join(', ')})`;
 }
 
+/**
+ * A shape as it is compared: one column, `[N, 1]` (a .npy file of shape (N, 1)), is `[N]` (a text
+ * file of one column, as numpy's loadtxt reads it), and `[]` (a 0-d .npy file) is `[1]`: the same values
+ * in the same order, with the same rows for 'rowMean' (of one element each) and the same --weight.
+ */
+function canonical(shape: number[]): string {
+  const s = shape.length === 0 ? [1] : shape.length === 2 && shape[1] === 1 ? [shape[0]] : shape;
+  return s.join(',');
+}
+
 /** Throws unless the two sources have the same shape (a text file's is known once it is read). */
 function checkShapes(pred: Source, other: Source): void {
-  if (describe(pred) !== describe(other)) {
+  if (canonical(pred.shape) !== canonical(other.shape)) {
     throw new FileError(`shape mismatch: ${pred.file} has ${describe(pred)}, ${other.file} has ${describe(other)}`);
   }
 }
@@ -417,7 +448,8 @@ export async function score(predictions: string, targets: string, pool: Pool, op
   const sources: Source[] = [];
   const closeAll = () => Promise.all(sources.map((s) => s.close()));
   try {
-    for (const file of [predictions, targets, ...(options.mask ? [options.mask] : [])]) sources.push(await openSource(file));
+    for (const file of [predictions, targets]) sources.push(await openSource(file));
+    if (options.mask) sources.push(await openSource(options.mask, { bytes: true }));
   } catch (e) {
     await closeAll();
     throw e;

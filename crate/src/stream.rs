@@ -245,6 +245,28 @@ pub unsafe fn map(x: *const f32, out: *mut f32, n: usize, f: fn(V) -> V) {
     }
 }
 
+/// `map` with one copy of `f` (a block of four per iteration, the last one partial): for the raw
+/// approximations, which are exported to be measured, not to be fast; their code is a fifth of
+/// `map`'s, which the default entry's size budget needs for the loss kernels' scheduled loops.
+///
+/// # Safety
+/// As for `map`.
+#[inline(always)]
+pub unsafe fn map_small(x: *const f32, out: *mut f32, n: usize, f: fn(V) -> V) {
+    let mut i = 0;
+    while i < n {
+        let k = if n - i < 4 { n - i } else { 4 };
+        let v = if k == 4 { load::<false>(x, i, 4, 0.0) } else { load::<true>(x, i, k, 0.0) };
+        let r = f(v);
+        if k == 4 {
+            store::<false>(r, out, i, 4)
+        } else {
+            store::<true>(r, out, i, k)
+        }
+        i += k;
+    }
+}
+
 /// The float64 sum of `w[i]` (1 without a weight) over the `n` elements that `m` keeps (all without
 /// a mask): the divisor of a masked `'mean'` (a count) or of `'weightedMean'`. It reads the weight and the mask only, never the data, so a fused pass can know
 /// its gradient's divisor before it starts. Operands as for the loss kernels. Returns the sum, or

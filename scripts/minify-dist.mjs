@@ -1,6 +1,7 @@
 // node scripts/minify-dist.mjs DIR: rewrites every .js file under DIR without whitespace and with
-// terser's default (safe) compression, no renaming: the same names and error messages, for the default entry's
-// gzipped size budget (test/web-entry.test.ts). The .d.ts files keep every doc comment.
+// terser's compression, and with local names shortened (`mangle`: the variables and parameters inside each
+// module, never an export, a property, a class's or a function's own name, nor any error message), for the
+// default entry's gzipped size budget (test/web-entry.test.ts). The .d.ts files keep every doc comment.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { minify } from 'terser';
@@ -14,7 +15,14 @@ for (const entry of readdirSync(dir, { recursive: true })) {
   if (!file.endsWith('.js')) continue;
   const code = readFileSync(file, 'utf8');
   // (terser keeps a hashbang, the CLI's, as the first line.)
-  const r = await minify(code, { module: true, compress: true, mangle: false, format: { comments: false } });
+  const r = await minify(code, {
+    module: true,
+    compress: { passes: 2 },
+    mangle: { keep_classnames: true, keep_fnames: true },
+    keep_classnames: true,
+    keep_fnames: true,
+    format: { comments: false },
+  });
   writeFileSync(file, r.code + '\n');
   before += code.length;
   after += r.code.length + 1;

@@ -8,12 +8,15 @@
 // division in a chain) and an out-of-order CPU only looks so far ahead, so the four independent
 // blocks of a loop iteration overlap little. (Turbofan, Node 20's compiler, schedules itself.)
 //
-// In each loss kernel (`--exports`, default bce_binary_cross_entropy and
-// bce_binary_cross_entropy_with_logits), the longest run of simple statements in a loop
+// In each loss kernel (`--exports NAME[:K],...`, default DEFAULT_EXPORTS below: the two plain
+// kernels and the two kernels of the options), the longest run of simple statements in a loop
 // (`local.set`, stores; the operations in them pure arithmetic, loads, `local.get`/`tee`): the fused
-// forward+backward loop. Only that one (`--per-function 1`) and only there: scheduled code is about
-// twice the size gzipped, test/web-entry.test.ts allows the default entry 40 KiB, and the other
-// loops gain less. Runs under `--min-ops` (default 64) operations are left alone.
+// forward+backward loop, which the loss alone also runs. Only that one (`K`, default
+// `--per-function 1`) and only there: scheduled code is about twice the size gzipped, and
+// test/web-entry.test.ts allows the default entry 40 KiB. Measured costs (gzipped): the plain
+// kernels' gradient-only loops 695 B, the options' loops 1,364 B, the focal loss's 318 B (its line
+// is cut short by the branch on gamma, so scheduling gains little there). Runs under `--min-ops`
+// (default 64) operations are left alone.
 //  1. flatten: every operation's result goes to a local of its own, in evaluation order;
 //  2. rename locals that the run sets more than once (all but the last set), so that only true
 //     dependencies remain: a value's uses after its definition, stores in order with every other
@@ -40,11 +43,15 @@ const option = (name, fallback) => (args.includes(name) ? Number(args[args.index
 const MIN_OPS = option('--min-ops', 64);
 const WINDOW = option('--window', 480);
 const PER_FUNCTION = option('--per-function', 1);
+const DEFAULT_EXPORTS = 'bce_binary_cross_entropy,bce_binary_cross_entropy_with_logits,bce_binary_cross_entropy_options,bce_binary_cross_entropy_with_logits_options';
 // The functions to schedule, by export name: the two loss kernels.
-const EXPORTS = (args.includes('--exports')
-  ? args[args.indexOf('--exports') + 1]
-  : 'bce_binary_cross_entropy,bce_binary_cross_entropy_with_logits'
-).split(',');
+// `NAME:K` schedules the K longest runs of that one (default `--per-function`).
+const EXPORT_RUNS = new Map(
+  (args.includes('--exports') ? args[args.indexOf('--exports') + 1] : DEFAULT_EXPORTS)
+    .split(',')
+    .map((spec) => [spec.split(':')[0], Number(spec.split(':')[1] ?? PER_FUNCTION)]),
+);
+const EXPORTS = [...EXPORT_RUNS.keys()];
 const B = binaryen;
 
 /** Classes that may appear inside a simple statement (besides its top). */
@@ -123,7 +130,7 @@ function isSimple(stmt, ops) {
   return top.every(ok);
 }
 
-function scheduleFunction(module, func, stats) {
+function scheduleFunction(module, func, count, stats) {
   /** Locals made here: read only inside their run. */
   const fresh = new Set();
   /** The locals that `coalesce` hands out (some of `fresh`). */
@@ -418,7 +425,7 @@ function scheduleFunction(module, func, stats) {
 
   walk(B.Function.getBody(func), false);
   // The longest run of each function only (in the loss kernels: the fused forward+backward loop).
-  const chosen = runs.sort((x, y) => y.ops - x.ops).slice(0, PER_FUNCTION);
+  const chosen = runs.sort((x, y) => y.ops - x.ops).slice(0, count);
   for (const { block, stmts, ops } of chosen) {
     const children = [];
     for (let i = 0; i < B.Block.getNumChildren(block); i++) children.push(B.Block.getChildAt(block, i));
@@ -440,13 +447,13 @@ const bytesIn = readFileSync(input);
 const module = B.readBinary(bytesIn);
 module.setFeatures(features(args.includes('--enable-relaxed-simd')));
 const stats = { runs: 0, ops: 0, renamed: 0, folded: 0 };
-const chosen = new Set();
+const chosen = new Map();
 for (let i = 0; i < module.getNumExports(); i++) {
   const e = B.getExportInfo(module.getExportByIndex(i));
-  if (e.kind === B.ExternalFunction && EXPORTS.includes(e.name)) chosen.add(e.value);
+  if (e.kind === B.ExternalFunction && EXPORTS.includes(e.name)) chosen.set(e.value, EXPORT_RUNS.get(e.name));
 }
 if (chosen.size !== EXPORTS.length) throw new Error(`schedule-loops: not all of ${EXPORTS} are exported functions`);
-for (const name of chosen) scheduleFunction(module, module.getFunction(name), stats);
+for (const [name, count] of chosen) scheduleFunction(module, module.getFunction(name), count, stats);
 if (!module.validate()) throw new Error('schedule-loops: the rewritten module does not validate');
 const bytesOut = module.emitBinary();
 writeFileSync(output, bytesOut);

@@ -483,3 +483,44 @@ describe('findings of an outside test', () => {
     expect(got).toEqual(want);
   });
 });
+
+describe("the divisor's pre-pass (a masked 'mean' counts the mask, 'weightedMean' sums the weight)", () => {
+  // The kernel reads a mask without a weight, or a weight without a mask, straight through; every
+  // other case takes its general loop. Both must give the same divisor, bit for bit, at every
+  // length and piece boundary (pieces of 65,536 elements; masks above 262,144 bytes are copied
+  // piece by piece, smaller ones once, with each piece reading from its offset).
+  const f = bce.binaryCrossEntropyWithLogitsForwardBackward;
+  for (const n of [1, 7, 8, 13, 70_001, 300_007]) {
+    const g = ref.rng(n);
+    const x = ref.f32s(n, () => (g() - 0.5) * 20);
+    const y = ref.f32s(n, () => Math.round(g()));
+    const m = Uint8Array.from({ length: n }, () => (g() < 0.6 ? 1 : 0));
+    const w = ref.f32s(n, () => g() * 3);
+    it(`n = ${n}: the count of a mask equals the general loop's (weight [1], 'weightedMean'), loss and gradient bit for bit`, () => {
+      const counted = f(x, y, { mask: m });
+      const general = f(x, y, { mask: m, weight: [1], reduction: 'weightedMean' });
+      expect(Object.is(counted.loss, general.loss)).toBe(true);
+      expect(counted.grad).toEqual(general.grad);
+      // And the count is the count: the mean of the kept element losses.
+      const l = f(x, y, { reduction: 'none' }).loss as Float32Array;
+      let s = 0;
+      let k = 0;
+      for (let i = 0; i < n; i++) if (m[i]) (s += l[i]), k++;
+      expect(counted.loss as number).toBeCloseTo(k === 0 ? NaN : s / k, 5);
+    });
+    it(`n = ${n}: the weight's sum equals the general loop's (with a mask that keeps everything), bit for bit`, () => {
+      const summed = f(x, y, { weight: w, reduction: 'weightedMean' });
+      const general = f(x, y, { weight: w, mask: new Uint8Array(n).fill(1), reduction: 'weightedMean' });
+      expect(Object.is(summed.loss, general.loss)).toBe(true);
+      expect(summed.grad).toEqual(general.grad);
+    });
+  }
+  it('a mask byte above 1 is still found and named, in a block of eight and in the tail', () => {
+    for (const [n, at] of [[21, 3], [21, 17], [20, 19], [300_007, 299_999], [70_001, 65_540]] as const) {
+      const m = new Uint8Array(n).fill(1);
+      m[at] = 2;
+      const x = new Float32Array(n);
+      expect(() => bce.binaryCrossEntropyWithLogits(x, x, { mask: m }), `n = ${n}`).toThrow(new RegExp(`mask\\[${at}\\] is 2`));
+    }
+  });
+});

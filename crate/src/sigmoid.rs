@@ -1,9 +1,10 @@
 //! Elementwise kernels: `sigmoid`, `logsigmoid`, and the raw `exp`, `log`, `log1p` approximations
-//! (exported so that their accuracy can be measured over every float32 input).
+//! (exported so that their accuracy can be measured over every float32 input; one block per
+//! iteration, `map_small`: they are not the fast path of anything).
 //! Each takes `(x, out, n)`, addresses of float arrays in linear memory; `out` may equal `x`.
 
 use crate::math;
-use crate::stream::map;
+use crate::stream::{map, map_small};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 /// `out[i] = sigmoid(x[i])`.
@@ -30,7 +31,7 @@ pub unsafe fn bce_logsigmoid(x: usize, out: usize, n: usize) {
 /// As for `bce_sigmoid`.
 #[wasm_bindgen]
 pub unsafe fn bce_exp(x: usize, out: usize, n: usize) {
-    map(x as *const f32, out as *mut f32, n, math::exp)
+    map_small(x as *const f32, out as *mut f32, n, math::exp)
 }
 
 /// `out[i] = log(x[i])` (unclamped).
@@ -39,7 +40,7 @@ pub unsafe fn bce_exp(x: usize, out: usize, n: usize) {
 /// As for `bce_sigmoid`.
 #[wasm_bindgen]
 pub unsafe fn bce_log(x: usize, out: usize, n: usize) {
-    map(x as *const f32, out as *mut f32, n, math::log)
+    map_small(x as *const f32, out as *mut f32, n, math::log)
 }
 
 /// `out[i] = log1p(x[i])` (unclamped).
@@ -48,5 +49,5 @@ pub unsafe fn bce_log(x: usize, out: usize, n: usize) {
 /// As for `bce_sigmoid`.
 #[wasm_bindgen]
 pub unsafe fn bce_log1p(x: usize, out: usize, n: usize) {
-    map(x as *const f32, out as *mut f32, n, math::log1p)
+    map_small(x as *const f32, out as *mut f32, n, math::log1p)
 }

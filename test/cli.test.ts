@@ -1,6 +1,6 @@
 // The bce-wasm score CLI end to end, through the package's bin, on generated .npy and text files.
 import { execFileSync, spawn, type ExecFileSyncOptions } from 'node:child_process';
-import { chmodSync, linkSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, constants as fsConstants, copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -48,9 +48,10 @@ function run(...args: string[]): { code: number; stdout: string; stderr: string 
   return runWith({}, ...args);
 }
 
-function runWith(options: ExecFileSyncOptions, ...args: string[]): { code: number; stdout: string; stderr: string } {
+/** Runs the CLI with `options` (and `node` instead of this process's Node when given). */
+function runWith({ node = process.execPath, ...options }: ExecFileSyncOptions & { node?: string }, ...args: string[]): { code: number; stdout: string; stderr: string } {
   try {
-    const stdout = execFileSync(process.execPath, [BIN, ...args], { ...options, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const stdout = execFileSync(node, [BIN, ...args], { ...options, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     return { code: 0, stdout, stderr: '' };
   } catch (e) {
     const err = e as { status: number; stdout: string; stderr: string };
@@ -225,9 +226,31 @@ describe('bce-wasm score: files that cannot be scored', () => {
     expectError(run('score', y1, join(dir, 'missing.csv')), 3, /missing\.csv: cannot read: no such file or directory/);
   });
 
+  /**
+   * This Node as a path another user may run: process.execPath, or, when a directory above it is closed
+   * to others (a Node kept under /root), a hard link to it (a copy across file systems) in `dir`.
+   */
+  function nodeForOthers(): string {
+    for (let d = dirname(process.execPath); d !== dirname(d); d = dirname(d)) {
+      if ((statSync(d).mode & 0o001) === 0) {
+        const node = join(dir, 'node');
+        try {
+          linkSync(process.execPath, node);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+          copyFileSync(process.execPath, node, fsConstants.COPYFILE_EXCL);
+          chmodSync(node, 0o755);
+        }
+        return node;
+      }
+    }
+    return process.execPath;
+  }
+
   it('permission denied: exit 3, one line', () => {
-    // Root reads any file: run the CLI as nobody then, in a directory it may enter.
+    // Root reads any file: run the CLI as nobody then, in a directory it may enter, with a Node it may run.
     const asRoot = process.getuid?.() === 0;
+    const node = asRoot ? nodeForOthers() : process.execPath;
     const open = join(dir, 'open');
     mkdirSync(open);
     chmodSync(dir, 0o755);
@@ -238,9 +261,10 @@ describe('bce-wasm score: files that cannot be scored', () => {
       const f = join(open, name);
       writeFileSync(f, '0.5\n', { mode: 0o000 });
       chmodSync(f, 0o000);
-      const r = runWith(asRoot ? { uid: 65534, gid: 65534 } : {}, 'score', f, readable);
+      const r = runWith(asRoot ? { uid: 65534, gid: 65534, node } : {}, 'score', f, readable);
       expectError(r, 3, new RegExp(`${esc(name)}: cannot read: permission denied`));
     }
+    if (node !== process.execPath) rmSync(node);
   });
 
   it('an empty file, or one with no values: exit 3 naming it', () => {

@@ -816,8 +816,8 @@ function leanPass(
   const flags = wantLoss && none ? what | LOSS_STORE : what;
   const s =
     kind === Kind.Logits
-      ? k.bce_binary_cross_entropy_with_logits(xAddr, yAddr, n, 0, 0, 0, 0, 0, 0, 0, 0, gradDiv, lossPtr, gradPtr, flags)
-      : k.bce_binary_cross_entropy(xAddr, yAddr, n, 0, 0, 0, 0, 0, gradDiv, lossPtr, gradPtr, flags);
+      ? k.bce_binary_cross_entropy_with_logits(xAddr, yAddr, n, 0, 0, 0, 0, 0, 0, 0, 0, gradDiv, lossPtr, gradPtr, 1, -0, flags)
+      : k.bce_binary_cross_entropy(xAddr, yAddr, n, 0, 0, 0, 0, 0, gradDiv, lossPtr, gradPtr, 1, -0, flags);
   if (s !== s) {
     const status = k.bce_status();
     if (status !== 0) throw statusError(status, fn, status === BAD_INPUT ? xAddr : yAddr, 0);
@@ -943,15 +943,16 @@ function generalPass(
     // which only then costs a second call (for its status).
     let s: number;
     maskPiece(c, mAddr, at, m, fn);
-    // The options have exports of their own (the plain loops stay the scheduled ones).
-    const opts = e !== 0 || mn !== 0;
+    // A mask has exports of its own (the plain loops stay as fast as they were); label smoothing
+    // costs the plain loops two operations per block of four (none: y * 1 + -0, which is y).
+    const opts = mn !== 0;
     if (kind === Kind.Logits) {
       operandPiece(posWeight, pAddr, pLen, at, m, Slot.PosWeight, fn, 'posWeight');
       s = opts
         ? k.bce_binary_cross_entropy_with_logits_options(
             xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, mPtr, mn, mPhase, flags,
           )
-        : k.bce_binary_cross_entropy_with_logits(xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, flags);
+        : k.bce_binary_cross_entropy_with_logits(xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, flags);
     } else if (kind === Kind.Focal) {
       s = k.bce_sigmoid_focal_loss(
         xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, mPtr, mn, mPhase, c.alpha, c.gamma, flags,
@@ -959,7 +960,7 @@ function generalPass(
     } else {
       s = opts
         ? k.bce_binary_cross_entropy_options(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, mPtr, mn, mPhase, flags)
-        : k.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, flags);
+        : k.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, flags);
     }
     if (s !== s) {
       const status = k.bce_status();

@@ -49,8 +49,10 @@ impl Loss for Probabilities {
 /// `w`/`w_len`/`w_phase`: weight of period `w_len` (0: none), the first element using `w[w_phase]`
 /// (see `stream::Bcast`). `g`/`g_len`: upstream gradient of period
 /// `g_len` (0: 1). `grad_div`: the divisor of the gradient (N for `mean`, the kept count or weight
-/// sum for a masked `mean` or `weightedMean`, else 1). `what`: `pass::LOSS | LOSS_STORE | GRAD`
-/// bits. (Label smoothing and a mask: `bce_binary_cross_entropy_options`.)
+/// sum for a masked `mean` or `weightedMean`, else 1). `smooth_a`, `smooth_b`: label smoothing, the
+/// target after its range check becomes `y * smooth_a + smooth_b` (`1 - e` and `e / 2` rounded once
+/// from float64; none: 1 and -0, which leave `y` bit for bit). `what`: `pass::LOSS | LOSS_STORE |
+/// GRAD` bits. (A mask: `bce_binary_cross_entropy_options`.)
 /// Returns the float64 sum of the element losses (0 without `LOSS`), or NaN when the call failed:
 /// then `bce_status()` is 1 / 2 for an input / target element outside [0, 1] (index in
 /// `bce_error_index()`), 4 for a mask byte above 1 (likewise), or 3 for a bad `what` (a NaN sum
@@ -71,13 +73,16 @@ pub unsafe fn bce_binary_cross_entropy(
     grad_div: f32,
     loss_out: usize,
     grad_out: usize,
+    smooth_a: f32,
+    smooth_b: f32,
     what: u32,
 ) -> f64 {
-    let pass = Pass::new(x, y, n, (w, w_len, w_phase), (g, g_len), grad_div, loss_out, grad_out);
+    let pass = Pass::new(x, y, n, (w, w_len, w_phase), (g, g_len), grad_div, loss_out, grad_out)
+        .with_options(smooth_a, smooth_b, (0, 0, 0));
     dispatch(&mut Probabilities, pass, what)
 }
 
-/// `bce_binary_cross_entropy` with the options: label smoothing as `y * smooth_a + smooth_b` (`1 - e` and `e / 2` rounded once from float64; none: 1 and -0) and a 0/1 byte
+/// `bce_binary_cross_entropy` with a mask (and label smoothing as there): a 0/1 byte
 /// mask `m` of period `m_len` (0: none) from `m[m_phase]`, broadcast like the weight; a masked-out
 /// element gives 0 and is not range-checked; a mask byte above 1 is status 4 (index in
 /// `bce_error_index()`). One fused loop for them (forward or backward alone write the other output

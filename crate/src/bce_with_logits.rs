@@ -114,9 +114,12 @@ pub unsafe fn bce_binary_cross_entropy_with_logits(
     grad_div: f32,
     loss_out: usize,
     grad_out: usize,
+    smooth_a: f32,
+    smooth_b: f32,
     what: u32,
 ) -> f64 {
-    let pass = Pass::new(x, y, n, (w, w_len, w_phase), (g, g_len), grad_div, loss_out, grad_out);
+    let pass = Pass::new(x, y, n, (w, w_len, w_phase), (g, g_len), grad_div, loss_out, grad_out)
+        .with_options(smooth_a, smooth_b, (0, 0, 0));
     let pos_weight = Bcast::new(p as *const f32, p_len, p_phase, 1.0);
     if p_len == 0 {
         dispatch(&mut Logits::<false> { pos_weight }, pass, what)
@@ -125,7 +128,7 @@ pub unsafe fn bce_binary_cross_entropy_with_logits(
     }
 }
 
-/// `bce_binary_cross_entropy_with_logits` with the options: label smoothing as `y * smooth_a + smooth_b` (`1 - e` and `e / 2` rounded once from float64; none: 1 and -0) and a 0/1 byte
+/// `bce_binary_cross_entropy_with_logits` with a mask (and label smoothing as there): a 0/1 byte
 /// mask `m` of period `m_len` (0: none) from `m[m_phase]`, broadcast like the weight; a masked-out
 /// element gives 0 and is not range-checked; a mask byte above 1 is status 4 (index in
 /// `bce_error_index()`). One fused loop for them (forward or backward alone write the other output

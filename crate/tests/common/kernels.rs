@@ -126,7 +126,7 @@ unsafe fn call(
     let (g, g_len) = opt(a.grad_output);
     let (m, m_len) = a.mask.map_or((core::ptr::null(), 0), |m| (m.as_ptr(), m.len()));
     let (sa, sb) = smooth_ab(a.smooth);
-    if a.smooth != 0.0 || a.mask.is_some() {
+    if a.mask.is_some() {
         return match loss {
             Loss::Probabilities => bce::bce_binary_cross_entropy_options(
                 x as usize, y as usize, n, w as usize, w_len, a.weight_phase, g as usize, g_len, a.grad_div,
@@ -154,6 +154,8 @@ unsafe fn call(
                 a.grad_div,
                 loss_out as usize,
                 grad_out as usize,
+                sa,
+                sb,
                 what,
             )
         }
@@ -172,6 +174,8 @@ unsafe fn call(
             a.grad_div,
             loss_out as usize,
             grad_out as usize,
+            sa,
+            sb,
             what,
         ),
     }

@@ -524,3 +524,39 @@ describe("the divisor's pre-pass (a masked 'mean' counts the mask, 'weightedMean
     }
   });
 });
+
+describe('a broadcast mask is the mask it expands to, across pieces (16,384 elements each)', () => {
+  // The kernels read one mask byte per element: a mask that lies in one stretch is read where it
+  // is, any other piece is expanded (its period from the piece's phase, then doubled), from the
+  // copy placed in memory (masks up to 49,152 bytes) or from the caller's array.
+  const cases: [number, number][] = [[1, 40_000], [3, 20_001], [7, 5_000], [16_384, 3], [30_000, 3], [50_000, 2]];
+  for (const [len, reps] of cases) {
+    const n = len * reps;
+    const g = ref.rng(len);
+    const x = ref.f32s(n, () => (g() - 0.5) * 20);
+    const y = ref.f32s(n, () => Math.round(g()));
+    const m = Uint8Array.from({ length: len }, () => (g() < 0.6 ? 1 : 0));
+    if (len === 1) m[0] = 1;
+    const full = Uint8Array.from({ length: n }, (_, i) => m[i % len]);
+    it(`period ${len} over ${n} elements: loss and gradient bit for bit, every reduction, both losses and the focal loss`, () => {
+      for (const [f, xs] of [
+        [bce.binaryCrossEntropyWithLogitsForwardBackward, x],
+        [bce.binaryCrossEntropyForwardBackward, ref.f32s(n, (i) => 1 / (1 + Math.exp(-x[i])))],
+        [bce.sigmoidFocalLossForwardBackward, x],
+      ] as const) {
+        for (const reduction of ['none', 'mean', 'sum'] as const) {
+          const a = f(xs, y, { mask: m, reduction });
+          const b = f(xs, y, { mask: full, reduction });
+          expect(a.grad).toEqual(b.grad);
+          if (reduction === 'none') expect(a.loss).toEqual(b.loss);
+          else expect(Object.is(a.loss, b.loss), `${f.name} ${reduction}`).toBe(true);
+        }
+      }
+      // From a plain array of booleans (copied and checked element by element) the same.
+      const bools = Array.from(m, (v) => v === 1);
+      expect(bce.binaryCrossEntropyWithLogitsForwardBackward(x, y, { mask: bools }).grad).toEqual(
+        bce.binaryCrossEntropyWithLogitsForwardBackward(x, y, { mask: full }).grad,
+      );
+    });
+  }
+});

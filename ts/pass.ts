@@ -655,9 +655,12 @@ function addRowLosses(rows: Rows, a: number, m: number): void {
   }
 }
 
-/** Where the mask is for the kernel: all of it copied into its slot, or -1 (copied piece by piece). */
+/**
+ * Where the mask is for the kernel: all of it copied once into its slot (up to `3 * PIECE` bytes: the
+ * slot's last `PIECE` bytes are where `maskPiece` expands a piece), or -1 (copied piece by piece).
+ */
 function placeMask(c: CheckedPass, fn: string): number {
-  if (c.mLen > 4 * PIECE) return -1;
+  if (c.mLen > 3 * PIECE) return -1;
   const to = slotAddress(Slot.Mask);
   copyMask(c.mask!, 0, c.mLen, to, fn);
   return to;
@@ -666,26 +669,45 @@ function placeMask(c: CheckedPass, fn: string): number {
 // The mask of one piece, as `maskPiece` leaves it, and the index its element 0 belongs to.
 let maskAt = 0;
 let mPtr = 0;
-let mn = 0;
-let mPhase = 0;
 
-/** Sets `mPtr`, `mn`, `mPhase` to the mask (placed at `address`) as the piece of `m` elements at `at` reads it. */
+/**
+ * Sets `mPtr` to the mask of the piece of `m` elements at `at`, one byte per element as the kernels
+ * read it (0: no mask): inside the mask placed at `address` where the piece's bytes lie in one
+ * stretch of it, else expanded into the slot's last `PIECE` bytes (a broadcast mask: its period from
+ * the piece's phase, then doubled).
+ */
 function maskPiece(c: CheckedPass, address: number, at: number, m: number, fn: string): void {
   const len = c.mLen;
-  at -= maskAt;
-  if (len === 0 || address >= 0) {
-    mPtr = address;
-    mn = len;
-    mPhase = len > 1 ? at % len : 0;
-  } else {
-    mPtr = slotAddress(Slot.Mask);
-    const s = at % len;
-    const first = Math.min(m, len - s);
-    copyMask(c.mask!, s, first, mPtr, fn);
-    if (first < m) copyMask(c.mask!, 0, m - first, mPtr + first, fn);
-    mn = m;
-    mPhase = 0;
+  if (len === 0) {
+    mPtr = 0;
+    return;
   }
+  const s = (at - maskAt) % len;
+  if (address >= 0 && s + m <= len) {
+    mPtr = address + s;
+    return;
+  }
+  mPtr = slotAddress(Slot.Mask) + 3 * PIECE;
+  const first = Math.min(m, len - s);
+  const period = Math.min(m, len);
+  if (address >= 0) {
+    const h = heapU8();
+    h.copyWithin(mPtr, address + s, address + s + first);
+    h.copyWithin(mPtr + first, address, address + period - first);
+  } else {
+    copyMask(c.mask!, s, first, mPtr, fn);
+    copyMask(c.mask!, 0, period - first, mPtr + first, fn);
+  }
+  if (period < m) {
+    const h = heapU8();
+    for (let have = period; have < m; have *= 2) h.copyWithin(mPtr + have, mPtr, mPtr + Math.min(have, m - have));
+  }
+}
+
+/** A mask of `m` ones at `mPtr`, for the focal loss without a mask (its kernel always reads one). */
+function onesPiece(m: number): void {
+  mPtr = slotAddress(Slot.Mask) + 3 * PIECE;
+  heapU8().fill(1, mPtr, mPtr + m);
 }
 
 /** Copies `count` mask elements from `from` to byte address `to`, as 0/1 bytes (a Uint8Array as it is: the kernel checks it). */
@@ -728,7 +750,7 @@ export function keptSum(c: CheckedPass, fn: string, offset: number, w: FloatInpu
     const at = offset + a;
     operandPiece(w, wAddr, w === undefined ? 0 : c.wLen, at, m, Slot.Weight, fn, 'weight');
     maskPiece(c, mAddr, at, m, fn);
-    const s = k.bce_kept_weight(opPtr, opLen, opPhase, mPtr, mn, mPhase, m);
+    const s = k.bce_kept_weight(opPtr, opLen, opPhase, mPtr, mPtr === 0 ? 0 : m, 0, m);
     if (s !== s && k.bce_status() !== 0) throw badMask(c, fn, at);
     total += s;
   }
@@ -945,21 +967,22 @@ function generalPass(
     maskPiece(c, mAddr, at, m, fn);
     // A mask has exports of its own (the plain loops stay as fast as they were); label smoothing
     // costs the plain loops two operations per block of four (none: y * 1 + -0, which is y).
-    const opts = mn !== 0;
+    const opts = mPtr !== 0;
     if (kind === Kind.Logits) {
       operandPiece(posWeight, pAddr, pLen, at, m, Slot.PosWeight, fn, 'posWeight');
       s = opts
         ? k.bce_binary_cross_entropy_with_logits_options(
-            xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, mPtr, mn, mPhase, flags,
+            xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, mPtr, flags,
           )
         : k.bce_binary_cross_entropy_with_logits(xPtr, yPtr, m, wPtr, wn, wPhase, opPtr, opLen, opPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, flags);
     } else if (kind === Kind.Focal) {
+      if (!opts) onesPiece(m);
       s = k.bce_sigmoid_focal_loss(
-        xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, mPtr, mn, mPhase, c.alpha, c.gamma, flags,
+        xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, mPtr, c.alpha, c.gamma, flags,
       );
     } else {
       s = opts
-        ? k.bce_binary_cross_entropy_options(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, mPtr, mn, mPhase, flags)
+        ? k.bce_binary_cross_entropy_options(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, mPtr, flags)
         : k.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, flags);
     }
     if (s !== s) {

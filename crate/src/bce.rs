@@ -78,18 +78,18 @@ pub unsafe fn bce_binary_cross_entropy(
     what: u32,
 ) -> f64 {
     let pass = Pass::new(x, y, n, (w, w_len, w_phase), (g, g_len), grad_div, loss_out, grad_out)
-        .with_options(smooth_a, smooth_b, (0, 0, 0));
+        .with_options(smooth_a, smooth_b, 0);
     dispatch(&mut Probabilities, pass, what)
 }
 
 /// `bce_binary_cross_entropy` with a mask (and label smoothing as there): a 0/1 byte
-/// mask `m` of period `m_len` (0: none) from `m[m_phase]`, broadcast like the weight; a masked-out
+/// mask at `m`, one byte per element (the caller expands a broadcast one); a masked-out
 /// element gives 0 and is not range-checked; a mask byte above 1 is status 4 (index in
 /// `bce_error_index()`). One fused loop for them (forward or backward alone write the other output
 /// to a scratch block).
 ///
 /// # Safety
-/// As for `bce_binary_cross_entropy`; `m` holds `m_len` bytes.
+/// As for `bce_binary_cross_entropy`; `m` holds `n` bytes.
 #[wasm_bindgen]
 pub unsafe fn bce_binary_cross_entropy_options(
     x: usize,
@@ -106,11 +106,9 @@ pub unsafe fn bce_binary_cross_entropy_options(
     smooth_a: f32,
     smooth_b: f32,
     m: usize,
-    m_len: usize,
-    m_phase: usize,
     what: u32,
 ) -> f64 {
     let pass = Pass::new(x, y, n, (w, w_len, w_phase), (g, g_len), grad_div, loss_out, grad_out)
-        .with_options(smooth_a, smooth_b, (m, m_len, m_phase));
+        .with_options(smooth_a, smooth_b, m);
     dispatch_fused(&mut Probabilities, pass, what)
 }

@@ -29,6 +29,7 @@ impl<const POS: bool> Loss for Logits<POS> {
     const PAD_INPUT: f32 = 0.0;
     const PAD_TARGET: f32 = 0.0;
     const CHECKS: bool = false;
+    const MASK_PAIRS: bool = POS;
 
     #[inline(always)]
     fn block<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V) {
@@ -119,7 +120,7 @@ pub unsafe fn bce_binary_cross_entropy_with_logits(
     what: u32,
 ) -> f64 {
     let pass = Pass::new(x, y, n, (w, w_len, w_phase), (g, g_len), grad_div, loss_out, grad_out)
-        .with_options(smooth_a, smooth_b, (0, 0, 0));
+        .with_options(smooth_a, smooth_b, 0);
     let pos_weight = Bcast::new(p as *const f32, p_len, p_phase, 1.0);
     if p_len == 0 {
         dispatch(&mut Logits::<false> { pos_weight }, pass, what)
@@ -129,13 +130,13 @@ pub unsafe fn bce_binary_cross_entropy_with_logits(
 }
 
 /// `bce_binary_cross_entropy_with_logits` with a mask (and label smoothing as there): a 0/1 byte
-/// mask `m` of period `m_len` (0: none) from `m[m_phase]`, broadcast like the weight; a masked-out
+/// mask at `m`, one byte per element (the caller expands a broadcast one); a masked-out
 /// element gives 0 and is not range-checked; a mask byte above 1 is status 4 (index in
 /// `bce_error_index()`). One fused loop for them (forward or backward alone write the other output
 /// to a scratch block).
 ///
 /// # Safety
-/// As for `bce_binary_cross_entropy_with_logits`; `m` holds `m_len` bytes.
+/// As for `bce_binary_cross_entropy_with_logits`; `m` holds `n` bytes.
 #[wasm_bindgen]
 pub unsafe fn bce_binary_cross_entropy_with_logits_options(
     x: usize,
@@ -155,12 +156,10 @@ pub unsafe fn bce_binary_cross_entropy_with_logits_options(
     smooth_a: f32,
     smooth_b: f32,
     m: usize,
-    m_len: usize,
-    m_phase: usize,
     what: u32,
 ) -> f64 {
     let pass = Pass::new(x, y, n, (w, w_len, w_phase), (g, g_len), grad_div, loss_out, grad_out)
-        .with_options(smooth_a, smooth_b, (m, m_len, m_phase));
+        .with_options(smooth_a, smooth_b, m);
     let pos_weight = Bcast::new(p as *const f32, p_len, p_phase, 1.0);
     if p_len == 0 {
         dispatch_fused(&mut Logits::<false> { pos_weight }, pass, what)

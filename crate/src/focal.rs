@@ -99,12 +99,13 @@ impl Loss for Focal {
 }
 
 /// The focal loss over `n` elements of `x` (logits) and `y` (target). Arguments as for
-/// `bce_binary_cross_entropy`, plus `alpha` (negative: no alpha factor) and `gamma` (>= 0).
-/// Returns the float64 loss sum as `bce_binary_cross_entropy` does (failures: status 4 for a bad
-/// mask byte, index in `bce_error_index()`; 3 for a bad `what`).
+/// `bce_binary_cross_entropy_options`, whose mask `m` this always reads (all 1 for none), plus
+/// `alpha` (negative: no alpha factor) and `gamma` (>= 0). Returns the float64 loss sum as
+/// `bce_binary_cross_entropy` does (failures: status 4 for a bad mask byte, index in
+/// `bce_error_index()`; 3 for a bad `what`).
 ///
 /// # Safety
-/// As for `bce_binary_cross_entropy`.
+/// As for `bce_binary_cross_entropy`; `m` holds `n` bytes.
 #[wasm_bindgen]
 pub unsafe fn bce_sigmoid_focal_loss(
     x: usize,
@@ -121,14 +122,12 @@ pub unsafe fn bce_sigmoid_focal_loss(
     smooth_a: f32,
     smooth_b: f32,
     m: usize,
-    m_len: usize,
-    m_phase: usize,
     alpha: f32,
     gamma: f32,
     what: u32,
 ) -> f64 {
     let pass = Pass::new(x, y, n, (w, w_len, w_phase), (g, g_len), grad_div, loss_out, grad_out)
-        .with_options(smooth_a, smooth_b, (m, m_len, m_phase));
+        .with_options(smooth_a, smooth_b, m);
     let int_gamma = if gamma >= 1.0 && gamma <= 64.0 && gamma == (gamma as u32) as f32 { gamma as u32 } else { 0 };
     dispatch_fused(&mut Focal { alpha, gamma, int_gamma }, pass, what)
 }

@@ -89,6 +89,11 @@ mod imp {
         pub fn select(m: M, a: V, b: V) -> V {
             V(v128_bitselect(a.0, b.0, m.0))
         }
+        /// `select(m, self, +0)`, as one `v128.and` (a bitselect is three x86 operations).
+        #[inline(always)]
+        pub fn keep(self, m: M) -> V {
+            V(v128_and(self.0, m.0))
+        }
         /// `o < self ? o : self` (C++ `std::min(self, o)`: a NaN in `self` is kept): `f32x4.pmin`,
         /// which V8 lowers to a single `minps`. (The LLVM of Rust 1.63 turned it into the NaN-propagating
         /// `f32x4.min`, about nine x86 instructions in V8, when `o` was a constant; LLVM 22 keeps it.)
@@ -139,7 +144,16 @@ mod imp {
         #[inline(always)]
         pub unsafe fn load_bytes(p: *const u8) -> (M, M) {
             let v = u32x4_extend_low_u16x8(u16x8_extend_low_u8x16(v128_load32_zero(p as *const u32)));
-            (M(v128_not(i32x4_eq(v, i32x4_splat(0)))), M(u32x4_gt(v, i32x4_splat(1))))
+            // Kept: 0 - 1 is all ones, 0 - 0 none (one operation; a byte above 1 is bad, and a
+            // block with a bad byte is refused whatever its kept lanes are).
+            (M(i32x4_neg(v)), M(u32x4_gt(v, i32x4_splat(1))))
+        }
+        /// Whether one of the `K` (8 or 16) bytes at `p` is above 1, as a mask for `any()` only (its
+        /// lanes are the bytes'): one load and one comparison for a whole block of a mask.
+        #[inline(always)]
+        pub unsafe fn above_one<const K: usize>(p: *const u8) -> M {
+            let v = if K == 16 { v128_load(p as *const v128) } else { v128_load64_zero(p as *const u64) };
+            M(u8x16_gt(v, u8x16_splat(1)))
         }
         #[inline(always)]
         pub fn not(self) -> M {
@@ -275,6 +289,10 @@ mod imp {
             V([s(0), s(1), s(2), s(3)])
         }
         #[inline(always)]
+        pub fn keep(self, m: M) -> V {
+            V::select(m, self, V::splat(0.0))
+        }
+        #[inline(always)]
         pub fn pmin(self, o: V) -> V {
             zip(self, o, |a, b| if b < a { b } else { a })
         }
@@ -318,6 +336,14 @@ mod imp {
         pub unsafe fn load_bytes(p: *const u8) -> (M, M) {
             let b = (p as *const [u8; 4]).read_unaligned();
             (M([b[0] != 0, b[1] != 0, b[2] != 0, b[3] != 0]), M([b[0] > 1, b[1] > 1, b[2] > 1, b[3] > 1]))
+        }
+        #[inline(always)]
+        pub unsafe fn above_one<const K: usize>(p: *const u8) -> M {
+            let mut above = false;
+            for j in 0..K {
+                above |= *p.add(j) > 1;
+            }
+            M([above, false, false, false])
         }
         #[inline(always)]
         pub fn not(self) -> M {

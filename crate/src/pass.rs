@@ -3,7 +3,7 @@
 //! float64. A `Loss` says what one block of four elements computes; `run` does everything else.
 
 use crate::lanes::{Acc, M, V};
-use crate::stream::{finish, load, set_error_index, store, Bcast, Bytes, BAD_INPUT, BAD_MASK, BAD_TARGET, OK};
+use crate::stream::{finish, load, set_error_index, store, Bcast, BAD_INPUT, BAD_MASK, BAD_TARGET, OK};
 
 /// `what` bits of a loss call.
 /// Sum the element losses in float64; the kernel returns the sum.
@@ -32,6 +32,8 @@ pub trait Loss {
     const QUAD: bool = true;
     /// Two blocks per straight line instead of four (see `run`).
     const PAIRS: bool = false;
+    /// Two blocks per straight line in the loop with a mask (`X`; see `run`).
+    const MASK_PAIRS: bool = true;
     /// `(loss, grad)`; only the parts asked for by the const flags need be computed.
     fn block<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V);
     /// Lanes of the input and of the target that are out of range (only when `CHECKS`).
@@ -54,8 +56,10 @@ pub struct Pass {
     /// smoothing is `1` and `-0`, which leave `y` itself bit for bit (`-0 + -0 = -0`).
     pub smooth_a: f32,
     pub smooth_b: f32,
-    /// Which elements count: a masked-out element gives loss 0 and gradient 0 and is not checked.
-    pub mask: Bytes,
+    /// Which elements count, one 0/1 byte per element (`n` of them, read in step with the data: the
+    /// caller expands a broadcast mask, piece by piece); null without a mask, for the plain loops,
+    /// which never read it. A masked-out element gives loss 0 and gradient 0 and is not checked.
+    pub mask: *const u8,
 }
 
 impl Pass {
@@ -88,18 +92,18 @@ impl Pass {
             grad_out: grad_out as *mut f32,
             smooth_a: 1.0,
             smooth_b: -0.0,
-            mask: Bytes::new(core::ptr::null(), 0, 0),
+            mask: core::ptr::null(),
         }
     }
 
     /// The same pass with label smoothing (`smooth_a`, `smooth_b`; see the fields) and the 0/1 byte
-    /// mask `m` of period `m_len` (0: none) from `m[m_phase]`.
+    /// mask at address `m`, one byte per element (0: none).
     ///
     /// # Safety
-    /// `m` holds `m_len` bytes.
+    /// `m` holds `n` bytes, if not 0.
     #[inline(always)]
-    pub unsafe fn with_options(self, smooth_a: f32, smooth_b: f32, (m, m_len, m_phase): (usize, usize, usize)) -> Pass {
-        Pass { smooth_a, smooth_b, mask: Bytes::new(m as *const u8, m_len, m_phase), ..self }
+    pub unsafe fn with_options(self, smooth_a: f32, smooth_b: f32, m: usize) -> Pass {
+        Pass { smooth_a, smooth_b, mask: m as *const u8, ..self }
     }
 }
 
@@ -191,10 +195,11 @@ unsafe fn run<K: Loss, const L: bool, const G: bool, const X: bool>(
     // chains (exp, log, a division) overlap far better side by side than across loop iterations;
     // measured +30% for the fused logits pass over one block per iteration. A bad element stops
     // it before anything of its four blocks is stored; the loop below then finds and reports it.
-    // (`QUAD = false`: none of it, every block through the loop below.) The options' loops take two
-    // blocks per line: measured 1.4x faster than four for the logits loss with label smoothing
-    // (Node 20), in less code.
-    if K::QUAD && (K::PAIRS || X) {
+    // (`QUAD = false`: none of it, every block through the loop below.) The loops with a mask take
+    // two blocks per line (`MASK_PAIRS`), in half the code, except the logits loss without
+    // pos_weight: four there made its cost over the plain pass at 1M elements +33% instead of +53%
+    // on Node 20 (+27% either way on Node 24).
+    if K::QUAD && (K::PAIRS || (X && K::MASK_PAIRS)) {
         while i < (n & !7) && pair::<K, L, G, X>(loss, &mut p, &mut acc, d, sm, i, mask, gmask) {
             i += 8;
         }
@@ -233,24 +238,23 @@ unsafe fn quad<K: Loss, const L: bool, const G: bool, const X: bool>(
     let ld = |p: *const f32, o: usize| load::<false>(p, i + o, 4, 0.0);
     let (x0, x1, x2, x3) = (ld(p.x, 0), ld(p.x, 4), ld(p.x, 8), ld(p.x, 12));
     let (y0, y1, y2, y3) = (ld(p.y, 0), ld(p.y, 4), ld(p.y, 8), ld(p.y, 12));
-    let all = (M::first_lanes(4), M::first_lanes(0));
-    let at = p.mask.at();
-    let (m0, m1, m2, m3) = if X { p.mask.next4() } else { (all, all, all, all) };
-    // A mask byte above 1, or a bad input or target where the mask keeps the element.
+    let lm = |o: usize| M::load_bytes(p.mask.add(i + o)).0;
+    // A mask byte above 1, or a bad input or target where the mask keeps the element. The common
+    // case takes one test of the data and one of the mask bytes, so that the kept lanes are read
+    // after it, where they are used, and not held across the computations (newer V8 then spills).
     if K::CHECKS || X {
-        let bad = |x: V, y: V, (keep, mb): (M, M)| {
+        let bad = |x: V, y: V| {
             let (bx, by) = K::bad(x, y);
-            if X {
-                ((bx | by) & keep) | mb
-            } else {
-                bx | by
-            }
+            bx | by
         };
-        if (bad(x0, y0, m0) | bad(x1, y1, m1) | bad(x2, y2, m2) | bad(x3, y3, m3)).any() {
-            p.mask.seek(at);
+        let (b0, b1, b2, b3) = (bad(x0, y0), bad(x1, y1), bad(x2, y2), bad(x3, y3));
+        let above = if X { M::above_one::<16>(p.mask.add(i)) } else { M::first_lanes(0) };
+        if (b0 | b1 | b2 | b3 | above).any() && (!X || (above | (b0 & lm(0)) | (b1 & lm(4)) | (b2 & lm(8)) | (b3 & lm(12))).any()) {
             return false;
         }
     }
+    let all = M::first_lanes(4);
+    let (m0, m1, m2, m3) = if X { (lm(0), lm(4), lm(8), lm(12)) } else { (all, all, all, all) };
     let (w0, w1, w2, w3) = p.w.next4();
     let (g0, g1, g2, g3) = if G { p.g.next4() } else { (V::splat(1.0), V::splat(1.0), V::splat(1.0), V::splat(1.0)) };
     let sy = |y: V| sm.apply(y);
@@ -258,21 +262,20 @@ unsafe fn quad<K: Loss, const L: bool, const G: bool, const X: bool>(
     let r1 = loss.block::<L, G>(x1, sy(y1), w1, g1, d);
     let r2 = loss.block::<L, G>(x2, sy(y2), w2, g2, d);
     let r3 = loss.block::<L, G>(x3, sy(y3), w3, g3, d);
-    let zero = V::splat(0.0);
     let mut put = |(l, gr): (V, V), keep: M, o: usize| {
         if L {
-            let l = if X { V::select(keep, l, zero) } else { l };
+            let l = if X { l.keep(keep) } else { l };
             acc.add(l);
             store::<false>(l, p.loss_out, (i + o) & mask, 4);
         }
         if G {
-            store::<false>(if X { V::select(keep, gr, zero) } else { gr }, p.grad_out, (i + o) & gmask, 4);
+            store::<false>(if X { gr.keep(keep) } else { gr }, p.grad_out, (i + o) & gmask, 4);
         }
     };
-    put(r0, m0.0, 0);
-    put(r1, m1.0, 4);
-    put(r2, m2.0, 8);
-    put(r3, m3.0, 12);
+    put(r0, m0, 0);
+    put(r1, m1, 4);
+    put(r2, m2, 8);
+    put(r3, m3, 12);
     true
 }
 
@@ -291,42 +294,38 @@ unsafe fn pair<K: Loss, const L: bool, const G: bool, const X: bool>(
     let ld = |p: *const f32, o: usize| load::<false>(p, i + o, 4, 0.0);
     let (x0, x1) = (ld(p.x, 0), ld(p.x, 4));
     let (y0, y1) = (ld(p.y, 0), ld(p.y, 4));
-    let all = (M::first_lanes(4), M::first_lanes(0));
-    let at = p.mask.at();
-    let (m0, m1) = if X { (p.mask.next(), p.mask.next()) } else { (all, all) };
+    let lm = |o: usize| M::load_bytes(p.mask.add(i + o)).0;
     if K::CHECKS || X {
-        let bad = |x: V, y: V, (keep, mb): (M, M)| {
+        let bad = |x: V, y: V| {
             let (bx, by) = K::bad(x, y);
-            if X {
-                ((bx | by) & keep) | mb
-            } else {
-                bx | by
-            }
+            bx | by
         };
-        if (bad(x0, y0, m0) | bad(x1, y1, m1)).any() {
-            p.mask.seek(at);
+        let (b0, b1) = (bad(x0, y0), bad(x1, y1));
+        let above = if X { M::above_one::<8>(p.mask.add(i)) } else { M::first_lanes(0) };
+        if (b0 | b1 | above).any() && (!X || (above | (b0 & lm(0)) | (b1 & lm(4))).any()) {
             return false;
         }
     }
+    let all = M::first_lanes(4);
+    let (m0, m1) = if X { (lm(0), lm(4)) } else { (all, all) };
     let w0 = p.w.next();
     let w1 = p.w.next();
     let (g0, g1) = if G { (p.g.next(), p.g.next()) } else { (V::splat(1.0), V::splat(1.0)) };
     let sy = |y: V| sm.apply(y);
     let r0 = loss.block::<L, G>(x0, sy(y0), w0, g0, d);
     let r1 = loss.block::<L, G>(x1, sy(y1), w1, g1, d);
-    let zero = V::splat(0.0);
     let mut put = |(l, gr): (V, V), keep: M, o: usize| {
         if L {
-            let l = if X { V::select(keep, l, zero) } else { l };
+            let l = if X { l.keep(keep) } else { l };
             acc.add(l);
             store::<false>(l, p.loss_out, (i + o) & mask, 4);
         }
         if G {
-            store::<false>(if X { V::select(keep, gr, zero) } else { gr }, p.grad_out, (i + o) & gmask, 4);
+            store::<false>(if X { gr.keep(keep) } else { gr }, p.grad_out, (i + o) & gmask, 4);
         }
     };
-    put(r0, m0.0, 0);
-    put(r1, m1.0, 4);
+    put(r0, m0, 0);
+    put(r1, m1, 4);
     true
 }
 
@@ -345,7 +344,7 @@ unsafe fn step<K: Loss, const L: bool, const G: bool, const X: bool, const TAIL:
 ) -> u32 {
     let x = load::<TAIL>(p.x, i, k, K::PAD_INPUT);
     let y = load::<TAIL>(p.y, i, k, K::PAD_TARGET);
-    let (keep, mb) = if X { p.mask.next() } else { (M::first_lanes(4), M::first_lanes(0)) };
+    let (keep, mb) = if X { load_mask::<TAIL>(p.mask, i, k) } else { (M::first_lanes(4), M::first_lanes(0)) };
     let mb = if TAIL { mb & M::first_lanes(k) } else { mb };
     let (bx, by) = if K::CHECKS {
         let (bx, by) = K::bad(x, y);
@@ -372,14 +371,31 @@ unsafe fn step<K: Loss, const L: bool, const G: bool, const X: bool, const TAIL:
     let w = p.w.next();
     let g = if G { p.g.next() } else { V::splat(1.0) };
     let (l, gr) = loss.block::<L, G>(x, sm.apply(y), w, g, d);
-    let zero = V::splat(0.0);
     if L {
-        let l = if X { V::select(keep, l, zero) } else { l };
-        acc.add(if TAIL { V::select(M::first_lanes(k), l, zero) } else { l });
+        let l = if X { l.keep(keep) } else { l };
+        acc.add(if TAIL { l.keep(M::first_lanes(k)) } else { l });
         store::<TAIL>(l, p.loss_out, i & mask, k);
     }
     if G {
-        store::<TAIL>(if X { V::select(keep, gr, zero) } else { gr }, p.grad_out, i & gmask, k);
+        store::<TAIL>(if X { gr.keep(keep) } else { gr }, p.grad_out, i & gmask, k);
     }
     OK
+}
+
+/// The mask lanes of elements `i..i + k` (`k = 4` unless `TAIL`): kept (byte not 0) and bad (byte
+/// above 1); a partial block reads its `k` bytes only (the lanes past them are neither).
+///
+/// # Safety
+/// `m` holds `i + k` bytes.
+#[inline(always)]
+unsafe fn load_mask<const TAIL: bool>(m: *const u8, i: usize, k: usize) -> (M, M) {
+    if TAIL {
+        let mut b = [0u8; 4];
+        for (j, b) in b.iter_mut().enumerate().take(k) {
+            *b = *m.add(i + j);
+        }
+        M::load_bytes(b.as_ptr())
+    } else {
+        M::load_bytes(m.add(i))
+    }
 }

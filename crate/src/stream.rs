@@ -118,34 +118,6 @@ impl Bytes {
         Bytes { ptr, len, pos, splat }
     }
 
-    /// Whether there is a mask.
-    #[inline(always)]
-    pub fn present(&self) -> bool {
-        self.len != 0
-    }
-
-    /// Where the next read starts, for `seek`.
-    #[inline(always)]
-    pub fn at(&self) -> usize {
-        self.pos
-    }
-
-    /// Goes back to a position from `at` (a check failed after reading ahead).
-    #[inline(always)]
-    pub fn seek(&mut self, pos: usize) {
-        self.pos = pos;
-    }
-
-    /// The next sixteen lanes, as `next()` four times (see `Bcast::next4`).
-    #[inline(always)]
-    pub fn next4(&mut self) -> ((M, M), (M, M), (M, M), (M, M)) {
-        if self.len <= 1 {
-            (self.splat, self.splat, self.splat, self.splat)
-        } else {
-            (self.next(), self.next(), self.next(), self.next())
-        }
-    }
-
     /// The next four lanes (wrapping around past the end, as `Bcast::next`).
     #[inline(always)]
     pub fn next(&mut self) -> (M, M) {

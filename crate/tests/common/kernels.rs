@@ -124,18 +124,18 @@ unsafe fn call(
     let (w, w_len) = opt(a.weight);
     let (p, p_len) = opt(a.pos_weight);
     let (g, g_len) = opt(a.grad_output);
-    let (m, m_len) = a.mask.map_or((core::ptr::null(), 0), |m| (m.as_ptr(), m.len()));
+    let mask = expanded_mask(&a, false);
+    let m = mask.as_ref().map_or(core::ptr::null(), |m| m.as_ptr());
     let (sa, sb) = smooth_ab(a.smooth);
     if a.mask.is_some() {
         return match loss {
             Loss::Probabilities => bce::bce_binary_cross_entropy_options(
                 x as usize, y as usize, n, w as usize, w_len, a.weight_phase, g as usize, g_len, a.grad_div,
-                loss_out as usize, grad_out as usize, sa, sb, m as usize, m_len, a.mask_phase, what,
+                loss_out as usize, grad_out as usize, sa, sb, m as usize, what,
             ),
             Loss::Logits => bce_with_logits::bce_binary_cross_entropy_with_logits_options(
                 x as usize, y as usize, n, w as usize, w_len, a.weight_phase, p as usize, p_len, a.pos_weight_phase,
-                g as usize, g_len, a.grad_div, loss_out as usize, grad_out as usize, sa, sb, m as usize, m_len,
-                a.mask_phase, what,
+                g as usize, g_len, a.grad_div, loss_out as usize, grad_out as usize, sa, sb, m as usize, what,
             ),
         };
     }
@@ -323,6 +323,17 @@ pub fn kept_weight(weight: Option<&[f32]>, weight_phase: usize, mask: Option<&[u
     (status, sum, index)
 }
 
+/// The mask as the loss kernels read it, one byte per element (as ts/pass.ts expands a broadcast
+/// one from its phase); all 1 for none when `always` (the focal kernel), else None.
+fn expanded_mask(a: &Args, always: bool) -> Option<Vec<u8>> {
+    let n = a.x.len();
+    match a.mask {
+        Some(m) => Some((0..n).map(|i| m[(a.mask_phase + i) % m.len()]).collect()),
+        None if always => Some(vec![1; n]),
+        None => None,
+    }
+}
+
 /// `bce_sigmoid_focal_loss` on `a` (its x, y, weight, grad_output, grad_div, smooth, mask) with
 /// `alpha`, `gamma`: the outputs as `run` gives them.
 pub fn focal(a: Args, alpha: f32, gamma: f32, what: u32) -> Out {
@@ -332,14 +343,14 @@ pub fn focal(a: Args, alpha: f32, gamma: f32, what: u32) -> Out {
     let mut gr = vec![f32::from_bits(SENTINEL); n];
     let (w, w_len) = opt(a.weight);
     let (g, g_len) = opt(a.grad_output);
-    let (m, m_len) = a.mask.map_or((core::ptr::null(), 0), |m| (m.as_ptr(), m.len()));
+    let mask = expanded_mask(&a, true).unwrap();
     let (sa, sb) = smooth_ab(a.smooth);
     // SAFETY: every operand is a slice of its stated length; the outputs have n elements.
     let ret = unsafe {
         focal::bce_sigmoid_focal_loss(
             a.x.as_ptr() as usize, a.y.as_ptr() as usize, n, w as usize, w_len, a.weight_phase, g as usize, g_len,
-            a.grad_div, lo.as_mut_ptr() as usize, gr.as_mut_ptr() as usize, sa, sb, m as usize, m_len, a.mask_phase,
-            alpha, gamma, what,
+            a.grad_div, lo.as_mut_ptr() as usize, gr.as_mut_ptr() as usize, sa, sb, mask.as_ptr() as usize, alpha,
+            gamma, what,
         )
     };
     let (status, error_index, sum) = read_globals(ret, what);

@@ -242,7 +242,12 @@ describe('errors', () => {
     [{ labelSmoothing: '0.1' }, TypeError, 'labelSmoothing must be a number, got string'],
     [{ mask: [1, 0, 2, 1] }, TypeError, 'binaryCrossEntropy: mask[2] is 2; a mask holds 0 and 1 or booleans'],
     [{ mask: new Uint8Array([1, 1, 1, 9]) }, TypeError, 'mask[3] is 9'],
-    [{ mask: [1, 'x', 1, 1] }, TypeError, "mask[1] is 'x'"],
+    [{ mask: [1, 'x', 1, 1] }, TypeError, "mask[1] is the string 'x'"],
+    // Anything but a number or a string by its kind: a boxed 1 or a BigInt 1n must not read as 1.
+    [{ mask: [1, Object(1), 1, 1] }, TypeError, 'mask[1] is a Number; a mask'],
+    [{ mask: [1, 1, [1], 1] }, TypeError, 'mask[2] is an Array; a mask'],
+    [{ mask: [1, 1, 1, 1n] }, TypeError, 'mask[3] is the BigInt 1n; a mask'],
+    [{ mask: [Object(true), 1, 1, 1] }, TypeError, 'mask[0] is a Boolean; a mask'],
     [{ mask: [1, 0, 1] }, RangeError, 'mask of length 3 does not broadcast over input of length 4'],
     [{ mask: 5 }, TypeError, 'mask must be'],
     [{ reduction: 'rowMean' }, TypeError, "reduction 'rowMean' and rowLength go together"],

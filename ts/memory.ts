@@ -303,7 +303,7 @@ export function lengthOf(x: unknown, fn: string, arg?: string): number {
   );
 }
 
-function describe(v: unknown): string {
+export function describe(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
   return typeof v;

@@ -9,6 +9,7 @@ import {
   copyFloats,
   copyIn,
   copyOut,
+  describe,
   ensureScratch,
   enter,
   leave,
@@ -722,7 +723,9 @@ function copyMask(src: MaskInput, from: number, count: number, to: number, fn: s
 }
 
 export function maskError(fn: string, i: number, v: unknown): TypeError {
-  return new TypeError(`${fn}: mask[${i}] is ${typeof v === 'string' ? `'${v}'` : String(v)}; a mask holds 0 and 1 or booleans`);
+  // Numbers as they are; anything else by its kind, so that a boxed 1 or a BigInt 1n does not read as 1.
+  const shown = typeof v === 'string' ? `the string '${v}'` : typeof v === 'number' || v == null ? String(v) : typeof v === 'bigint' ? `the BigInt ${v}n` : `${/^[AEIOU]/i.test(describe(v)) ? 'an' : 'a'} ${describe(v)}`;
+  return new TypeError(`${fn}: mask[${i}] is ${shown}; a mask holds 0 and 1 or booleans`);
 }
 
 /**

@@ -684,9 +684,30 @@ describe('bce-wasm score: .npy files', () => {
       new RegExp(`mask-bad-${descr.slice(1)}\\.npy: row 18, column 3 \\(element 71\\): mask value 2 is not 0 or 1$`, 'm'));
   });
 
-  it('bool and uint8 predictions or targets are refused (exit 3): only a mask may be bytes', () => {
-    const u1 = npy('targets-u1.npy', Uint8Array.of(1, 0), [2]);
-    expectError(run('score', text('targets-u1-p.csv', ['0.5', '0.5']), u1), 3, /targets-u1\.npy: dtype '\|u1' is not supported .*a --mask may also be bool or uint8/);
+  it.each(['|b1', '|u1'])('%s targets (numpy bool or uint8 labels): the same loss as float32 targets of the same values', (descr) => {
+    const tag = descr.slice(1);
+    const labels = Uint8Array.from(y, (v) => (v >= 0.5 ? 1 : 0));
+    const json = (t: string) => {
+      const r = run('score', files.z, t, '--logits', '--json', '--chunk', '999');
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    const bytesTargets = npy(`targets-${tag}.npy`, labels, [N, C], { descr });
+    const out = json(bytesTargets);
+    expect(out).toEqual(json(npy(`targets-${tag}-f4.npy`, Float32Array.from(labels), [N, C])));
+    ref.expectRel(out.mean, bce.binaryCrossEntropyWithLogits(z, labels), 1e-12);
+  });
+
+  it('uint8 targets above 1 for BCELoss: the range error at the 1-based position (exit 4)', () => {
+    const t = npy('targets-u1-bad.npy', Uint8Array.of(1, 0, 7), [3], { descr: '|u1' });
+    const r = run('score', text('targets-u1-bad-p.csv', ['0.5', '0.5', '0.5']), t);
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toMatch(/targets-u1-bad\.npy: element 3/);
+  });
+
+  it('bool and uint8 predictions are refused (exit 3): only targets and a mask may be bytes', () => {
+    const u1 = npy('preds-u1.npy', Uint8Array.of(1, 0), [2]);
+    expectError(run('score', u1, text('preds-u1-y.csv', ['1', '0'])), 3, /preds-u1\.npy: dtype '\|u1' is not supported .*targets and a --mask may also be bool or uint8/);
     const i1 = npy('mask-i1.npy', Uint8Array.of(1, 0), [2], { descr: '|i1' });
     expectError(run('score', text('mask-i1-p.csv', ['0.5', '0.5']), text('mask-i1-y.csv', ['1', '0']), '--mask', i1), 3,
       /mask-i1\.npy: dtype '\|i1' is not supported \(.*bool '\|b1' or uint8 '\|u1'\)/);

@@ -61,7 +61,7 @@ function cannotRead(file: string, e: unknown): unknown {
  * Opens `file`: `.npy` by its header, anything else as comma/whitespace separated text columns.
  * Throws {@link FileError} for a file that cannot be read: missing, a directory, no permission; a
  * `.npy` file must be a regular file (it is read by position), text may come from a FIFO. With
- * `bytes` (a mask), a `.npy` file may also hold bool (`|b1`) or uint8 (`|u1`) values.
+ * `bytes` (targets, a mask), a `.npy` file may also hold bool (`|b1`) or uint8 (`|u1`) values.
  */
 export async function openSource(file: string, { bytes = false }: { bytes?: boolean } = {}): Promise<Source> {
   let info: Stats;
@@ -116,7 +116,7 @@ async function openNpy(file: string, fh: FileHandle, size: number, bytes: boolea
     }
     const type = Object.hasOwn(NPY_DTYPES, descr) ? NPY_DTYPES[descr] : undefined;
     if (type === undefined || (type.itemSize === 1 && !bytes)) {
-      const also = bytes ? ", bool '|b1' or uint8 '|u1'" : '; a --mask may also be bool or uint8';
+      const also = bytes ? ", bool '|b1' or uint8 '|u1'" : '; targets and a --mask may also be bool or uint8';
       throw new FileError(`${file}: dtype '${descr}' is not supported (little-endian float32 '<f4' or float64 '<f8'${also})`);
     }
     const { itemSize, dtype } = type;
@@ -169,7 +169,8 @@ async function openNpy(file: string, fh: FileHandle, size: number, bytes: boolea
             const f64 = new Float64Array(scratch.buffer, scratch.byteOffset, want);
             for (let i = 0; i < want; i++) into[i] = f64[i];
           } else {
-            // bool or uint8: each byte as it is (a mask's check then refuses anything but 0 and 1).
+            // bool or uint8: each byte as it is (a mask's check then refuses anything but 0 and 1, BCELoss's
+            // range check a target above 1).
             for (let i = 0; i < want; i++) into[i] = scratch[i];
           }
         }
@@ -448,7 +449,9 @@ export async function score(predictions: string, targets: string, pool: Pool, op
   const sources: Source[] = [];
   const closeAll = () => Promise.all(sources.map((s) => s.close()));
   try {
-    for (const file of [predictions, targets]) sources.push(await openSource(file));
+    // Targets and a mask may be bytes (numpy's bool or uint8 labels); predictions are floats.
+    sources.push(await openSource(predictions));
+    sources.push(await openSource(targets, { bytes: true }));
     if (options.mask) sources.push(await openSource(options.mask, { bytes: true }));
   } catch (e) {
     await closeAll();

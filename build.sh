@@ -108,8 +108,16 @@ ensure_cli wasm-pack wasm-pack "$WASM_PACK_VERSION"
 # globals that wasm-bindgen's runtime exports for its own JS glue, which this package does not use.
 BASE_FEATURES="--mvp-features --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int
   --enable-bulk-memory --enable-multivalue --enable-reference-types"
+# Where the dependencies' sources sit on this machine (Cargo's registry cache) must not end up in
+# the module: the allocator's assertion messages carry their file paths. They are mapped to /crates
+# (each registry's directory, which exists once `cargo install` above has run; rustc applies the last
+# rule that matches), so that the .wasm is the same whoever builds it, wherever Cargo's home is.
+REMAP=" --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src=/crates"
+for dir in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
+  [ -d "$dir" ] && REMAP="$REMAP --remap-path-prefix=${dir%/}=/crates"
+done
 build() { # build NAME RUSTFLAGS WASM_OPT_FEATURES...
-  local name=$1 flags=$2
+  local name=$1 flags="$2$REMAP"
   shift 2
   start
   PATH="$TOOL_PATH" RUSTC="$RUSTC" RUSTC_BOOTSTRAP=1 RUSTFLAGS="$flags" \

@@ -1,6 +1,6 @@
 // The bce-wasm score CLI end to end, through the package's bin, on generated .npy and text files.
 import { execFileSync, spawn, type ExecFileSyncOptions } from 'node:child_process';
-import { chmodSync, constants as fsConstants, copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, constants as fsConstants, copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -787,5 +787,60 @@ describe('bce-wasm score --json: NaN and infinities', () => {
     const all = bce.binaryCrossEntropyWithLogitsForwardBackward(x, t, { reduction: 'mean', mask: [0, 0, 0, 0, 0, 0], gradOutput: NaN });
     expect(all.loss).toBeNaN();
     expect(Array.from(all.grad)).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+});
+
+/** Runs a bash command line; its exit code and stderr. */
+function shell(command: string): { code: number; stderr: string } {
+  try {
+    execFileSync('bash', ['-c', command], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return { code: 0, stderr: '' };
+  } catch (e) {
+    return { code: (e as { status: number }).status, stderr: (e as { stderr: string }).stderr };
+  }
+}
+
+describe('bce-wasm score: findings of an outside test of the CLI', () => {
+  const pn = text('f-p.csv', ['0.9', '0.2', '0.7', '0.4']);
+  const yn = text('f-y.csv', ['1', '0', '1', '0']);
+
+  it('an argument beyond <predictions> <targets> is a usage error (exit 2), not ignored', () => {
+    expectError(run('score', pn, yn, yn), 2, /too many arguments/);
+    expectError(run('score', '--', pn, yn, '--json'), 2, /too many arguments/);
+  });
+
+  it("--mask '' is a file that cannot be read (exit 3), not no mask", () => {
+    expectError(run('score', pn, yn, '--mask', ''), 3, /cannot read/);
+  });
+
+  it('mask values are checked as written, before any rounding to float32: 1e-50 is not 0 (exit 4 at its position)', () => {
+    expectError(run('score', pn, yn, '--mask', text('f-m1.csv', ['1', '1e-50', '1', '1'])), 4, /f-m1\.csv:2:1: mask value 1e-50 is not 0 or 1$/m);
+    expectError(run('score', pn, yn, '--mask', text('f-m2.csv', ['1', '1', '1.00000001', '0'])), 4, /f-m2\.csv:3:1: mask value 1\.00000001 is not 0 or 1$/m);
+    const m64 = npy('f-m64.npy', Float64Array.of(1, 0, 1e-50, 1), [4]);
+    expectError(run('score', pn, yn, '--mask', m64), 4, /f-m64\.npy: element 3: mask value 1e-50 is not 0 or 1$/m);
+  });
+
+  it('a --weight beyond float32 (finite as a double) is a usage error naming it (exit 2)', () => {
+    expectError(run('score', pn, yn, '--weight', '1e39', '--reduction', 'weightedMean'), 2, /--weight .*value 1 '1e39' is beyond float32's range/);
+  });
+
+  it('a result that cannot be written to stdout: one line and exit 3, not a stack trace', () => {
+    const r = shell(`exec "${process.execPath}" "${BIN}" score "${pn}" "${yn}" > /dev/full`);
+    expect(r.code).toBe(3);
+    expect(r.stderr.trim()).toBe('bce-wasm: cannot write the result to stdout: ENOSPC');
+  });
+
+  it('--out that cannot be written whole leaves an existing file as it was and no partial file (a file size limit)', () => {
+    const n = 4096;
+    const rows = text('f-rows-p.csv', Array.from({ length: n }, (_, i) => `${(i % 9) / 10 + 0.05},0.5`));
+    const rowsY = text('f-rows-y.csv', Array.from({ length: n }, () => '1,0'));
+    const out = join(dir, 'f-old.npy');
+    writeFileSync(out, 'previous');
+    // A 1-block (512-byte) file size limit with SIGXFSZ ignored: the write fails with EFBIG.
+    const { code, stderr } = shell(`trap '' XFSZ; ulimit -f 1; exec "${process.execPath}" "${BIN}" score "${rows}" "${rowsY}" --reduction rowMean --out "${out}"`);
+    expect(code, stderr).toBe(3);
+    expect(stderr).toMatch(/f-old\.npy: cannot write/);
+    expect(readFileSync(out, 'utf8')).toBe('previous');
+    expect(readdirSync(dir).filter((f) => f.includes('f-old.npy.') && f.endsWith('.tmp'))).toEqual([]);
   });
 });

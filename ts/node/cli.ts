@@ -61,9 +61,13 @@ function numberList(name: string) {
   return (v: string): number[] => {
     const fields = v.split(',');
     const list = fields.map(parseField);
-    const bad = list.findIndex((n) => n === undefined || !Number.isFinite(n));
+    // Finite as the float32 the kernels take (1e39 is finite as a double, infinite as a float32).
+    const bad = list.findIndex((n) => n === undefined || !Number.isFinite(Math.fround(n)));
     if (bad >= 0) {
-      const field = fields[bad] === '' ? 'is empty' : `${quoted(fields[bad])} is not a finite decimal number`;
+      const field =
+        fields[bad] === '' ? 'is empty'
+        : Number.isFinite(list[bad]) ? `${quoted(fields[bad])} is beyond float32's range (about 3.4e38)`
+        : `${quoted(fields[bad])} is not a finite decimal number`;
       throw new InvalidArgumentError(`${name} must be finite numbers separated by commas (one per column, in decimal, no spaces): value ${bad + 1} ${field}`);
     }
     return list as number[];
@@ -96,6 +100,7 @@ program
   )
   .argument('<predictions>', 'probabilities in [0, 1] (or logits with --logits)')
   .argument('<targets>', 'targets in [0, 1], same shape')
+  .allowExcessArguments(false)
   .option('--logits', 'predictions are logits: BCEWithLogitsLoss instead of BCELoss')
   .option('--focal', "torchvision's sigmoid_focal_loss of the logits instead (with --logits)")
   .option('--gamma <g>', 'focal loss: the focusing exponent, a number >= 0 (default 2)', numberIn('--gamma', 0, Infinity, 'a finite number >= 0'))
@@ -218,6 +223,16 @@ function report(predictions: string, targets: string, r: Score, o: CliOptions): 
   r.perClass?.forEach((k, i) => lines.push(`class ${i}: mean ${k.mean}, sum ${k.sum}, count ${k.count}`));
   return lines.join('\n') + '\n';
 }
+
+// A result that cannot be written to stdout (closed, a full device, a pipe whose reader has gone) is
+// a one-line error with the file error's exit code, not a stack trace or a silent 0.
+let stdoutError: NodeJS.ErrnoException | undefined;
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (stdoutError !== undefined) return;
+  stdoutError = e;
+  process.stderr.write(`bce-wasm: cannot write the result to stdout: ${e.code ?? e.message}\n`);
+  process.exitCode = EXIT.file;
+});
 
 try {
   await program.parseAsync(process.argv);

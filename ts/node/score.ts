@@ -2,7 +2,8 @@
 // columns that fill reusable chunks, and the loop that feeds them to a pool in lockstep.
 
 import type { Stats } from 'node:fs';
-import { open, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { OutOfRangeError } from '../pass.js';
 import type { Pool } from './pool.js';
@@ -61,9 +62,11 @@ function cannotRead(file: string, e: unknown): unknown {
  * Opens `file`: `.npy` by its header, anything else as comma/whitespace separated text columns.
  * Throws {@link FileError} for a file that cannot be read: missing, a directory, no permission; a
  * `.npy` file must be a regular file (it is read by position), text may come from a FIFO. With
- * `bytes` (targets, a mask), a `.npy` file may also hold bool (`|b1`) or uint8 (`|u1`) values.
+ * `bytes` (targets, a mask), a `.npy` file may also hold bool (`|b1`) or uint8 (`|u1`) values. With
+ * `mask`, a value that is not exactly 0 or 1 as read (before any rounding to float32: `1e-50` would
+ * round to 0) is a {@link ValueError} at its position.
  */
-export async function openSource(file: string, { bytes = false }: { bytes?: boolean } = {}): Promise<Source> {
+export async function openSource(file: string, { bytes = false, mask = false }: { bytes?: boolean; mask?: boolean } = {}): Promise<Source> {
   let info: Stats;
   try {
     info = await stat(file);
@@ -79,7 +82,7 @@ export async function openSource(file: string, { bytes = false }: { bytes?: bool
   } catch (e) {
     throw cannotRead(file, e);
   }
-  return npy ? openNpy(file, fh, info.size, bytes) : openText(file, fh, info.isFile() ? info.size : 0);
+  return npy ? openNpy(file, fh, info.size, bytes, mask) : openText(file, fh, info.isFile() ? info.size : 0, mask);
 }
 
 /** The dtypes a .npy file may hold: numpy's descr, its size and the Source's name for it. */
@@ -92,7 +95,7 @@ const NPY_DTYPES: Record<string, { itemSize: number; dtype: 'float32' | 'float64
   '|u1': { itemSize: 1, dtype: 'uint8' },
 };
 
-async function openNpy(file: string, fh: FileHandle, size: number, bytes: boolean): Promise<Source> {
+async function openNpy(file: string, fh: FileHandle, size: number, bytes: boolean, mask: boolean): Promise<Source> {
   try {
     const head = Buffer.alloc(12);
     const { bytesRead } = await fh.read(head, 0, 12, 0);
@@ -143,6 +146,11 @@ async function openNpy(file: string, fh: FileHandle, size: number, bytes: boolea
     }
     let position = start;
     let scratch = Buffer.alloc(0);
+    const where = (index: number): string => {
+      if (shape.length < 2) return `${file}: element ${index + 1}`;
+      const c = shape[1];
+      return `${file}: row ${Math.floor(index / c) + 1}, column ${(index % c) + 1} (element ${index + 1})`;
+    };
     return {
       file,
       shape,
@@ -151,11 +159,7 @@ async function openNpy(file: string, fh: FileHandle, size: number, bytes: boolea
         return position;
       },
       bytes: size,
-      where(index: number): string {
-        if (shape.length < 2) return `${file}: element ${index + 1}`;
-        const c = shape[1];
-        return `${file}: row ${Math.floor(index / c) + 1}, column ${(index % c) + 1} (element ${index + 1})`;
-      },
+      where,
       async read(into: Float32Array): Promise<number> {
         const want = Math.min(into.length, (size - position) / itemSize);
         if (want <= 0) return 0;
@@ -168,6 +172,10 @@ async function openNpy(file: string, fh: FileHandle, size: number, bytes: boolea
           if (itemSize === 8) {
             const f64 = new Float64Array(scratch.buffer, scratch.byteOffset, want);
             for (let i = 0; i < want; i++) into[i] = f64[i];
+            if (mask) {
+              const i = f64.findIndex((v) => v !== 0 && v !== 1);
+              if (i >= 0) throw new ValueError(`${where((position - start) / itemSize + i)}: mask value ${f64[i]} is not 0 or 1`);
+            }
           } else {
             // bool or uint8: each byte as it is (a mask's check then refuses anything but 0 and 1, BCELoss's
             // range check a target above 1).
@@ -241,7 +249,7 @@ export function shown(field: string): string {
   return s.replace(/[\p{Cc}\p{Cf}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-async function openText(file: string, fh: FileHandle, size: number): Promise<Source> {
+async function openText(file: string, fh: FileHandle, size: number, mask: boolean): Promise<Source> {
   const stream = fh.createReadStream();
   const lines = createInterface({ input: stream, crlfDelay: Infinity })[Symbol.asyncIterator]();
   let line = 0;
@@ -333,6 +341,10 @@ async function openText(file: string, fh: FileHandle, size: number): Promise<Sou
           source.shape = [-1, columns];
         } else if (fields.length !== columns) {
           throw new FileError(`${file}:${line}: ${fields.length} columns, but the first data line has ${columns}`);
+        }
+        if (mask) {
+          const i = (values as number[]).findIndex((v) => v !== 0 && v !== 1);
+          if (i >= 0) throw new ValueError(`${file}:${line}:${i + 1}: mask value ${shown(fields[i])} is not 0 or 1`);
         }
         rows++;
         row = values as number[];
@@ -452,7 +464,7 @@ export async function score(predictions: string, targets: string, pool: Pool, op
     // Targets and a mask may be bytes (numpy's bool or uint8 labels); predictions are floats.
     sources.push(await openSource(predictions));
     sources.push(await openSource(targets, { bytes: true }));
-    if (options.mask) sources.push(await openSource(options.mask, { bytes: true }));
+    if (options.mask !== undefined) sources.push(await openSource(options.mask, { bytes: true, mask: true }));
   } catch (e) {
     await closeAll();
     throw e;
@@ -487,7 +499,7 @@ export async function score(predictions: string, targets: string, pool: Pool, op
       if (a === 0) break;
       const c = columns();
       if (options.weight && options.weight.length !== c) {
-        throw new FileError(`shape mismatch: --weight has ${options.weight.length} values, ${pred.file} has ${c} column${c === 1 ? '' : 's'}`);
+        throw new FileError(`shape mismatch: --weight has ${options.weight.length} value${options.weight.length === 1 ? '' : 's'}, ${pred.file} has ${c} column${c === 1 ? '' : 's'}`);
       }
       let chunkKept = a;
       if (mask && m && keep) {
@@ -592,9 +604,14 @@ export async function writeNpy(file: string, values: Float32Array): Promise<void
   head[7] = 0;
   head.writeUInt16LE(header.length, 8);
   const data = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+  // Through a file of its own beside it, renamed over `file` once complete: a write that fails (a full
+  // disk) leaves no partial file, and an existing `file` as it was.
+  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
   try {
-    await writeFile(file, Buffer.concat([head, Buffer.from(header, 'latin1'), data]));
+    await writeFile(tmp, Buffer.concat([head, Buffer.from(header, 'latin1'), data]), { flag: 'w' });
+    await rename(tmp, file);
   } catch (e) {
+    await unlink(tmp).catch(() => undefined);
     throw cannotWrite(file, e);
   }
 }

@@ -753,7 +753,7 @@ export function keptSum(c: CheckedPass, fn: string, offset: number, w: FloatInpu
     const at = offset + a;
     operandPiece(w, wAddr, w === undefined ? 0 : c.wLen, at, m, Slot.Weight, fn, 'weight');
     maskPiece(c, mAddr, at, m, fn);
-    const s = k.bce_kept_weight(opPtr, opLen, opPhase, mPtr, mPtr === 0 ? 0 : m, 0, m);
+    const s = k.bce_kept_weight(opPtr, opLen, opPhase, mPtr, m);
     if (s !== s && k.bce_status() !== 0) throw badMask(c, fn, at);
     total += s;
   }

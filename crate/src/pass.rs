@@ -3,7 +3,7 @@
 //! float64. A `Loss` says what one block of four elements computes; `run` does everything else.
 
 use crate::lanes::{Acc, M, V};
-use crate::stream::{finish, load, set_error_index, store, Bcast, BAD_INPUT, BAD_MASK, BAD_TARGET, OK};
+use crate::stream::{finish, load, load_mask, set_error_index, store, Bcast, BAD_INPUT, BAD_MASK, BAD_TARGET, OK};
 
 /// `what` bits of a loss call.
 /// Sum the element losses in float64; the kernel returns the sum.
@@ -262,20 +262,10 @@ unsafe fn quad<K: Loss, const L: bool, const G: bool, const X: bool>(
     let r1 = loss.block::<L, G>(x1, sy(y1), w1, g1, d);
     let r2 = loss.block::<L, G>(x2, sy(y2), w2, g2, d);
     let r3 = loss.block::<L, G>(x3, sy(y3), w3, g3, d);
-    let mut put = |(l, gr): (V, V), keep: M, o: usize| {
-        if L {
-            let l = if X { l.keep(keep) } else { l };
-            acc.add(l);
-            store::<false>(l, p.loss_out, (i + o) & mask, 4);
-        }
-        if G {
-            store::<false>(if X { gr.keep(keep) } else { gr }, p.grad_out, (i + o) & gmask, 4);
-        }
-    };
-    put(r0, m0, 0);
-    put(r1, m1, 4);
-    put(r2, m2, 8);
-    put(r3, m3, 12);
+    put::<L, G, X, false>(p, acc, r0, m0, i + 0, 4, mask, gmask);
+    put::<L, G, X, false>(p, acc, r1, m1, i + 4, 4, mask, gmask);
+    put::<L, G, X, false>(p, acc, r2, m2, i + 8, 4, mask, gmask);
+    put::<L, G, X, false>(p, acc, r3, m3, i + 12, 4, mask, gmask);
     true
 }
 
@@ -314,18 +304,8 @@ unsafe fn pair<K: Loss, const L: bool, const G: bool, const X: bool>(
     let sy = |y: V| sm.apply(y);
     let r0 = loss.block::<L, G>(x0, sy(y0), w0, g0, d);
     let r1 = loss.block::<L, G>(x1, sy(y1), w1, g1, d);
-    let mut put = |(l, gr): (V, V), keep: M, o: usize| {
-        if L {
-            let l = if X { l.keep(keep) } else { l };
-            acc.add(l);
-            store::<false>(l, p.loss_out, (i + o) & mask, 4);
-        }
-        if G {
-            store::<false>(if X { gr.keep(keep) } else { gr }, p.grad_out, (i + o) & gmask, 4);
-        }
-    };
-    put(r0, m0, 0);
-    put(r1, m1, 4);
+    put::<L, G, X, false>(p, acc, r0, m0, i + 0, 4, mask, gmask);
+    put::<L, G, X, false>(p, acc, r1, m1, i + 4, 4, mask, gmask);
     true
 }
 
@@ -370,7 +350,26 @@ unsafe fn step<K: Loss, const L: bool, const G: bool, const X: bool, const TAIL:
     }
     let w = p.w.next();
     let g = if G { p.g.next() } else { V::splat(1.0) };
-    let (l, gr) = loss.block::<L, G>(x, sm.apply(y), w, g, d);
+    put::<L, G, X, TAIL>(p, acc, loss.block::<L, G>(x, sm.apply(y), w, g, d), keep, i, k, mask, gmask);
+    OK
+}
+
+/// The results `(loss, grad)` of the block of `k` elements at `i` (`k = 4` unless `TAIL`): the loss
+/// added to the sum and stored, the gradient stored, each where asked for (`L`, `G`) and zero where
+/// the mask (`X`) does not `keep` the element. `mask`/`gmask` send an output not asked for to its
+/// scratch block (see `run`).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn put<const L: bool, const G: bool, const X: bool, const TAIL: bool>(
+    p: &Pass,
+    acc: &mut Acc,
+    (l, gr): (V, V),
+    keep: M,
+    i: usize,
+    k: usize,
+    mask: usize,
+    gmask: usize,
+) {
     if L {
         let l = if X { l.keep(keep) } else { l };
         acc.add(if TAIL { l.keep(M::first_lanes(k)) } else { l });
@@ -378,24 +377,5 @@ unsafe fn step<K: Loss, const L: bool, const G: bool, const X: bool, const TAIL:
     }
     if G {
         store::<TAIL>(if X { gr.keep(keep) } else { gr }, p.grad_out, i & gmask, k);
-    }
-    OK
-}
-
-/// The mask lanes of elements `i..i + k` (`k = 4` unless `TAIL`): kept (byte not 0) and bad (byte
-/// above 1); a partial block reads its `k` bytes only (the lanes past them are neither).
-///
-/// # Safety
-/// `m` holds `i + k` bytes.
-#[inline(always)]
-unsafe fn load_mask<const TAIL: bool>(m: *const u8, i: usize, k: usize) -> (M, M) {
-    if TAIL {
-        let mut b = [0u8; 4];
-        for (j, b) in b.iter_mut().enumerate().take(k) {
-            *b = *m.add(i + j);
-        }
-        M::load_bytes(b.as_ptr())
-    } else {
-        M::load_bytes(m.add(i))
     }
 }

@@ -93,61 +93,6 @@ impl Bcast {
     }
 }
 
-/// A 0/1 byte mask of period `len`, broadcast like `Bcast` (`len = 0`: absent, every element kept).
-/// Each read gives four lanes `(keep, bad)`: `keep` for a non-zero byte, `bad` for a byte above 1.
-pub struct Bytes {
-    ptr: *const u8,
-    len: usize,
-    pos: usize,
-    splat: (M, M),
-}
-
-impl Bytes {
-    /// # Safety
-    /// `ptr` must point to `len` readable bytes when `len > 0`.
-    #[inline(always)]
-    pub unsafe fn new(ptr: *const u8, len: usize, phase: usize) -> Bytes {
-        let splat = match len {
-            0 => (M::first_lanes(4), M::first_lanes(0)),
-            _ => {
-                let b = [*ptr; 4];
-                M::load_bytes(b.as_ptr())
-            }
-        };
-        let pos = if len == 0 { 0 } else { phase % len };
-        Bytes { ptr, len, pos, splat }
-    }
-
-    /// The next four lanes (wrapping around past the end, as `Bcast::next`).
-    #[inline(always)]
-    pub fn next(&mut self) -> (M, M) {
-        if self.len <= 1 {
-            return self.splat;
-        }
-        // SAFETY: pos < len always holds, and every index read below is reduced below len.
-        unsafe {
-            if self.pos + 4 <= self.len {
-                let v = M::load_bytes(self.ptr.add(self.pos));
-                self.pos += 4;
-                if self.pos == self.len {
-                    self.pos = 0;
-                }
-                v
-            } else {
-                let mut a = [0u8; 4];
-                for slot in a.iter_mut() {
-                    *slot = *self.ptr.add(self.pos);
-                    self.pos += 1;
-                    if self.pos == self.len {
-                        self.pos = 0;
-                    }
-                }
-                M::load_bytes(a.as_ptr())
-            }
-        }
-    }
-}
-
 /// Status codes returned by the kernels that check their input.
 pub const OK: u32 = 0;
 /// An element of the input is outside [0, 1] or NaN; its index is in `bce_error_index()`.
@@ -239,25 +184,27 @@ pub unsafe fn map_small(x: *const f32, out: *mut f32, n: usize, f: fn(V) -> V) {
     }
 }
 
-/// The float64 sum of `w[i]` (1 without a weight) over the `n` elements that `m` keeps (all without
-/// a mask): the divisor of a masked `'mean'` (a count) or of `'weightedMean'`. It reads the weight and the mask only, never the data, so a fused pass can know
-/// its gradient's divisor before it starts. Operands as for the loss kernels. Returns the sum, or
-/// NaN with `bce_status()` `BAD_MASK` for a mask byte above 1 (index in `bce_error_index()`).
+/// The float64 sum of `w[i]` (1 without a weight) over the `n` elements that the mask at `m` keeps
+/// (one byte per element, as the loss kernels read it; 0: no mask, all kept): the divisor of a masked
+/// `'mean'` (a count) or of `'weightedMean'`. It reads the weight and the mask only, never the data,
+/// so a fused pass can know its gradient's divisor before it starts. The weight as for the loss
+/// kernels. Returns the sum, or NaN with `bce_status()` `BAD_MASK` for a mask byte above 1 (index in
+/// `bce_error_index()`).
 ///
 /// # Safety
-/// `w` and `m` point to `w_len` floats and `m_len` bytes.
+/// `w` points to `w_len` floats, `m` (if not 0) to `n` bytes.
 #[wasm_bindgen]
-pub unsafe fn bce_kept_weight(w: usize, w_len: usize, w_phase: usize, m: usize, m_len: usize, m_phase: usize, n: usize) -> f64 {
+pub unsafe fn bce_kept_weight(w: usize, w_len: usize, w_phase: usize, m: usize, n: usize) -> f64 {
+    let m = m as *const u8;
     // The two common cases read their operand straight through: a mask without a weight (a masked
-    // 'mean': the count of its 1 bytes, eight at a time) and a weight without a mask
-    // ('weightedMean': the same lanes added in the same order as below, so the same sum); both
-    // where the `n` elements lie in one stretch of the operand. Anything else, and a mask byte
-    // above 1 (whose index the loop below finds), takes the general loop.
-    if w_len == 0 && m_len > 1 && m_phase % m_len + n <= m_len {
-        if let Some(count) = count_ones(m as *const u8, m_phase % m_len, n) {
+    // 'mean': the count of its 1 bytes, eight at a time) and a weight without a mask that lies in one
+    // stretch ('weightedMean': the same lanes added in the same order as below, so the same sum).
+    // Anything else, and a mask byte above 1 (whose index the loop below finds), takes the general loop.
+    if w_len == 0 && !m.is_null() {
+        if let Some(count) = count_ones(m, n) {
             return finish(OK, count as f64);
         }
-    } else if m_len == 0 && w_len > 1 && w_phase % w_len + n <= w_len {
+    } else if m.is_null() && w_len > 1 && w_phase % w_len + n <= w_len {
         let p = (w as *const f32).add(w_phase % w_len);
         let mut acc = Acc::zero();
         let mut i = 0;
@@ -271,13 +218,18 @@ pub unsafe fn bce_kept_weight(w: usize, w_len: usize, w_phase: usize, m: usize, 
         return finish(OK, acc.total());
     }
     let mut wb = Bcast::new(w as *const f32, w_len, w_phase, 1.0);
-    let mut mb = Bytes::new(m as *const u8, m_len, m_phase);
     let mut acc = Acc::zero();
     let mut i = 0;
     while i < n {
         let k = if n - i < 4 { n - i } else { 4 };
         let valid = M::first_lanes(k);
-        let (keep, bad) = mb.next();
+        let (keep, bad) = if m.is_null() {
+            (valid, M::first_lanes(0))
+        } else if k == 4 {
+            load_mask::<false>(m, i, 4)
+        } else {
+            load_mask::<true>(m, i, k)
+        };
         let bad = bad & valid;
         if bad.any() {
             let mut lane = 0;
@@ -293,13 +245,31 @@ pub unsafe fn bce_kept_weight(w: usize, w_len: usize, w_phase: usize, m: usize, 
     finish(OK, acc.total())
 }
 
-/// The number of 1 bytes among the `n` bytes at `m + at`, or None if one of them is above 1.
+/// The mask lanes of elements `i..i + k` (`k = 4` unless `TAIL`) of a mask of one byte per element:
+/// kept (byte not 0) and bad (byte above 1); a partial block reads its `k` bytes only (the lanes past
+/// them are neither).
 ///
 /// # Safety
-/// `m + at` points to `n` readable bytes.
+/// `m` holds `i + k` bytes.
 #[inline(always)]
-unsafe fn count_ones(m: *const u8, at: usize, n: usize) -> Option<usize> {
-    let p = m.add(at);
+pub unsafe fn load_mask<const TAIL: bool>(m: *const u8, i: usize, k: usize) -> (M, M) {
+    if TAIL {
+        let mut b = [0u8; 4];
+        for (j, b) in b.iter_mut().enumerate().take(k) {
+            *b = *m.add(i + j);
+        }
+        M::load_bytes(b.as_ptr())
+    } else {
+        M::load_bytes(m.add(i))
+    }
+}
+
+/// The number of 1 bytes among the `n` bytes at `p`, or None if one of them is above 1.
+///
+/// # Safety
+/// `p` points to `n` readable bytes.
+#[inline(always)]
+unsafe fn count_ones(p: *const u8, n: usize) -> Option<usize> {
     let mut count = 0;
     let mut above = 0;
     let mut i = 0;

@@ -315,12 +315,19 @@ pub fn map(f: Map, x: &[f32], in_place: bool) -> (Vec<f32>, bool) {
 pub fn kept_weight(weight: Option<&[f32]>, weight_phase: usize, mask: Option<&[u8]>, mask_phase: usize, n: usize) -> (u32, f64, Option<usize>) {
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let (w, w_len) = opt(weight);
-    let (m, m_len) = mask.map_or((core::ptr::null(), 0), |m| (m.as_ptr(), m.len()));
-    // SAFETY: the operands are slices of their stated lengths.
-    let sum = unsafe { stream::bce_kept_weight(w as usize, w_len, weight_phase, m as usize, m_len, mask_phase, n) };
+    // The mask as the facade passes it: one byte per element, from its phase.
+    let m = mask.map(|m| expand(m, mask_phase, n));
+    let m = m.as_ref().map_or(core::ptr::null(), |m| m.as_ptr());
+    // SAFETY: the operands are slices of their stated lengths (the mask of n bytes).
+    let sum = unsafe { stream::bce_kept_weight(w as usize, w_len, weight_phase, m as usize, n) };
     let status = stream::bce_status();
     let index = if status == BAD_MASK { Some(stream::bce_error_index()) } else { None };
     (status, sum, index)
+}
+
+/// `n` bytes of the broadcast mask `m` from index `phase`, one per element (as ts/pass.ts expands it).
+fn expand(m: &[u8], phase: usize, n: usize) -> Vec<u8> {
+    (0..n).map(|i| m[(phase + i) % m.len()]).collect()
 }
 
 /// The mask as the loss kernels read it, one byte per element (as ts/pass.ts expands a broadcast
@@ -328,7 +335,7 @@ pub fn kept_weight(weight: Option<&[f32]>, weight_phase: usize, mask: Option<&[u
 fn expanded_mask(a: &Args, always: bool) -> Option<Vec<u8>> {
     let n = a.x.len();
     match a.mask {
-        Some(m) => Some((0..n).map(|i| m[(a.mask_phase + i) % m.len()]).collect()),
+        Some(m) => Some(expand(m, a.mask_phase, n)),
         None if always => Some(vec![1; n]),
         None => None,
     }

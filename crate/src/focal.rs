@@ -28,52 +28,51 @@ struct Focal {
     int_gamma: u32,
 }
 
-/// `u^k` by squaring (k multiplications at most 2 log2 k, each rounding once).
-#[inline(always)]
-fn powi(u: V, mut k: u32) -> V {
-    let mut r = V::splat(1.0);
-    let mut b = u;
-    while k > 0 {
-        if k & 1 == 1 {
-            r = r * b;
-        }
-        k >>= 1;
-        if k > 0 {
-            b = b * b;
-        }
-    }
-    r
+/// The part of a block before the power of `u` (see the module comment).
+struct Pre {
+    s: V,
+    sc: V,
+    ce: V,
+    u: V,
 }
 
-impl Loss for Focal {
-    const PAD_INPUT: f32 = 0.0;
-    const PAD_TARGET: f32 = 0.0;
-    const CHECKS: bool = false;
-
+impl Focal {
     #[inline(always)]
-    fn block<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V) {
-        let one = V::splat(1.0);
-        let zero = V::splat(0.0);
+    fn pre(x: V, y: V) -> Pre {
         let logistic = Logistic::of(x);
         let s = logistic.sigmoid();
         let sc = logistic.sigmoid_neg();
-        let ce = core_loss::<false>(&logistic, x, y, one);
-        let one_y = one - y;
-        let u = s * one_y + sc * y;
+        let ce = core_loss::<false>(&logistic, x, y, V::splat(1.0));
+        let u = s * (V::splat(1.0) - y) + sc * y;
+        Pre { s, sc, ce, u }
+    }
+
+    /// `(u^gamma, u^(gamma - 1))`: by multiplications for an integral gamma (a few ulps), else
+    /// exp(gamma log u) and its quotient by u (whose error grows with |gamma log u|). (The value for
+    /// gamma = 0 is replaced by 1 in `post`.)
+    #[inline(always)]
+    fn power_int(&self, u: V) -> (V, V) {
+        // (The second power, unused, is dropped by the compiler.)
+        let f1 = powi2(u, u, self.int_gamma - 1).0;
+        (f1 * u, f1)
+    }
+
+    #[inline(always)]
+    fn power_real(&self, u: V) -> (V, V) {
+        let f = exp(V::splat(self.gamma) * log(u));
+        (f, f / u)
+    }
+
+    #[inline(always)]
+    fn post<const L: bool, const G: bool>(&self, p: Pre, (f, f1): (V, V), y: V, w: V, g: V, d: V) -> (V, V) {
+        let one = V::splat(1.0);
+        let zero = V::splat(0.0);
+        let Pre { s, sc, ce, u } = p;
         let gamma = V::splat(self.gamma);
         let gamma_zero = gamma.eq(zero);
-        // u^gamma and u^(gamma - 1): by multiplications for an integral gamma (a few ulps), else
-        // exp(gamma log u) and its quotient by u (whose error grows with |gamma log u|).
-        let (f, f1) = if self.int_gamma > 0 {
-            let f1 = powi(u, self.int_gamma - 1);
-            (f1 * u, f1)
-        } else {
-            let f = exp(gamma * log(u));
-            (f, f / u)
-        };
         let f = V::select(gamma_zero, one, f);
         let alpha = V::splat(self.alpha);
-        let a = V::select(alpha.ge(zero), alpha * y + (one - alpha) * one_y, one);
+        let a = V::select(alpha.ge(zero), alpha * y + (one - alpha) * (one - y), one);
         let loss = if L { ce * f * a * w } else { one };
         let grad = if G {
             let sy = s - y;
@@ -89,6 +88,57 @@ impl Loss for Focal {
             one
         };
         (loss, grad)
+    }
+}
+
+/// `(u^k, v^k)` by squaring (k multiplications at most 2 log2 k, each rounding once), the two
+/// side by side in one loop.
+#[inline(always)]
+fn powi2(u: V, v: V, mut k: u32) -> (V, V) {
+    let (mut r, mut q) = (V::splat(1.0), V::splat(1.0));
+    let (mut b, mut c) = (u, v);
+    while k > 0 {
+        if k & 1 == 1 {
+            r = r * b;
+            q = q * c;
+        }
+        k >>= 1;
+        if k > 0 {
+            b = b * b;
+            c = c * c;
+        }
+    }
+    (r, q)
+}
+
+impl Loss for Focal {
+    const PAD_INPUT: f32 = 0.0;
+    const PAD_TARGET: f32 = 0.0;
+    const CHECKS: bool = false;
+
+    #[inline(always)]
+    fn block<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V) {
+        let p = Focal::pre(x, y);
+        let f = if self.int_gamma > 0 { self.power_int(p.u) } else { self.power_real(p.u) };
+        self.post::<L, G>(p, f, y, w, g, d)
+    }
+
+    /// Both blocks up to `u`, one branch on gamma for both powers, then both the rest: two
+    /// straight lines of two blocks each (for the CPU to overlap and scripts/schedule-loops.mjs to
+    /// interleave) instead of four lines of one.
+    #[inline(always)]
+    fn block2<const L: bool, const G: bool>(&mut self, a: (V, V, V, V), b: (V, V, V, V), d: V) -> ((V, V), (V, V)) {
+        let pa = Focal::pre(a.0, a.1);
+        let pb = Focal::pre(b.0, b.1);
+        let (fa, fb) = if self.int_gamma > 0 {
+            let (fa1, fb1) = powi2(pa.u, pb.u, self.int_gamma - 1);
+            ((fa1 * pa.u, fa1), (fb1 * pb.u, fb1))
+        } else {
+            (self.power_real(pa.u), self.power_real(pb.u))
+        };
+        let ra = self.post::<L, G>(pa, fa, a.1, a.2, a.3, d);
+        let rb = self.post::<L, G>(pb, fb, b.1, b.2, b.3, d);
+        (ra, rb)
     }
 
     #[inline(always)]

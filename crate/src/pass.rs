@@ -38,6 +38,14 @@ pub trait Loss {
     fn block<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V);
     /// Lanes of the input and of the target that are out of range (only when `CHECKS`).
     fn bad(x: V, y: V) -> (M, M);
+    /// Two blocks, `(x, y, w, g)` each, for `pair`: `block` twice unless the loss overrides it
+    /// (the focal loss branches once for both, so that their straight-line parts stay side by side).
+    #[inline(always)]
+    fn block2<const L: bool, const G: bool>(&mut self, a: (V, V, V, V), b: (V, V, V, V), d: V) -> ((V, V), (V, V)) {
+        let r0 = self.block::<L, G>(a.0, a.1, a.2, a.3, d);
+        let r1 = self.block::<L, G>(b.0, b.1, b.2, b.3, d);
+        (r0, r1)
+    }
 }
 
 /// Pointers and lengths of one call, as the C ABI receives them.
@@ -302,8 +310,7 @@ unsafe fn pair<K: Loss, const L: bool, const G: bool, const X: bool>(
     let w1 = p.w.next();
     let (g0, g1) = if G { (p.g.next(), p.g.next()) } else { (V::splat(1.0), V::splat(1.0)) };
     let sy = |y: V| sm.apply(y);
-    let r0 = loss.block::<L, G>(x0, sy(y0), w0, g0, d);
-    let r1 = loss.block::<L, G>(x1, sy(y1), w1, g1, d);
+    let (r0, r1) = loss.block2::<L, G>((x0, sy(y0), w0, g0), (x1, sy(y1), w1, g1), d);
     put::<L, G, X, false>(p, acc, r0, m0, i + 0, 4, mask, gmask);
     put::<L, G, X, false>(p, acc, r1, m1, i + 4, 4, mask, gmask);
     true

@@ -9,14 +9,16 @@
 // blocks of a loop iteration overlap little. (Turbofan, Node 20's compiler, schedules itself.)
 //
 // In each loss kernel (`--exports NAME[:K],...`, default DEFAULT_EXPORTS below: the two plain
-// kernels and the two kernels of the options), the longest run of simple statements in a loop
-// (`local.set`, stores; the operations in them pure arithmetic, loads, `local.get`/`tee`): the fused
-// forward+backward loop, which the loss alone also runs. Only that one (`K`, default
-// `--per-function 1`) and only there: scheduled code is about twice the size gzipped, and
-// test/web-entry.test.ts allows the default entry 40 KiB. Measured costs (gzipped): the plain
-// kernels' gradient-only loops 695 B, the options' loops 1,364 B, the focal loss's 318 B (its line
-// is cut short by the branch on gamma, so scheduling gains little there). Runs under `--min-ops`
-// (default 64) operations are left alone.
+// kernels, the two kernels of the options and the focal loss's), the longest run of simple
+// statements in a loop (`local.set`, stores; the operations in them pure arithmetic, loads,
+// `local.get`/`tee`) that every iteration runs, i.e. not inside an `if` of the loop: the fused
+// forward+backward loop, which the loss alone also runs; in the focal loss, the two blocks of a
+// pair up to the branch on gamma (the branch's non-integral side, exp and log of both, is longer but
+// runs for non-integral gamma only). Only that one (`K`, default `--per-function 1`) and only there:
+// scheduled code is about twice the size gzipped, and test/web-entry.test.ts allows the default
+// entry 40 KiB. Measured costs (gzipped): the plain kernels' gradient-only loops 695 B, the options'
+// loops 1,364 B, the focal loss's 560 B (its non-integral side would cost about 800 B more). Runs
+// under `--min-ops` (default 64) operations are left alone.
 //  1. flatten: every operation's result goes to a local of its own, in evaluation order;
 //  2. rename locals that the run sets more than once (all but the last set), so that only true
 //     dependencies remain: a value's uses after its definition, stores in order with every other
@@ -43,8 +45,8 @@ const option = (name, fallback) => (args.includes(name) ? Number(args[args.index
 const MIN_OPS = option('--min-ops', 64);
 const WINDOW = option('--window', 480);
 const PER_FUNCTION = option('--per-function', 1);
-const DEFAULT_EXPORTS = 'bce_binary_cross_entropy,bce_binary_cross_entropy_with_logits,bce_binary_cross_entropy_options,bce_binary_cross_entropy_with_logits_options';
-// The functions to schedule, by export name: the two loss kernels.
+const DEFAULT_EXPORTS = 'bce_binary_cross_entropy,bce_binary_cross_entropy_with_logits,bce_binary_cross_entropy_options,bce_binary_cross_entropy_with_logits_options,bce_sigmoid_focal_loss';
+// The functions to schedule, by export name: the loss kernels.
 // `NAME:K` schedules the K longest runs of that one (default `--per-function`).
 const EXPORT_RUNS = new Map(
   (args.includes('--exports') ? args[args.indexOf('--exports') + 1] : DEFAULT_EXPORTS)
@@ -380,16 +382,16 @@ function scheduleFunction(module, func, count, stats) {
     }
   }
 
-  /** The runs of simple statements in loops: { block, stmts, ops }. */
+  /** The runs of simple statements in loops: { block, stmts, ops, cond } (cond: inside an `if` of the loop). */
   const runs = [];
 
-  /** Collects the runs of simple statements in the children of `block`. */
-  function collectRuns(block) {
+  /** Collects the runs of simple statements in the children of `block` (`cond`: inside an `if` of a loop). */
+  function collectRuns(block, cond) {
     const count = B.Block.getNumChildren(block);
     let run = [];
     let ops = { n: 0 };
     const flush = () => {
-      if (run.length && ops.n >= MIN_OPS) runs.push({ block, stmts: run, ops: ops.n });
+      if (run.length && ops.n >= MIN_OPS) runs.push({ block, stmts: run, ops: ops.n, cond });
       run = [];
       ops = { n: 0 };
     };
@@ -400,17 +402,17 @@ function scheduleFunction(module, func, count, stats) {
       else {
         ops.n = before;
         flush();
-        walk(c, true);
+        walk(c, true, cond);
       }
     }
     flush();
   }
 
-  /** Finds the blocks inside loops and collects their runs. */
-  function walk(e, inLoop) {
+  /** Finds the blocks inside loops and collects their runs (`cond`: below an `if` inside a loop). */
+  function walk(e, inLoop, cond = false) {
     const cls = classOf(e);
     if (cls === 'Block') {
-      if (inLoop) return collectRuns(e);
+      if (inLoop) return collectRuns(e, cond);
       const count = B.Block.getNumChildren(e);
       for (let i = 0; i < count; i++) walk(B.Block.getChildAt(e, i), false);
       return;
@@ -420,12 +422,13 @@ function scheduleFunction(module, func, count, stats) {
       if (classOf(body) !== 'Block') B.Loop.setBody(e, module.block(null, [body], B.getExpressionType(body)));
       return walk(B.Loop.getBody(e), true);
     }
-    forEachChild(e, (child) => walk(child, inLoop));
+    forEachChild(e, (child) => walk(child, inLoop, cond || (inLoop && cls === 'If')));
   }
 
   walk(B.Function.getBody(func), false);
-  // The longest run of each function only (in the loss kernels: the fused forward+backward loop).
-  const chosen = runs.sort((x, y) => y.ops - x.ops).slice(0, count);
+  // The longest run of each function only (in the loss kernels: the fused forward+backward loop),
+  // runs that every iteration executes before those inside an `if` of the loop.
+  const chosen = runs.sort((x, y) => x.cond - y.cond || y.ops - x.ops).slice(0, count);
   for (const { block, stmts, ops } of chosen) {
     const children = [];
     for (let i = 0; i < B.Block.getNumChildren(block); i++) children.push(B.Block.getChildAt(block, i));
@@ -437,6 +440,9 @@ function scheduleFunction(module, func, count, stats) {
     stats.runs++;
     stats.ops += ops;
     if (args.includes('--report')) console.log(`  ${B.getFunctionInfo(func).name}: run of ${ops} operations`);
+  }
+  if (args.includes('--report')) {
+    for (const r of runs.slice(count)) console.log(`  (not scheduled: a run of ${r.ops} operations${r.cond ? ', inside an if' : ''})`);
   }
   // Drop the locals that coalescing left unused (V8's baseline compiler zeroes every declared local
   // on entry) and number the most used first (one-byte indices).

@@ -182,6 +182,24 @@ describe('the focal loss', () => {
     const g = bce.sigmoidFocalLossBackward([200, -200], [1, 0], { gamma: 0.5 });
     expect(g).toEqual(new Float32Array([-0, 0]).map(Math.abs));
   });
+
+  it("at x = +-inf torchvision's values: loss NaN or inf, gradient NaN for gamma > 0 (autograd of a NaN ce), the logits loss's for gamma 0", () => {
+    // torchvision 0.29.2 with torch 2.15 (sigmoid_focal_loss, reduction 'none', autograd), for alpha 0.25 and -1 alike.
+    const x = [-Infinity, Infinity, -Infinity, Infinity, -Infinity, Infinity, -Infinity, Infinity, -30, 30];
+    const y = [0, 1, 1, 0, 0, 1, 1, 0, 0, 1];
+    for (const alpha of [0.25, -1]) {
+      const a1 = alpha < 0 ? 1 : 0.25;
+      const a0 = alpha < 0 ? 1 : 0.75;
+      for (const gamma of [0.5, 1, 2, 2.5, 64]) {
+        const r = bce.sigmoidFocalLossForwardBackward(x, y, { gamma, alpha });
+        expect(Array.from(r.loss as Float32Array).slice(0, 8), `gamma ${gamma}`).toEqual([NaN, NaN, NaN, Infinity, NaN, NaN, NaN, Infinity]);
+        expect(Array.from(r.grad).slice(0, 8), `gamma ${gamma}`).toEqual(Array(8).fill(NaN));
+        expect(Number.isFinite(r.grad[8]) && Number.isFinite(r.grad[9]), `gamma ${gamma}`).toBe(true);
+      }
+      const r0 = bce.sigmoidFocalLossForwardBackward(x, y, { gamma: 0, alpha });
+      expect(Array.from(r0.grad).slice(0, 4)).toEqual([0, 0, -a1, a0]);
+    }
+  });
 });
 
 describe('chunks: the pool and the accumulator equal one call', () => {

@@ -12,7 +12,8 @@
 //! squarings for an integral gamma up to 64 (a few ulps), exactly 1 for gamma = 0, else
 //! `exp(gamma log u)`, whose relative error grows as |gamma log u| 2^-24. Where autograd is not
 //! finite, at `u = 0` (p_t = 1 in float32) for gamma < 1, the second term is taken as its limit 0
-//! (ce is 0 there too).
+//! (ce is 0 there too); at x = +-inf, where PyTorch's ce is NaN, the gradient is NaN for every
+//! gamma > 0, as autograd's (for gamma = 0 it is the logits loss's, 0 or -+1).
 //! With `gamma = 0` and `alpha < 0` the loss and gradient are the logits loss's, bit for bit.
 
 use crate::bce_with_logits::core_loss;
@@ -81,7 +82,9 @@ impl Focal {
             // where du is 0 (|x| huge, y = 1/2) the product is 0 before it meets a ce or a gamma that
             // would overflow (`gamma * ce` first made inf * 0 = NaN where autograd is finite).
             let term = du * f1 * ce * gamma;
-            let term = V::select(u.eq(zero), zero, term);
+            // At u = 0 the term's limit, 0 (where autograd has 0 * inf for gamma < 1), unless ce is
+            // NaN (x = +-inf: PyTorch's ce is NaN there, and so is autograd's gradient).
+            let term = V::select(u.eq(zero) & ce.eq(ce), zero, term);
             let core = V::select(gamma_zero, sy, f * sy + term) * a;
             g * core * w / d
         } else {

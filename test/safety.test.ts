@@ -355,7 +355,7 @@ describe("an outside tester's second round", () => {
     const vc = c.view;
     const big = bce.createBuffer(5_000_000);
     expect(va.length).toBe(0); // the growth happened
-    expect(() => bce.binaryCrossEntropy(va, vc)).toThrowError(/binaryCrossEntropy: input is a view of WebAssembly memory from before the memory grew/);
+    expect(() => bce.binaryCrossEntropy(va, vc)).toThrowError(/binaryCrossEntropy: input is a view of a detached ArrayBuffer \(WebAssembly memory from before the memory grew/);
     expect(() => bce.sigmoid(a.view, va as Float32Array)).toThrowError(TypeError);
     expect(bce.binaryCrossEntropy(a.view, c.view)).toBeCloseTo(Math.LN2, 6);
     for (const b of [a, c, big]) b.free();
@@ -409,5 +409,125 @@ describe('the pool checks outputs before it splits a call', () => {
     } finally {
       await pool.close();
     }
+  });
+});
+
+describe("an outside tester's third round: what a typed array, a WasmBuffer or an options object says about itself", () => {
+  /** A WasmBuffer of 7s right after the scratch, to see any write that overruns. */
+  function victim(): bce.WasmBuffer {
+    const v = bce.createBuffer(100_000);
+    v.view.fill(7);
+    return v;
+  }
+  const untouched = (v: bce.WasmBuffer) => v.view.every((e) => e === 7);
+
+  it("a typed array's own length, buffer and offset count, not its getters or own properties (a lie overran the scratch)", () => {
+    class Short extends Float32Array {
+      get length() {
+        return 3;
+      }
+    }
+    class Long extends Float32Array {
+      get length() {
+        return 10;
+      }
+    }
+    class Elsewhere extends Float32Array {
+      get byteOffset() {
+        return 0;
+      }
+      get buffer() {
+        return bce.wasmMemory().buffer;
+      }
+      subarray(): Float32Array {
+        return new Float32Array(1_000_000);
+      }
+    }
+    const redefined = new Float32Array(50_000).fill(0.5);
+    Object.defineProperty(redefined, 'length', { value: 3 });
+    const v = victim();
+    const honest = new Float32Array(50_000).fill(0.5);
+    const target = new Float32Array(50_000).fill(1);
+    for (const x of [new Short(50_000).fill(0.5), redefined, new Elsewhere(50_000).fill(0.5)]) {
+      expect(bce.sigmoid(x)).toEqual(bce.sigmoid(honest));
+      expect(bce.binaryCrossEntropy(x, target)).toBe(bce.binaryCrossEntropy(honest, target));
+      expect(bce.binaryCrossEntropyWithLogitsForwardBackward(x, target, { reduction: 'none', weight: x })).toEqual(
+        bce.binaryCrossEntropyWithLogitsForwardBackward(honest, target, { reduction: 'none', weight: honest }),
+      );
+      const b = bce.createBuffer(x);
+      expect(b.length).toBe(50_000);
+      expect(b.view.every((e) => e === 0.5)).toBe(true);
+      b.free();
+    }
+    // Shorter than it says: its own 3 elements, not 10 read from stale scratch.
+    const three = new Long(3).fill(0.5);
+    expect(bce.binaryCrossEntropy(three, [1, 1, 1])).toBe(bce.binaryCrossEntropy([0.5, 0.5, 0.5], [1, 1, 1]));
+    expect(() => bce.binaryCrossEntropy(three, new Float32Array(10))).toThrowError(/length/);
+    // A mask that lies about its length.
+    const mask = new Uint8Array(50_000).fill(1);
+    Object.defineProperty(mask, 'length', { value: 2 });
+    expect(bce.binaryCrossEntropy(honest, target, { mask })).toBe(bce.binaryCrossEntropy(honest, target));
+    expect(untouched(v)).toBe(true);
+    v.free();
+  });
+
+  it("a WasmBuffer's length cannot be set (it was a plain property: the kernels then ran past the buffer)", () => {
+    const b = bce.createBuffer([0.5, 0.5]);
+    const v = victim();
+    expect(() => {
+      (b as { length: number }).length = 5000;
+    }).toThrowError(TypeError);
+    expect(b.length).toBe(2);
+    expect(Array.from(bce.sigmoid(b, b))).toEqual([0.5, 0.5].map((e) => 1 / (1 + Math.exp(-e))).map(Math.fround));
+    expect(untouched(v)).toBe(true);
+    b.free();
+    v.free();
+  });
+
+  it('options a for-in does not see (non-enumerable, inherited, getters) count on the fast path too', () => {
+    const x = new Float32Array([0.3, 0.6]);
+    const y = new Float32Array([1, 0]);
+    const opts = { reduction: 'sum' as const };
+    Object.defineProperty(opts, 'weight', { get: () => [2] });
+    const want = bce.binaryCrossEntropy(x, y, { reduction: 'sum', weight: [2] });
+    expect(want).toBeCloseTo(2 * bce.binaryCrossEntropy(x, y, { reduction: 'sum' }), 6);
+    expect(bce.binaryCrossEntropy(x, y, opts)).toBe(want);
+    expect(bce.binaryCrossEntropy(x, y, Object.create(opts))).toBe(want);
+    const X = bce.createBuffer(x);
+    const Y = bce.createBuffer(y);
+    expect(bce.binaryCrossEntropy(X, Y, opts)).toBe(want);
+    const hidden = {};
+    Object.defineProperty(hidden, 'labelSmoothing', { value: 0.2 });
+    expect(bce.binaryCrossEntropyWithLogits(X, Y, hidden)).toBe(bce.binaryCrossEntropyWithLogits(X, Y, { labelSmoothing: 0.2 }));
+    X.free();
+    Y.free();
+  });
+
+  it('createBuffer copies a view of WebAssembly memory of any type before it grows memory (it read a detached view)', () => {
+    const src = bce.createBuffer(64);
+    const made: bce.WasmBuffer[] = [];
+    let grew = false;
+    for (let i = 0; i < 100_000 && !grew; i++) {
+      const v = new Float64Array(bce.wasmMemory().buffer, src.view.byteOffset, 32).fill(0.25);
+      const b = bce.createBuffer(v);
+      made.push(b);
+      grew = v.length === 0; // this very call grew memory (and detached v)
+      if (grew) expect(Array.from(b.view)).toEqual(Array(32).fill(0.25));
+    }
+    expect(grew).toBe(true);
+    for (const b of made) b.free();
+    src.free();
+  });
+
+  it('a view of WebAssembly memory made before the library saw any growth is refused by name once detached', async () => {
+    vi.resetModules();
+    const fresh = await import('bce-wasm');
+    await fresh.init();
+    const early = new Float32Array(fresh.wasmMemory().buffer, 0, 4);
+    const bufs = [];
+    while (early.length !== 0) bufs.push(fresh.createBuffer(1 << 20));
+    expect(() => fresh.sigmoid(early)).toThrowError(/sigmoid: input is a view of a detached ArrayBuffer/);
+    expect(() => fresh.binaryCrossEntropy(early, early)).toThrowError(TypeError);
+    for (const b of bufs) b.free();
   });
 });

@@ -16,6 +16,44 @@ export type FloatOutput = WasmBuffer | Float32Array;
 
 const BYTES = 4;
 
+// Typed arrays are read through %TypedArray%.prototype's own accessors, taken here once: a subclass
+// or an own property can redefine `length`, `buffer`, `byteOffset` or `subarray`, and a length that
+// lies would make a copy overrun the scratch, a byteOffset that lies send the kernels elsewhere.
+const TYPED_ARRAY = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const accessor = (key: PropertyKey) => Object.getOwnPropertyDescriptor(TYPED_ARRAY, key)!.get as (this: unknown) => unknown;
+const TYPED_NAME = accessor(Symbol.toStringTag);
+const TYPED_LENGTH = accessor('length');
+const TYPED_BUFFER = accessor('buffer');
+const TYPED_OFFSET = accessor('byteOffset');
+const TYPED_BYTES = accessor('byteLength');
+/**
+ * The type name of a typed array (`'Float32Array'`, ...), whatever its class or own properties say;
+ * undefined for anything else (a DataView, a Proxy of a typed array, a plain array).
+ */
+export function typedName(x: unknown): string | undefined {
+  return TYPED_NAME.call(x) as string | undefined;
+}
+
+/** Whether `x` is a Float32Array (of any subclass), by its internal type. */
+export function isFloat32Array(x: unknown): x is Float32Array {
+  return TYPED_NAME.call(x) === 'Float32Array';
+}
+
+/** A typed array's element count (its own, not what a `length` getter says). */
+export function viewLength(x: ArrayBufferView): number {
+  return TYPED_LENGTH.call(x) as number;
+}
+
+/** A typed array's buffer (its own). */
+export function viewBuffer(x: ArrayBufferView): ArrayBufferLike {
+  return TYPED_BUFFER.call(x) as ArrayBufferLike;
+}
+
+/** A typed array's byte offset (its own). */
+export function viewOffset(x: ArrayBufferView): number {
+  return TYPED_OFFSET.call(x) as number;
+}
+
 /**
  * Elements per piece: arrays that are not in WebAssembly memory stream through scratch this many
  * elements at a time (16K floats: 64 KiB per operand, so input, target and outputs stay in L2 cache).
@@ -97,13 +135,31 @@ export function leave(): void {
 /** Buffers of WebAssembly memory that `memory.grow` detached: views of them are stale. */
 const retired = new WeakSet<ArrayBufferLike>();
 
-/** TypeError for a view of WebAssembly memory that a growth detached (it reads as empty). */
+/**
+ * TypeError for an empty-looking typed array whose buffer is detached: a view of WebAssembly memory
+ * from before a growth (even one taken before the library saw any growth), or of a buffer
+ * transferred elsewhere. Such a view reads as empty; it must not pass for an empty array.
+ */
 function checkNotStale(x: unknown, fn: string, arg?: string): void {
-  if (ArrayBuffer.isView(x) && retired.has(x.buffer)) {
+  if (typedName(x) === undefined) return;
+  const buffer = viewBuffer(x as ArrayBufferView);
+  if (retired.has(buffer) || isDetached(buffer)) {
     throw new TypeError(
-      `${named(fn, arg)} is a view of WebAssembly memory from before the memory grew (now detached): ` +
-        're-read buffer.view after creating buffers',
+      `${named(fn, arg)} is a view of a detached ArrayBuffer (WebAssembly memory from before the memory grew: ` +
+        're-read buffer.view after creating buffers)',
     );
+  }
+}
+
+/** Whether an ArrayBuffer is detached (`detached` where the engine has it; else a view of it cannot be made). */
+function isDetached(buffer: ArrayBufferLike): boolean {
+  const d = (buffer as { detached?: boolean }).detached;
+  if (typeof d === 'boolean') return d;
+  try {
+    new Uint8Array(buffer);
+    return false;
+  } catch {
+    return true;
   }
 }
 
@@ -141,6 +197,11 @@ const leaks =
         kernels().bce_free(ptr, bytes);
       });
 
+/** A WasmBuffer's element count (its own: see the class). */
+export let bufferLength: (b: WasmBuffer) => number;
+/** A WasmBuffer's byte address, 0 once freed (its own: see the class). */
+export let bufferAddress: (b: WasmBuffer) => number;
+
 /**
  * Each view handed out by {@link WasmBuffer.view} keeps its buffer reachable: a caller who keeps only
  * the view (or a call's result that is one) must not see the finalizer free the memory under it.
@@ -155,18 +216,29 @@ export const owners = new WeakMap<Float32Array, WasmBuffer>();
  * synchronous loop: do not rely on it.
  */
 export class WasmBuffer {
-  /** Number of float32 elements. */
-  readonly length: number;
+  // The length and the address are private, read inside the library through bufferLength and
+  // bufferAddress (never a property a caller could set or a subclass redefine: the kernels trust them).
+  #length: number;
   #ptr: number;
   #view: Float32Array | null = null;
   #token = {};
 
+  static {
+    bufferLength = (b) => b.#length;
+    bufferAddress = (b) => b.#ptr;
+  }
+
   /** @internal Use {@link createBuffer}. */
   constructor(length: number) {
     ensureScratch();
-    this.length = length;
+    this.#length = length;
     this.#ptr = allocate(length * BYTES, 'a WasmBuffer');
     leaks?.register(this, { ptr: this.#ptr, bytes: length * BYTES }, this.#token);
+  }
+
+  /** Number of float32 elements. */
+  get length(): number {
+    return this.#length;
   }
 
   /**
@@ -179,7 +251,7 @@ export class WasmBuffer {
     // A view detached by memory.grow has length 0 (as has the view of an empty buffer: re-creating
     // that one is harmless).
     if (this.#view === null || this.#view.length === 0) {
-      this.#view = new Float32Array(memoryBuffer(), this.#ptr, this.length);
+      this.#view = new Float32Array(memoryBuffer(), this.#ptr, this.#length);
       owners.set(this.#view, this);
     }
     return this.#view;
@@ -205,7 +277,7 @@ export class WasmBuffer {
   free(): void {
     if (this.#ptr === 0) return;
     leaks?.unregister(this.#token);
-    kernels().bce_free(this.#ptr, this.length * BYTES);
+    kernels().bce_free(this.#ptr, this.#length * BYTES);
     this.#ptr = 0;
     this.#view = null;
   }
@@ -219,6 +291,13 @@ export class WasmBuffer {
 if (disposeSymbol !== (Symbol as unknown as { dispose?: symbol }).dispose) {
   // Runtimes without Symbol.dispose: expose the method under the registered symbol too.
   (WasmBuffer.prototype as unknown as Record<symbol, () => void>)[disposeSymbol] = WasmBuffer.prototype.free;
+}
+
+/** A WasmBuffer's byte address; TypeError naming `fn: arg` once it is freed. */
+export function liveAddress(b: WasmBuffer, fn: string, arg?: string): number {
+  const ptr = bufferAddress(b);
+  if (ptr === 0) throw freedError(named(fn, arg));
+  return ptr;
 }
 
 /** `fn: arg`, the name of an argument in a message (built only when a message is). */
@@ -260,14 +339,20 @@ function newBuffer(lengthOrValues: number | FloatInput): WasmBuffer {
   if (n > MAX_BUFFER_LENGTH) {
     throw new RangeError(`${fn}: values has ${n} elements; a WasmBuffer holds at most ${MAX_BUFFER_LENGTH}`);
   }
-  // The source's address before the allocation, which may grow memory and detach a view of it.
+  // The source's address before the allocation, which may grow memory and detach a view of it;
+  // another typed array over WebAssembly memory is copied out first, for the same reason.
   const from = addressOf(lengthOrValues, fn, 'values');
+  let values = lengthOrValues as ArrayLike<number>;
+  if (from < 0 && homeOf(values) === WASM_MEMORY) {
+    values = new Float32Array(n);
+    copyChecked(lengthOrValues as ArrayLike<number>, 0, n, values as Float32Array, 0, fn, 'values');
+  }
   const buf = new WasmBuffer(n);
-  const to = buf.address(fn) >>> 2;
+  const to = liveAddress(buf, fn) >>> 2;
   if (from >= 0) heapF32().copyWithin(to, from >>> 2, (from >>> 2) + n);
   else {
     try {
-      copyIn(lengthOrValues as ArrayLike<number>, 0, n, to, fn, 'values');
+      copyIn(values, 0, n, to, fn, 'values');
     } catch (e) {
       buf.free(); // a bad element: the block goes back at once, not when a GC finds it
       throw e;
@@ -281,7 +366,17 @@ function newBuffer(lengthOrValues: number | FloatInput): WasmBuffer {
  * BigInt64Array included), RangeError for an array-like whose length is not a valid length.
  */
 export function lengthOf(x: unknown, fn: string, arg?: string): number {
-  if (x instanceof WasmBuffer) return x.length;
+  if (x instanceof WasmBuffer) return bufferLength(x);
+  const name = typedName(x);
+  if (name !== undefined) {
+    // Its own length, whatever a getter says (see typedName).
+    const n = viewLength(x as ArrayBufferView);
+    if (n === 0) checkNotStale(x, fn, arg);
+    if (name === 'BigInt64Array' || name === 'BigUint64Array') {
+      throw new TypeError(`${named(fn, arg)} must hold numbers, got a ${name} (convert it to Float32Array)`);
+    }
+    return n;
+  }
   if (x !== null && typeof x === 'object') {
     let n: unknown;
     try {
@@ -290,10 +385,6 @@ export function lengthOf(x: unknown, fn: string, arg?: string): number {
       throw new TypeError(`${named(fn, arg)}: its length cannot be read (${(e as Error).message})`);
     }
     if (typeof n === 'number') {
-      if (n === 0) checkNotStale(x, fn, arg);
-      if (x instanceof BigInt64Array || x instanceof BigUint64Array) {
-        throw new TypeError(`${named(fn, arg)} must hold numbers, got a ${x.constructor.name} (convert it to Float32Array)`);
-      }
       if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${named(fn, arg)}.length must be a non-negative integer, got ${n}`);
       return n;
     }
@@ -314,8 +405,8 @@ export function describe(v: unknown): string {
  * Float32Array over the module's memory, used in place), else -1. Throws for a freed WasmBuffer.
  */
 export function addressOf(x: unknown, fn: string, arg?: string): number {
-  if (x instanceof WasmBuffer) return x.address(fn, arg);
-  return x instanceof Float32Array ? addressIn(x, homeOf(x), fn, arg) : -1;
+  if (x instanceof WasmBuffer) return liveAddress(x, fn, arg);
+  return isFloat32Array(x) ? addressIn(x, homeOf(x), fn, arg) : -1;
 }
 
 /**
@@ -334,10 +425,13 @@ export function copyIn(src: ArrayLike<number>, a: number, m: number, to: number,
 export function copyChecked(
   src: ArrayLike<number>, a: number, m: number, dst: Float32Array, to: number, fn: string, arg?: string,
 ): void {
-  if (ArrayBuffer.isView(src)) {
+  const name = typedName(src);
+  if (name !== undefined) {
+    // Its own length and its own memory (`set` copies all of what it is given; a subarray could be
+    // anything a subclass makes): a Float32Array in one `set`, other types element by element.
     const t = src as unknown as Float32Array;
-    if (a === 0 && m === t.length) dst.set(t, to);
-    else if (m > SHORT) dst.set(t.subarray(a, a + m), to);
+    if (a === 0 && m === viewLength(t)) dst.set(t, to);
+    else if (m > SHORT && name === 'Float32Array') dst.set(new Float32Array(viewBuffer(t), viewOffset(t) + 4 * a, m), to);
     else for (let i = 0; i < m; i++) dst[to + i] = t[a + i];
     return;
   }
@@ -367,7 +461,7 @@ export function copyOut(slot: Slot, m: number, dst: Float32Array, a: number): vo
 
 /** Copies all of `src` into the heap from float index `to` (as {@link copyOut}: a loop when short). */
 export function copyFloats(src: Float32Array, to: number): void {
-  const m = src.length;
+  const m = viewLength(src);
   const h = heapF32();
   if (m > TINY) h.set(src, to);
   else for (let i = 0; i < m; i++) h[to + i] = src[i];
@@ -415,8 +509,8 @@ export const WASM_MEMORY: object = {};
  */
 export function homeOf(x: unknown): object | null {
   if (x instanceof WasmBuffer) return WASM_MEMORY;
-  if (!ArrayBuffer.isView(x)) return null;
-  const buffer = x.buffer;
+  if (typedName(x) === undefined) return null;
+  const buffer = viewBuffer(x as ArrayBufferView);
   return buffer === memoryBuffer() ? WASM_MEMORY : buffer;
 }
 
@@ -427,8 +521,8 @@ export function homeOf(x: unknown): object | null {
  */
 export function addressIn(x: unknown, home: object | null, fn: string, arg?: string): number {
   if (home !== WASM_MEMORY) return -1;
-  if (x instanceof WasmBuffer) return x.address(fn, arg);
-  return x instanceof Float32Array ? x.byteOffset : -1;
+  if (x instanceof WasmBuffer) return liveAddress(x, fn, arg);
+  return isFloat32Array(x) ? viewOffset(x) : -1;
 }
 
 /** How two arrays share memory (see {@link sharing}). */
@@ -456,13 +550,13 @@ export function sharing(a: unknown, aHome: object | null, b: unknown, bHome: obj
 
 /** The first byte of an array with a home: a WasmBuffer's address (-1 once freed), a view's offset. */
 function startOf(x: unknown): number {
-  if (x instanceof WasmBuffer) return x.freed ? -1 : x.bytes();
-  return (x as ArrayBufferView).byteOffset;
+  if (x instanceof WasmBuffer) return bufferAddress(x) || -1;
+  return viewOffset(x as ArrayBufferView);
 }
 
 /** The byte after an array with a home that starts at `start`. */
 function endOf(x: unknown, start: number): number {
-  return start + (x instanceof WasmBuffer ? x.length * BYTES : (x as ArrayBufferView).byteLength);
+  return start + (x instanceof WasmBuffer ? bufferLength(x) * BYTES : (TYPED_BYTES.call(x) as number));
 }
 
 /** RangeError for an output that overlaps an operand without being exactly its elements. */
@@ -492,13 +586,14 @@ export function checkOverlap(out: unknown, fn: string, arg: string, x: unknown, 
  */
 export function checkOutput(out: unknown, n: number, fn: string, arg?: string, home: object | null = homeOf(out)): number {
   if (out === undefined) return -1;
-  if (!(out instanceof WasmBuffer) && !(out instanceof Float32Array)) {
+  if (!(out instanceof WasmBuffer) && !isFloat32Array(out)) {
     throw new TypeError(`${named(fn, arg)} must be a Float32Array or a WasmBuffer, got ${describe(out)}`);
   }
   const address = addressIn(out, home, fn, arg);
-  if (out.length === 0) checkNotStale(out, fn, arg);
-  if (out.length !== n) {
-    throw new RangeError(`${named(fn, arg)} has length ${out.length} but the result has ${n} elements`);
+  const length = out instanceof WasmBuffer ? bufferLength(out) : viewLength(out);
+  if (length === 0) checkNotStale(out, fn, arg);
+  if (length !== n) {
+    throw new RangeError(`${named(fn, arg)} has length ${length} but the result has ${n} elements`);
   }
   return address;
 }

@@ -16,6 +16,13 @@ import {
   heapF32,
   heapU8,
   homeOf,
+  bufferAddress,
+  bufferLength,
+  isFloat32Array,
+  typedName,
+  viewBuffer,
+  viewLength,
+  viewOffset,
   memoryBuffer,
   lengthOf,
   named,
@@ -223,7 +230,7 @@ for (const kind of [Kind.Probabilities, Kind.Logits, Kind.Focal]) {
 
 /** The options of one call, each read once (see {@link readOptions}); not yet checked. */
 export interface PassOptions {
-  /** The OPTION_BITS of the keys the options object has (whatever their values). */
+  /** The OPTION_BITS of the keys the options object enumerates (whatever their values), and of the options that have a value. */
   keys: number;
   weight: FloatInput | undefined;
   reduction: Reduction | undefined;
@@ -544,18 +551,26 @@ function readAndRun(
 ): PassResult {
   ensureScratch();
   const keys = options === undefined ? 0 : optionKeys(kind, fn, options, what);
-  if (chunk !== undefined || kind === Kind.Focal || (keys & ~LEAN_KEYS) !== 0) {
+  if (chunk !== undefined || kind === Kind.Focal || (keys & ~LEAN_KEYS) !== 0 || options === undefined) {
     const o = options === undefined ? readOptions(kind, fn, undefined, what) : readValues(kind, options, what, keys);
     return runRead(kind, fn, input, target, o, what, chunk);
   }
-  // Options the lean path takes, if any: read here, once (the other options are absent), and
-  // handed to the general path if the lean one declines the call.
-  const reduction = options?.reduction;
-  const out = options?.out;
-  const gradOut = options?.gradOut;
+  // Every option read here, once, in readValues's order: one the keys did not show (a
+  // non-enumerable or inherited property, a getter) still counts. The lean path takes the call if
+  // only its options have values; else, or if it declines the call, the general path, with them.
+  const weight = options.weight;
+  const reduction = options.reduction;
+  const out = options.out;
+  const gradOut = options.gradOut;
+  const posWeight = kind === Kind.Logits ? options.posWeight : undefined;
+  const gradOutput = what & GRAD ? options.gradOutput : undefined;
+  const labelSmoothing = options.labelSmoothing;
+  const mask = options.mask;
+  const rowLength = options.rowLength;
+  const lean = weight === undefined && posWeight === undefined && gradOutput === undefined && labelSmoothing === undefined && mask === undefined && rowLength === undefined;
   return (
-    leanPass(kind, fn, input, target, reduction, out, gradOut, what) ??
-    generalPass(kind, fn, input, target, { ...NO_OPTIONS, keys, reduction, out, gradOut }, what)
+    (lean ? leanPass(kind, fn, input, target, reduction, out, gradOut, what) : undefined) ??
+    runRead(kind, fn, input, target, { keys: keys | (lean ? 0 : UNKNOWN_KEY), weight, reduction, out, gradOut, posWeight, gradOutput, labelSmoothing, mask, rowLength }, what)
   );
 }
 
@@ -714,7 +729,7 @@ function onesPiece(m: number): void {
 /** Copies `count` mask elements from `from` to byte address `to`, as 0/1 bytes (a Uint8Array as it is: the kernel checks it). */
 function copyMask(src: MaskInput, from: number, count: number, to: number, fn: string): void {
   const h = heapU8();
-  if (src instanceof Uint8Array) return h.set(src.subarray(from, from + count), to);
+  if (typedName(src) === 'Uint8Array') return h.set(new Uint8Array(viewBuffer(src as Uint8Array), viewOffset(src as Uint8Array) + from, count), to);
   for (let i = 0; i < count; i++) {
     const v = src[from + i];
     if (v !== 0 && v !== 1 && typeof v !== 'boolean') throw maskError(fn, from + i, v);
@@ -801,17 +816,23 @@ function leanPass(
   const inWasm = input instanceof WasmBuffer;
   let xAddr = -1;
   let yAddr = -1;
+  let n: number;
+  // (Lengths and addresses as the library holds them, not as properties say: see typedName.)
   if (inWasm) {
     if (!(target instanceof WasmBuffer)) return undefined;
-    xAddr = input.bytes();
-    yAddr = target.bytes();
+    xAddr = bufferAddress(input);
+    yAddr = bufferAddress(target);
     if (xAddr === 0 || yAddr === 0) return undefined; // freed
-  } else if (!(input instanceof Float32Array && target instanceof Float32Array)) {
+    n = bufferLength(input);
+    if (bufferLength(target) !== n) return undefined;
+  } else if (isFloat32Array(input) && isFloat32Array(target)) {
+    n = viewLength(input);
+    if (viewLength(target) !== n) return undefined;
+  } else {
     return undefined;
   }
   // One piece: results go through the scratch slots, and the sum is the general path's.
-  const n = input.length;
-  if (n === 0 || n > PIECE || target.length !== n) return undefined;
+  if (n === 0 || n > PIECE) return undefined;
   let lossAddr = -1;
   let gradAddr = -1;
   if (lossOut !== undefined) {
@@ -822,7 +843,7 @@ function leanPass(
     gradAddr = leanOutput(gradOut, n, inWasm, input, xAddr, target, yAddr);
     if (gradAddr === NOT_LEAN) return undefined;
     // Two outputs: disjoint.
-    if (lossOut !== undefined && (inWasm ? gradAddr < lossAddr + 4 * n && lossAddr < gradAddr + 4 * n : (gradOut as Float32Array).buffer === (lossOut as Float32Array).buffer)) {
+    if (lossOut !== undefined && (inWasm ? gradAddr < lossAddr + 4 * n && lossAddr < gradAddr + 4 * n : viewBuffer(gradOut as Float32Array) === viewBuffer(lossOut as Float32Array))) {
       return undefined;
     }
   }
@@ -859,17 +880,17 @@ function leanPass(
  */
 function leanOutput(out: FloatOutput, n: number, inWasm: boolean, x: FloatInput, xAddr: number, y: FloatInput, yAddr: number): number {
   if (inWasm) {
-    if (!(out instanceof WasmBuffer) || out.length !== n) return NOT_LEAN;
-    const a = out.bytes();
+    if (!(out instanceof WasmBuffer) || bufferLength(out) !== n) return NOT_LEAN;
+    const a = bufferAddress(out);
     // Freed, or overlapping the input or the target other than exactly.
     if (a === 0 || (a !== xAddr && a < xAddr + 4 * n && xAddr < a + 4 * n) || (a !== yAddr && a < yAddr + 4 * n && yAddr < a + 4 * n)) {
       return NOT_LEAN;
     }
     return a;
   }
-  if (!(out instanceof Float32Array) || out.length !== n) return NOT_LEAN;
-  const buffer = out.buffer;
-  if (buffer === memoryBuffer() || buffer === (x as Float32Array).buffer || buffer === (y as Float32Array).buffer) return NOT_LEAN;
+  if (!isFloat32Array(out) || viewLength(out) !== n) return NOT_LEAN;
+  const buffer = viewBuffer(out);
+  if (buffer === memoryBuffer() || buffer === viewBuffer(x as Float32Array) || buffer === viewBuffer(y as Float32Array)) return NOT_LEAN;
   return -1;
 }
 
@@ -1098,11 +1119,15 @@ export function checkOptionValues(kind: Kind, name: string, options: AnyOptions,
   const like = (x: unknown, arg: string) => (x === undefined ? undefined : { length: lengthOf(x, name, arg) });
   checkPass(name, [], [], { ...o, weight: like(o.weight, 'weight'), posWeight: like(o.posWeight, 'posWeight'), mask: like(o.mask, 'mask') }, what, { offset: 0 });
   const { mask } = o;
-  for (let i = 0; mask !== undefined && i < mask.length; i++) {
-    const v = mask[i];
+  const mn = mask === undefined ? 0 : lengthOf(mask as FloatInput, name, 'mask');
+  for (let i = 0; i < mn; i++) {
+    const v = mask![i];
     if (v !== 0 && v !== 1 && typeof v !== 'boolean') throw maskError(name, i, v);
   }
   for (const [arg, w] of [['weight', o.weight], ['posWeight', o.posWeight]] as const) {
-    if (w !== undefined && !(w instanceof WasmBuffer)) copyChecked(w, 0, w.length, new Float32Array(w.length), 0, name, arg);
+    if (w !== undefined && !(w instanceof WasmBuffer)) {
+      const wn = lengthOf(w, name, arg);
+      copyChecked(w, 0, wn, new Float32Array(wn), 0, name, arg);
+    }
   }
 }

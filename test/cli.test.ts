@@ -16,17 +16,18 @@ const dir = mkdtempSync(join(tmpdir(), 'bce-cli-'));
 
 /**
  * Writes a .npy file (version 1.0) as numpy's np.save does: `descr` defaults to the array's dtype
- * (`'<f4'`, `'<f8'`, `'|u1'`), `shapeText` replaces the shape tuple's text (for malformed headers).
+ * (`'<f4'`, `'<f8'`, `'|u1'`), `shapeText` replaces the shape tuple's text (for malformed headers),
+ * `header` the whole dict's text.
  */
 function npy(
   name: string,
   data: Float32Array | Float64Array | Uint8Array,
   shape: number[],
-  { descr, fortran = false, shapeText }: { descr?: string; fortran?: boolean; shapeText?: string } = {},
+  { descr, fortran = false, shapeText, header: dict }: { descr?: string; fortran?: boolean; shapeText?: string; header?: string } = {},
 ): string {
   const d = descr ?? (data instanceof Float64Array ? '<f8' : data instanceof Uint8Array ? '|u1' : '<f4');
   const tuple = shapeText ?? `${shape.join(', ')}${shape.length === 1 ? ',' : ''}`;
-  let header = `{'descr': '${d}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': (${tuple}), }`;
+  let header = dict ?? `{'descr': '${d}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': (${tuple}), }`;
   header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
   const head = Buffer.alloc(10);
   head.write('\x93NUMPY', 0, 'latin1');
@@ -842,5 +843,41 @@ describe('bce-wasm score: findings of an outside test of the CLI', () => {
     expect(stderr).toMatch(/f-old\.npy: cannot write/);
     expect(readFileSync(out, 'utf8')).toBe('previous');
     expect(readdirSync(dir).filter((f) => f.includes('f-old.npy.') && f.endsWith('.tmp'))).toEqual([]);
+  });
+});
+
+describe('bce-wasm score: findings of a second outside test of the CLI', () => {
+  // 6 x 3 probabilities in C order, and the same in Fortran order (column after column).
+  const p6 = p.subarray(0, 18);
+  const pF = Float32Array.from({ length: 18 }, (_, k) => p6[(k % 6) * 3 + Math.floor(k / 6)]);
+  const y6 = npy('g-y.npy', y.subarray(0, 18), [6, 3]);
+  const mean = (predictions: string) => {
+    const r = run('score', predictions, y6, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout).mean as number;
+  };
+  const want = mean(npy('g-p.npy', p6, [6, 3]));
+
+  it("a .npy header's key given twice has its last value, as numpy reads the header (a Python dict)", () => {
+    const fortranLast = npy('g-dup-f.npy', pF, [6, 3], { header: "{'descr': '<f4', 'fortran_order': False, 'shape': (6, 3), 'fortran_order': True, }" });
+    expectError(run('score', fortranLast, y6), 3, /g-dup-f\.npy: Fortran-order arrays are not supported/);
+    const cLast = [
+      "{'descr': '<f4', 'fortran_order': True, 'shape': (6, 3), 'fortran_order': False, }",
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (18,), 'shape': (6, 3), }",
+      "{'descr': '<f8', 'fortran_order': False, 'shape': (6, 3), 'descr': '<f4', }",
+    ];
+    for (const [i, header] of cLast.entries()) expect(mean(npy(`g-dup${i}.npy`, p6, [6, 3], { header })), header).toBe(want);
+    // numpy also wants exactly these three keys.
+    expectError(run('score', npy('g-extra.npy', p6, [6, 3], { header: "{'descr': '<f4', 'fortran_order': False, 'shape': (6, 3), 'x': 1}" }), y6), 3,
+      /g-extra\.npy: unreadable \.npy header \(a key 'x' besides 'descr', 'fortran_order' and 'shape'\)/);
+    expectError(run('score', npy('g-nokey.npy', p6, [6, 3], { header: "{'descr': '<f4', 'shape': (6, 3)}" }), y6), 3,
+      /g-nokey\.npy: unreadable \.npy header \(no 'fortran_order' key\)/);
+  });
+
+  it("a .npy header in double quotes is read, as numpy's reader (ast.literal_eval) reads it; JSON's false is not Python's False", () => {
+    expect(mean(npy('g-dq.npy', p6, [6, 3], { header: '{"descr": "<f4", "fortran_order": False, "shape": (6, 3), }' }))).toBe(want);
+    expect(mean(npy('g-dq2.npy', p6, [6, 3], { header: `{"descr": '<f4', 'fortran_order': False,\n "shape": (6, 3)}` }))).toBe(want);
+    expectError(run('score', npy('g-json.npy', p6, [6, 3], { header: '{"descr": "<f4", "fortran_order": false, "shape": (6, 3)}' }), y6), 3,
+      /g-json\.npy: unreadable \.npy header \(fortran_order must be True or False\)/);
   });
 });

@@ -95,6 +95,113 @@ const NPY_DTYPES: Record<string, { itemSize: number; dtype: 'float32' | 'float64
   '|u1': { itemSize: 1, dtype: 'uint8' },
 };
 
+/** A value in a .npy header: a string, or the text of a name (True), a number or a bracketed group. */
+type HeaderValue = { kind: 'string'; value: string } | { kind: 'name' | 'number' | 'group'; text: string };
+
+/** Python's whitespace between tokens. */
+const isSpace = (c: string | undefined) => c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f';
+const CLOSING: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
+
+/**
+ * A .npy header as numpy reads it (`ast.literal_eval` of a Python dict literal, then exactly the keys
+ * descr, fortran_order and shape): `descr`, whether the data is in Fortran order, and the text inside
+ * the shape's parentheses (its dimensions are checked by the caller); or why it cannot be read.
+ * Strings are in single or double quotes (`\\`, `\'` and `\"` are the escapes read; numpy writes
+ * none), `fortran_order` is `True` or `False` (not JSON's `true`/`false`, which numpy refuses), a
+ * trailing comma is allowed, and a key given twice has its last value, as in a Python dict.
+ */
+function parseNpyHeader(text: string): { descr: string; fortran: boolean; shapeText: string } | string {
+  let i = 0;
+  const skipSpace = () => {
+    while (isSpace(text[i])) i++;
+  };
+  const string = (): string | undefined => {
+    const quote = text[i];
+    if (quote !== "'" && quote !== '"') return undefined;
+    let out = '';
+    for (i++; i < text.length; i++) {
+      const c = text[i];
+      if (c === quote) {
+        i++;
+        return out;
+      }
+      if (c === '\n') return undefined; // a quoted string ends on its line
+      if (c === '\\' && i + 1 < text.length) {
+        const d = text[++i];
+        out += d === '\\' || d === "'" || d === '"' ? d : `\\${d}`;
+      } else {
+        out += c;
+      }
+    }
+    return undefined;
+  };
+  const value = (): HeaderValue | undefined => {
+    const c = text[i];
+    if (c === "'" || c === '"') {
+      const s = string();
+      return s === undefined ? undefined : { kind: 'string', value: s };
+    }
+    if (Object.hasOwn(CLOSING, c)) {
+      // A tuple, list or dict: its text, brackets balanced (and skipped inside strings).
+      const start = i++;
+      const open = [CLOSING[c]];
+      while (open.length > 0) {
+        const d = text[i];
+        if (d === undefined) return undefined;
+        if (d === "'" || d === '"') {
+          if (string() === undefined) return undefined;
+          continue;
+        }
+        if (Object.hasOwn(CLOSING, d)) open.push(CLOSING[d]);
+        else if (d === open[open.length - 1]) open.pop();
+        else if (d === ')' || d === ']' || d === '}') return undefined;
+        i++;
+      }
+      return { kind: 'group', text: text.slice(start, i) };
+    }
+    const token = /[+-]?[0-9A-Za-z_.]+/y;
+    token.lastIndex = i;
+    const m = token.exec(text);
+    if (m === null) return undefined;
+    i += m[0].length;
+    return { kind: /^[A-Za-z_]/.test(m[0]) ? 'name' : 'number', text: m[0] };
+  };
+  const entries = new Map<string, HeaderValue>();
+  const notADict = 'not a Python dict literal';
+  skipSpace();
+  if (text[i++] !== '{') return notADict;
+  for (;;) {
+    skipSpace();
+    if (text[i] === '}') break;
+    const key = string();
+    if (key === undefined) return notADict;
+    skipSpace();
+    if (text[i++] !== ':') return notADict;
+    skipSpace();
+    const v = value();
+    if (v === undefined) return notADict;
+    entries.set(key, v); // a key given again replaces its value, as in Python
+    skipSpace();
+    if (text[i] === ',') i++;
+    else if (text[i] !== '}') return notADict;
+  }
+  i++;
+  skipSpace();
+  if (i < text.length) return notADict;
+  const expected = ['descr', 'fortran_order', 'shape'];
+  const missing = expected.find((k) => !entries.has(k));
+  if (missing !== undefined) return `no '${missing}' key`;
+  const extra = [...entries.keys()].find((k) => !expected.includes(k));
+  if (extra !== undefined) return `a key '${shown(extra)}' besides 'descr', 'fortran_order' and 'shape'`;
+  const descr = entries.get('descr')!;
+  const fortran = entries.get('fortran_order')!;
+  const shape = entries.get('shape')!;
+  if (fortran.kind !== 'name' || (fortran.text !== 'True' && fortran.text !== 'False')) return 'fortran_order must be True or False';
+  if (shape.kind !== 'group' || !shape.text.startsWith('(')) return 'shape must be a tuple';
+  // A descr that is not a string (a structured dtype's list) is shown as its text, and not supported.
+  return { descr: descr.kind === 'string' ? descr.value : descr.text, fortran: fortran.text === 'True', shapeText: shape.text.slice(1, -1) };
+}
+
 async function openNpy(file: string, fh: FileHandle, size: number, bytes: boolean, mask: boolean): Promise<Source> {
   try {
     const head = Buffer.alloc(12);
@@ -111,19 +218,16 @@ async function openNpy(file: string, fh: FileHandle, size: number, bytes: boolea
     const header = Buffer.alloc(headerLength);
     await readFully(fh, header, prefix, file);
     const text = header.toString(major === 3 ? 'utf8' : 'latin1');
-    const descr = /'descr'\s*:\s*'([^']*)'/.exec(text)?.[1];
-    const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text)?.[1];
-    const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
-    if (descr === undefined || fortran === undefined || shapeText === undefined) {
-      throw new FileError(`${file}: unreadable .npy header: ${text.trim()}`);
-    }
+    const fields = parseNpyHeader(text);
+    if (typeof fields === 'string') throw new FileError(`${file}: unreadable .npy header (${fields}): ${shown(text.trim(), 200)}`);
+    const { descr, fortran, shapeText } = fields;
     const type = Object.hasOwn(NPY_DTYPES, descr) ? NPY_DTYPES[descr] : undefined;
     if (type === undefined || (type.itemSize === 1 && !bytes)) {
       const also = bytes ? ", bool '|b1' or uint8 '|u1'" : '; targets and a --mask may also be bool or uint8';
       throw new FileError(`${file}: dtype '${descr}' is not supported (little-endian float32 '<f4' or float64 '<f8'${also})`);
     }
     const { itemSize, dtype } = type;
-    if (fortran === 'True') throw new FileError(`${file}: Fortran-order arrays are not supported (C order only)`);
+    if (fortran) throw new FileError(`${file}: Fortran-order arrays are not supported (C order only)`);
     // Dimensions in decimal digits, as numpy writes them (an 'L' after them from Python 2's longs).
     const dims = shapeText.split(',').map((d) => d.trim()).filter(Boolean);
     const shape = dims.map((d) => (/^[0-9]+L?$/.test(d) ? Number.parseInt(d, 10) : NaN));
@@ -243,9 +347,9 @@ function isName(field: string): boolean {
   return parseField(field) === undefined && /^[^\d+\-.]/.test(field);
 }
 
-/** A field as a message shows it: at most 40 characters, control characters escaped (a binary file read as text). */
-export function shown(field: string): string {
-  const s = field.length > 40 ? `${field.slice(0, 40)}...` : field;
+/** A field as a message shows it: at most `max` characters, control characters escaped (a binary file read as text). */
+export function shown(field: string, max = 40): string {
+  const s = field.length > max ? `${field.slice(0, max)}...` : field;
   return s.replace(/[\p{Cc}\p{Cf}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

@@ -880,4 +880,18 @@ describe('bce-wasm score: findings of a second outside test of the CLI', () => {
     expectError(run('score', npy('g-json.npy', p6, [6, 3], { header: '{"descr": "<f4", "fortran_order": false, "shape": (6, 3)}' }), y6), 3,
       /g-json\.npy: unreadable \.npy header \(fortran_order must be True or False\)/);
   });
+
+  it('a .npy file that ends within or after the magic is truncated, not a file without the magic', () => {
+    const file = (name: string, bytes: string) => {
+      const f = join(dir, name);
+      writeFileSync(f, Buffer.from(bytes, 'latin1'));
+      return f;
+    };
+    expectError(run('score', file('g-magic.npy', '\x93NUMPY'), y6), 3, /g-magic\.npy: truncated: the file ends at byte 6, after the \.npy magic/);
+    expectError(run('score', file('g-magic4.npy', '\x93NUM'), y6), 3, /g-magic4\.npy: truncated: the file ends at byte 4, within the \.npy magic/);
+    expectError(run('score', file('g-magic9.npy', '\x93NUMPY\x01\x00\x76'), y6), 3, /g-magic9\.npy: truncated: the file ends at byte 9, within the header's length/);
+    expectError(run('score', file('g-magic10.npy', '\x93NUMPY\x01\x00\x76\x00'), y6), 3, /g-magic10\.npy: truncated: the \.npy header takes bytes 11 to 128, the file ends at byte 10/);
+    expectError(run('score', file('g-nomagic.npy', '\x93NUMPZ\x01\x00\x76\x00'), y6), 3, /g-nomagic\.npy: not a \.npy file/);
+    expectError(run('score', file('g-version.npy', '\x93NUMPY\x04\x00\x76\x00'), y6), 3, /g-version\.npy: \.npy format version 4\.0 is not supported/);
+  });
 });

@@ -206,14 +206,21 @@ async function openNpy(file: string, fh: FileHandle, size: number, bytes: boolea
   try {
     const head = Buffer.alloc(12);
     const { bytesRead } = await fh.read(head, 0, 12, 0);
-    if (bytesRead < 10 || head.toString('latin1', 0, 6) !== NPY_MAGIC) {
+    if (bytesRead === 0 || !NPY_MAGIC.startsWith(head.toString('latin1', 0, Math.min(bytesRead, 6)))) {
       throw new FileError(`${file}: not a .npy file (no \\x93NUMPY magic at byte 0)`);
     }
+    // The magic (or its start) is there: a file that ends before the header is a truncated .npy file.
+    if (bytesRead < 8) {
+      const where = bytesRead < 6 ? 'within the .npy magic' : 'after the .npy magic, before the end of its format version (bytes 7 and 8)';
+      throw new FileError(`${file}: truncated: the file ends at byte ${bytesRead}, ${where}`);
+    }
     const major = head[6];
+    if (major < 1 || major > 3) throw new FileError(`${file}: .npy format version ${major}.${head[7]} is not supported (versions 1, 2 and 3 are)`);
     const prefix = major === 1 ? 10 : 12;
+    if (bytesRead < prefix) throw new FileError(`${file}: truncated: the file ends at byte ${bytesRead}, within the header's length (bytes 9 to ${prefix})`);
     const headerLength = major === 1 ? head.readUInt16LE(8) : head.readUInt32LE(8);
-    if (major < 1 || major > 3 || size < prefix + headerLength) {
-      throw new FileError(`${file}: truncated or unsupported .npy header (version ${major}.${head[7]})`);
+    if (size < prefix + headerLength) {
+      throw new FileError(`${file}: truncated: the .npy header takes bytes ${prefix + 1} to ${prefix + headerLength}, the file ends at byte ${size}`);
     }
     const header = Buffer.alloc(headerLength);
     await readFully(fh, header, prefix, file);

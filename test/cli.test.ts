@@ -792,9 +792,9 @@ describe('bce-wasm score --json: NaN and infinities', () => {
 });
 
 /** Runs a bash command line; its exit code and stderr. */
-function shell(command: string): { code: number; stderr: string } {
+function shell(command: string, timeout?: number): { code: number; stderr: string } {
   try {
-    execFileSync('bash', ['-c', command], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync('bash', ['-c', command], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout });
     return { code: 0, stderr: '' };
   } catch (e) {
     return { code: (e as { status: number }).status, stderr: (e as { stderr: string }).stderr };
@@ -893,5 +893,20 @@ describe('bce-wasm score: findings of a second outside test of the CLI', () => {
     expectError(run('score', file('g-magic10.npy', '\x93NUMPY\x01\x00\x76\x00'), y6), 3, /g-magic10\.npy: truncated: the \.npy header takes bytes 11 to 128, the file ends at byte 10/);
     expectError(run('score', file('g-nomagic.npy', '\x93NUMPZ\x01\x00\x76\x00'), y6), 3, /g-nomagic\.npy: not a \.npy file/);
     expectError(run('score', file('g-version.npy', '\x93NUMPY\x04\x00\x76\x00'), y6), 3, /g-version\.npy: \.npy format version 4\.0 is not supported/);
+  });
+
+  it("a text line longer than 64 MiB is a file error at its line (exit 3), not a crash at V8's longest string", () => {
+    // /dev/zero is one endless line of NUL bytes (it was 'RangeError: Invalid string length', exit 1).
+    expectError(runWith({ timeout: 30_000 }, 'score', '/dev/zero', y6), 3, /^bce-wasm: \/dev\/zero:1: a line longer than 67108864 bytes \(64 MiB\)/);
+    // From a pipe, nothing on disk: two lines (one ending in \r\n), then a line one byte too long (line 3),
+    // or exactly 2^26 bytes long, which is read (its 67,108,864 digits are a number, Infinity).
+    const targets = text('g-long-y.csv', ['1', '1', '1']);
+    const lines = (n: number) => `exec "${process.execPath}" "${BIN}" score <(printf '0.5\\r\\n0.5\\n'; head -c ${n} /dev/zero | tr '\\0' 5; echo) "${targets}"`;
+    const long = shell(lines(2 ** 26 + 1), 30_000);
+    expect(long.code, long.stderr).toBe(3);
+    expect(long.stderr).toMatch(/^bce-wasm: \/dev\/fd\/\d+:3: a line longer than 67108864 bytes \(64 MiB\), the longest a text line may be\n$/);
+    const longest = shell(lines(2 ** 26), 30_000);
+    expect(longest.code, longest.stderr).toBe(4);
+    expect(longest.stderr).toMatch(/^bce-wasm: \/dev\/fd\/\d+:3:1: probability Infinity is not in \[0, 1\]\n$/);
   });
 });

@@ -5,6 +5,7 @@ import type { Stats } from 'node:fs';
 import { open, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pipeline, Transform } from 'node:stream';
 import { OutOfRangeError } from '../pass.js';
 import type { Pool } from './pool.js';
 
@@ -360,9 +361,54 @@ export function shown(field: string, max = 40): string {
   return s.replace(/[\p{Cc}\p{Cf}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/**
+ * The longest line a text file may have: 64 MiB (67,108,864 bytes, not counting the line break). A
+ * line is held whole while it is split into fields (a JavaScript string can hold at most 2^29 - 24
+ * characters, and splitting takes several times the line's size); a longer line is a FileError at
+ * its line, not a crash.
+ */
+export const MAX_LINE_BYTES = 1 << 26;
+/** The size of the pieces a text file is read in (at most MAX_LINE_BYTES, see {@link lineLimit}). */
+const TEXT_READ_BYTES = 1 << 16;
+
+/** Thrown by {@link lineLimit}'s stream: the line being read is longer than {@link MAX_LINE_BYTES}. */
+class LineTooLong extends Error {}
+
+/**
+ * A pass-through stream that fails with {@link LineTooLong} once a line (between line breaks: `\n`,
+ * `\r` or both, as readline splits them) grows beyond {@link MAX_LINE_BYTES}, before readline gathers
+ * more of it into one string. Pieces are at most MAX_LINE_BYTES long, so only the bytes before a
+ * piece's first line break and after its last one can belong to a line that long.
+ */
+function lineLimit(): Transform {
+  let run = 0; // bytes since the last line break
+  return new Transform({
+    transform(piece: Buffer, _encoding, done) {
+      const last = Math.max(piece.lastIndexOf(10), piece.lastIndexOf(13));
+      if (last < 0) {
+        run += piece.length;
+      } else {
+        const lf = piece.indexOf(10);
+        const cr = piece.indexOf(13);
+        const first = lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr);
+        if (run + first > MAX_LINE_BYTES) {
+          done(new LineTooLong());
+          return;
+        }
+        run = piece.length - 1 - last;
+      }
+      if (run > MAX_LINE_BYTES) done(new LineTooLong());
+      else done(null, piece);
+    },
+  });
+}
+
 async function openText(file: string, fh: FileHandle, size: number, mask: boolean): Promise<Source> {
-  const stream = fh.createReadStream();
-  const lines = createInterface({ input: stream, crlfDelay: Infinity })[Symbol.asyncIterator]();
+  const stream = fh.createReadStream({ highWaterMark: TEXT_READ_BYTES });
+  const limited = lineLimit();
+  // A read error of the file reaches readline through the limit's stream (pipeline passes it on).
+  pipeline(stream, limited, () => undefined);
+  const lines = createInterface({ input: limited, crlfDelay: Infinity })[Symbol.asyncIterator]();
   let line = 0;
   let columns = -1;
   let rows = 0;
@@ -418,6 +464,10 @@ async function openText(file: string, fh: FileHandle, size: number, mask: boolea
         try {
           next = await lines.next();
         } catch (e) {
+          // readline has given every line before the long one: it is the next.
+          if (e instanceof LineTooLong) {
+            throw new FileError(`${file}:${line + 1}: a line longer than ${MAX_LINE_BYTES} bytes (64 MiB), the longest a text line may be`);
+          }
           throw cannotRead(file, e);
         }
         if (next.done) {
@@ -467,6 +517,7 @@ async function openText(file: string, fh: FileHandle, size: number, mask: boolea
     },
     close: async () => {
       stream.destroy();
+      limited.destroy();
     },
   };
   return source;

@@ -909,4 +909,23 @@ describe('bce-wasm score: findings of a second outside test of the CLI', () => {
     expect(longest.code, longest.stderr).toBe(4);
     expect(longest.stderr).toMatch(/^bce-wasm: \/dev\/fd\/\d+:3:1: probability Infinity is not in \[0, 1\]\n$/);
   });
+
+  it('probabilities and targets are range-checked as the float32 they round to (text and float64 .npy), masks as written', () => {
+    // 1.00000001 rounds to 1 and -1e-50 to -0: accepted, as PyTorch's BCELoss accepts them in a float32 tensor.
+    const targets = text('g-r-y.csv', ['1', '0', '-1e-50']);
+    const expected = JSON.parse(run('score', text('g-r-p0.csv', ['1', '0', '0.5']), text('g-r-y0.csv', ['1', '0', '0']), '--json').stdout);
+    for (const predictions of [text('g-r-p.csv', ['1.00000001', '-1e-50', '0.5']), npy('g-r-p64.npy', Float64Array.of(1.00000001, -1e-50, 0.5), [3])]) {
+      const r = run('score', predictions, targets, '--json');
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).mean).toBe(expected.mean);
+    }
+    // 1.0000001 is a float32 above 1: refused, as the value it is.
+    expectError(run('score', text('g-r-p2.csv', ['1.0000001', '0', '0.5']), targets), 4, /g-r-p2\.csv:1:1: probability 1\.0000001 is not in \[0, 1\]/);
+    expectError(run('score', npy('g-r-p3.npy', Float64Array.of(0.5, 0, 0.5), [3]), text('g-r-y2.csv', ['1', '0', '1.0000001'])), 4,
+      /g-r-y2\.csv:3:1: target 1\.0000001 is not in \[0, 1\]/);
+    // A mask is checked before rounding: 1.00000001 is not 1.
+    expectError(run('score', text('g-r-p4.csv', ['0.5', '0', '0.5']), targets, '--mask', text('g-r-m.csv', ['1', '1.00000001', '1'])), 4,
+      /g-r-m\.csv:2:1: mask value 1\.00000001 is not 0 or 1/);
+  });
 });
+

@@ -16,17 +16,18 @@ const dir = mkdtempSync(join(tmpdir(), 'bce-cli-'));
 
 /**
  * Writes a .npy file (version 1.0) as numpy's np.save does: `descr` defaults to the array's dtype
- * (`'<f4'`, `'<f8'`, `'|u1'`), `shapeText` replaces the shape tuple's text (for malformed headers).
+ * (`'<f4'`, `'<f8'`, `'|u1'`), `shapeText` replaces the shape tuple's text (for malformed headers),
+ * `header` the whole dict's text.
  */
 function npy(
   name: string,
   data: Float32Array | Float64Array | Uint8Array,
   shape: number[],
-  { descr, fortran = false, shapeText }: { descr?: string; fortran?: boolean; shapeText?: string } = {},
+  { descr, fortran = false, shapeText, header: dict }: { descr?: string; fortran?: boolean; shapeText?: string; header?: string } = {},
 ): string {
   const d = descr ?? (data instanceof Float64Array ? '<f8' : data instanceof Uint8Array ? '|u1' : '<f4');
   const tuple = shapeText ?? `${shape.join(', ')}${shape.length === 1 ? ',' : ''}`;
-  let header = `{'descr': '${d}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': (${tuple}), }`;
+  let header = dict ?? `{'descr': '${d}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': (${tuple}), }`;
   header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
   const head = Buffer.alloc(10);
   head.write('\x93NUMPY', 0, 'latin1');
@@ -791,9 +792,9 @@ describe('bce-wasm score --json: NaN and infinities', () => {
 });
 
 /** Runs a bash command line; its exit code and stderr. */
-function shell(command: string): { code: number; stderr: string } {
+function shell(command: string, timeout?: number): { code: number; stderr: string } {
   try {
-    execFileSync('bash', ['-c', command], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync('bash', ['-c', command], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout });
     return { code: 0, stderr: '' };
   } catch (e) {
     return { code: (e as { status: number }).status, stderr: (e as { stderr: string }).stderr };
@@ -844,3 +845,87 @@ describe('bce-wasm score: findings of an outside test of the CLI', () => {
     expect(readdirSync(dir).filter((f) => f.includes('f-old.npy.') && f.endsWith('.tmp'))).toEqual([]);
   });
 });
+
+describe('bce-wasm score: findings of a second outside test of the CLI', () => {
+  // 6 x 3 probabilities in C order, and the same in Fortran order (column after column).
+  const p6 = p.subarray(0, 18);
+  const pF = Float32Array.from({ length: 18 }, (_, k) => p6[(k % 6) * 3 + Math.floor(k / 6)]);
+  const y6 = npy('g-y.npy', y.subarray(0, 18), [6, 3]);
+  const mean = (predictions: string) => {
+    const r = run('score', predictions, y6, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout).mean as number;
+  };
+  const want = mean(npy('g-p.npy', p6, [6, 3]));
+
+  it("a .npy header's key given twice has its last value, as numpy reads the header (a Python dict)", () => {
+    const fortranLast = npy('g-dup-f.npy', pF, [6, 3], { header: "{'descr': '<f4', 'fortran_order': False, 'shape': (6, 3), 'fortran_order': True, }" });
+    expectError(run('score', fortranLast, y6), 3, /g-dup-f\.npy: Fortran-order arrays are not supported/);
+    const cLast = [
+      "{'descr': '<f4', 'fortran_order': True, 'shape': (6, 3), 'fortran_order': False, }",
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (18,), 'shape': (6, 3), }",
+      "{'descr': '<f8', 'fortran_order': False, 'shape': (6, 3), 'descr': '<f4', }",
+    ];
+    for (const [i, header] of cLast.entries()) expect(mean(npy(`g-dup${i}.npy`, p6, [6, 3], { header })), header).toBe(want);
+    // numpy also wants exactly these three keys.
+    expectError(run('score', npy('g-extra.npy', p6, [6, 3], { header: "{'descr': '<f4', 'fortran_order': False, 'shape': (6, 3), 'x': 1}" }), y6), 3,
+      /g-extra\.npy: unreadable \.npy header \(a key 'x' besides 'descr', 'fortran_order' and 'shape'\)/);
+    expectError(run('score', npy('g-nokey.npy', p6, [6, 3], { header: "{'descr': '<f4', 'shape': (6, 3)}" }), y6), 3,
+      /g-nokey\.npy: unreadable \.npy header \(no 'fortran_order' key\)/);
+  });
+
+  it("a .npy header in double quotes is read, as numpy's reader (ast.literal_eval) reads it; JSON's false is not Python's False", () => {
+    expect(mean(npy('g-dq.npy', p6, [6, 3], { header: '{"descr": "<f4", "fortran_order": False, "shape": (6, 3), }' }))).toBe(want);
+    expect(mean(npy('g-dq2.npy', p6, [6, 3], { header: `{"descr": '<f4', 'fortran_order': False,\n "shape": (6, 3)}` }))).toBe(want);
+    expectError(run('score', npy('g-json.npy', p6, [6, 3], { header: '{"descr": "<f4", "fortran_order": false, "shape": (6, 3)}' }), y6), 3,
+      /g-json\.npy: unreadable \.npy header \(fortran_order must be True or False\)/);
+  });
+
+  it('a .npy file that ends within or after the magic is truncated, not a file without the magic', () => {
+    const file = (name: string, bytes: string) => {
+      const f = join(dir, name);
+      writeFileSync(f, Buffer.from(bytes, 'latin1'));
+      return f;
+    };
+    expectError(run('score', file('g-magic.npy', '\x93NUMPY'), y6), 3, /g-magic\.npy: truncated: the file ends at byte 6, after the \.npy magic/);
+    expectError(run('score', file('g-magic4.npy', '\x93NUM'), y6), 3, /g-magic4\.npy: truncated: the file ends at byte 4, within the \.npy magic/);
+    expectError(run('score', file('g-magic9.npy', '\x93NUMPY\x01\x00\x76'), y6), 3, /g-magic9\.npy: truncated: the file ends at byte 9, within the header's length/);
+    expectError(run('score', file('g-magic10.npy', '\x93NUMPY\x01\x00\x76\x00'), y6), 3, /g-magic10\.npy: truncated: the \.npy header takes bytes 11 to 128, the file ends at byte 10/);
+    expectError(run('score', file('g-nomagic.npy', '\x93NUMPZ\x01\x00\x76\x00'), y6), 3, /g-nomagic\.npy: not a \.npy file/);
+    expectError(run('score', file('g-version.npy', '\x93NUMPY\x04\x00\x76\x00'), y6), 3, /g-version\.npy: \.npy format version 4\.0 is not supported/);
+  });
+
+  it("a text line longer than 64 MiB is a file error at its line (exit 3), not a crash at V8's longest string", () => {
+    // /dev/zero is one endless line of NUL bytes (it was 'RangeError: Invalid string length', exit 1).
+    expectError(runWith({ timeout: 30_000 }, 'score', '/dev/zero', y6), 3, /^bce-wasm: \/dev\/zero:1: a line longer than 67108864 bytes \(64 MiB\)/);
+    // From a pipe, nothing on disk: two lines (one ending in \r\n), then a line one byte too long (line 3),
+    // or exactly 2^26 bytes long, which is read (its 67,108,864 digits are a number, Infinity).
+    const targets = text('g-long-y.csv', ['1', '1', '1']);
+    const lines = (n: number) => `exec "${process.execPath}" "${BIN}" score <(printf '0.5\\r\\n0.5\\n'; head -c ${n} /dev/zero | tr '\\0' 5; echo) "${targets}"`;
+    const long = shell(lines(2 ** 26 + 1), 30_000);
+    expect(long.code, long.stderr).toBe(3);
+    expect(long.stderr).toMatch(/^bce-wasm: \/dev\/fd\/\d+:3: a line longer than 67108864 bytes \(64 MiB\), the longest a text line may be\n$/);
+    const longest = shell(lines(2 ** 26), 30_000);
+    expect(longest.code, longest.stderr).toBe(4);
+    expect(longest.stderr).toMatch(/^bce-wasm: \/dev\/fd\/\d+:3:1: probability Infinity is not in \[0, 1\]\n$/);
+  });
+
+  it('probabilities and targets are range-checked as the float32 they round to (text and float64 .npy), masks as written', () => {
+    // 1.00000001 rounds to 1 and -1e-50 to -0: accepted, as PyTorch's BCELoss accepts them in a float32 tensor.
+    const targets = text('g-r-y.csv', ['1', '0', '-1e-50']);
+    const expected = JSON.parse(run('score', text('g-r-p0.csv', ['1', '0', '0.5']), text('g-r-y0.csv', ['1', '0', '0']), '--json').stdout);
+    for (const predictions of [text('g-r-p.csv', ['1.00000001', '-1e-50', '0.5']), npy('g-r-p64.npy', Float64Array.of(1.00000001, -1e-50, 0.5), [3])]) {
+      const r = run('score', predictions, targets, '--json');
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).mean).toBe(expected.mean);
+    }
+    // 1.0000001 is a float32 above 1: refused, as the value it is.
+    expectError(run('score', text('g-r-p2.csv', ['1.0000001', '0', '0.5']), targets), 4, /g-r-p2\.csv:1:1: probability 1\.0000001 is not in \[0, 1\]/);
+    expectError(run('score', npy('g-r-p3.npy', Float64Array.of(0.5, 0, 0.5), [3]), text('g-r-y2.csv', ['1', '0', '1.0000001'])), 4,
+      /g-r-y2\.csv:3:1: target 1\.0000001 is not in \[0, 1\]/);
+    // A mask is checked before rounding: 1.00000001 is not 1.
+    expectError(run('score', text('g-r-p4.csv', ['0.5', '0', '0.5']), targets, '--mask', text('g-r-m.csv', ['1', '1.00000001', '1'])), 4,
+      /g-r-m\.csv:2:1: mask value 1\.00000001 is not 0 or 1/);
+  });
+});
+

@@ -9,8 +9,9 @@
 // out of range, options that do not go together, --out naming an input file); 3 a file cannot be scored
 // (missing, a directory, unreadable, no values, not .npy or text columns, unsupported dtype or order,
 // truncated or bytes after a .npy file's data, shapes that differ ([N, 1] is [N]), a text field that is
-// not a number); 4 a value the loss rejects (a probability or target outside [0, 1], or NaN; a mask
-// value other than 0 or 1); 1 anything else. Positions in messages are 1-based.
+// not a number, a text line longer than 64 MiB); 4 a value the loss rejects (a probability or target
+// outside [0, 1], or NaN, as the float32 it is rounded to; a mask value other than 0 or 1 as written);
+// 1 anything else. Positions in messages are 1-based.
 
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';

@@ -5,6 +5,7 @@ import type { Stats } from 'node:fs';
 import { open, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pipeline, Transform } from 'node:stream';
 import { OutOfRangeError } from '../pass.js';
 import type { Pool } from './pool.js';
 
@@ -95,35 +96,146 @@ const NPY_DTYPES: Record<string, { itemSize: number; dtype: 'float32' | 'float64
   '|u1': { itemSize: 1, dtype: 'uint8' },
 };
 
+/** A value in a .npy header: a string, or the text of a name (True), a number or a bracketed group. */
+type HeaderValue = { kind: 'string'; value: string } | { kind: 'name' | 'number' | 'group'; text: string };
+
+/** Python's whitespace between tokens. */
+const isSpace = (c: string | undefined) => c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f';
+const CLOSING: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
+
+/**
+ * A .npy header as numpy reads it (`ast.literal_eval` of a Python dict literal, then exactly the keys
+ * descr, fortran_order and shape): `descr`, whether the data is in Fortran order, and the text inside
+ * the shape's parentheses (its dimensions are checked by the caller); or why it cannot be read.
+ * Strings are in single or double quotes (`\\`, `\'` and `\"` are the escapes read; numpy writes
+ * none), `fortran_order` is `True` or `False` (not JSON's `true`/`false`, which numpy refuses), a
+ * trailing comma is allowed, and a key given twice has its last value, as in a Python dict.
+ */
+function parseNpyHeader(text: string): { descr: string; fortran: boolean; shapeText: string } | string {
+  let i = 0;
+  const skipSpace = () => {
+    while (isSpace(text[i])) i++;
+  };
+  const string = (): string | undefined => {
+    const quote = text[i];
+    if (quote !== "'" && quote !== '"') return undefined;
+    let out = '';
+    for (i++; i < text.length; i++) {
+      const c = text[i];
+      if (c === quote) {
+        i++;
+        return out;
+      }
+      if (c === '\n') return undefined; // a quoted string ends on its line
+      if (c === '\\' && i + 1 < text.length) {
+        const d = text[++i];
+        out += d === '\\' || d === "'" || d === '"' ? d : `\\${d}`;
+      } else {
+        out += c;
+      }
+    }
+    return undefined;
+  };
+  const value = (): HeaderValue | undefined => {
+    const c = text[i];
+    if (c === "'" || c === '"') {
+      const s = string();
+      return s === undefined ? undefined : { kind: 'string', value: s };
+    }
+    if (Object.hasOwn(CLOSING, c)) {
+      // A tuple, list or dict: its text, brackets balanced (and skipped inside strings).
+      const start = i++;
+      const open = [CLOSING[c]];
+      while (open.length > 0) {
+        const d = text[i];
+        if (d === undefined) return undefined;
+        if (d === "'" || d === '"') {
+          if (string() === undefined) return undefined;
+          continue;
+        }
+        if (Object.hasOwn(CLOSING, d)) open.push(CLOSING[d]);
+        else if (d === open[open.length - 1]) open.pop();
+        else if (d === ')' || d === ']' || d === '}') return undefined;
+        i++;
+      }
+      return { kind: 'group', text: text.slice(start, i) };
+    }
+    const token = /[+-]?[0-9A-Za-z_.]+/y;
+    token.lastIndex = i;
+    const m = token.exec(text);
+    if (m === null) return undefined;
+    i += m[0].length;
+    return { kind: /^[A-Za-z_]/.test(m[0]) ? 'name' : 'number', text: m[0] };
+  };
+  const entries = new Map<string, HeaderValue>();
+  const notADict = 'not a Python dict literal';
+  skipSpace();
+  if (text[i++] !== '{') return notADict;
+  for (;;) {
+    skipSpace();
+    if (text[i] === '}') break;
+    const key = string();
+    if (key === undefined) return notADict;
+    skipSpace();
+    if (text[i++] !== ':') return notADict;
+    skipSpace();
+    const v = value();
+    if (v === undefined) return notADict;
+    entries.set(key, v); // a key given again replaces its value, as in Python
+    skipSpace();
+    if (text[i] === ',') i++;
+    else if (text[i] !== '}') return notADict;
+  }
+  i++;
+  skipSpace();
+  if (i < text.length) return notADict;
+  const expected = ['descr', 'fortran_order', 'shape'];
+  const missing = expected.find((k) => !entries.has(k));
+  if (missing !== undefined) return `no '${missing}' key`;
+  const extra = [...entries.keys()].find((k) => !expected.includes(k));
+  if (extra !== undefined) return `a key '${shown(extra)}' besides 'descr', 'fortran_order' and 'shape'`;
+  const descr = entries.get('descr')!;
+  const fortran = entries.get('fortran_order')!;
+  const shape = entries.get('shape')!;
+  if (fortran.kind !== 'name' || (fortran.text !== 'True' && fortran.text !== 'False')) return 'fortran_order must be True or False';
+  if (shape.kind !== 'group' || !shape.text.startsWith('(')) return 'shape must be a tuple';
+  // A descr that is not a string (a structured dtype's list) is shown as its text, and not supported.
+  return { descr: descr.kind === 'string' ? descr.value : descr.text, fortran: fortran.text === 'True', shapeText: shape.text.slice(1, -1) };
+}
+
 async function openNpy(file: string, fh: FileHandle, size: number, bytes: boolean, mask: boolean): Promise<Source> {
   try {
     const head = Buffer.alloc(12);
     const { bytesRead } = await fh.read(head, 0, 12, 0);
-    if (bytesRead < 10 || head.toString('latin1', 0, 6) !== NPY_MAGIC) {
+    if (bytesRead === 0 || !NPY_MAGIC.startsWith(head.toString('latin1', 0, Math.min(bytesRead, 6)))) {
       throw new FileError(`${file}: not a .npy file (no \\x93NUMPY magic at byte 0)`);
     }
+    // The magic (or its start) is there: a file that ends before the header is a truncated .npy file.
+    if (bytesRead < 8) {
+      const where = bytesRead < 6 ? 'within the .npy magic' : 'after the .npy magic, before the end of its format version (bytes 7 and 8)';
+      throw new FileError(`${file}: truncated: the file ends at byte ${bytesRead}, ${where}`);
+    }
     const major = head[6];
+    if (major < 1 || major > 3) throw new FileError(`${file}: .npy format version ${major}.${head[7]} is not supported (versions 1, 2 and 3 are)`);
     const prefix = major === 1 ? 10 : 12;
+    if (bytesRead < prefix) throw new FileError(`${file}: truncated: the file ends at byte ${bytesRead}, within the header's length (bytes 9 to ${prefix})`);
     const headerLength = major === 1 ? head.readUInt16LE(8) : head.readUInt32LE(8);
-    if (major < 1 || major > 3 || size < prefix + headerLength) {
-      throw new FileError(`${file}: truncated or unsupported .npy header (version ${major}.${head[7]})`);
+    if (size < prefix + headerLength) {
+      throw new FileError(`${file}: truncated: the .npy header takes bytes ${prefix + 1} to ${prefix + headerLength}, the file ends at byte ${size}`);
     }
     const header = Buffer.alloc(headerLength);
     await readFully(fh, header, prefix, file);
     const text = header.toString(major === 3 ? 'utf8' : 'latin1');
-    const descr = /'descr'\s*:\s*'([^']*)'/.exec(text)?.[1];
-    const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text)?.[1];
-    const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
-    if (descr === undefined || fortran === undefined || shapeText === undefined) {
-      throw new FileError(`${file}: unreadable .npy header: ${text.trim()}`);
-    }
+    const fields = parseNpyHeader(text);
+    if (typeof fields === 'string') throw new FileError(`${file}: unreadable .npy header (${fields}): ${shown(text.trim(), 200)}`);
+    const { descr, fortran, shapeText } = fields;
     const type = Object.hasOwn(NPY_DTYPES, descr) ? NPY_DTYPES[descr] : undefined;
     if (type === undefined || (type.itemSize === 1 && !bytes)) {
       const also = bytes ? ", bool '|b1' or uint8 '|u1'" : '; targets and a --mask may also be bool or uint8';
       throw new FileError(`${file}: dtype '${descr}' is not supported (little-endian float32 '<f4' or float64 '<f8'${also})`);
     }
     const { itemSize, dtype } = type;
-    if (fortran === 'True') throw new FileError(`${file}: Fortran-order arrays are not supported (C order only)`);
+    if (fortran) throw new FileError(`${file}: Fortran-order arrays are not supported (C order only)`);
     // Dimensions in decimal digits, as numpy writes them (an 'L' after them from Python 2's longs).
     const dims = shapeText.split(',').map((d) => d.trim()).filter(Boolean);
     const shape = dims.map((d) => (/^[0-9]+L?$/.test(d) ? Number.parseInt(d, 10) : NaN));
@@ -243,15 +355,60 @@ function isName(field: string): boolean {
   return parseField(field) === undefined && /^[^\d+\-.]/.test(field);
 }
 
-/** A field as a message shows it: at most 40 characters, control characters escaped (a binary file read as text). */
-export function shown(field: string): string {
-  const s = field.length > 40 ? `${field.slice(0, 40)}...` : field;
+/** A field as a message shows it: at most `max` characters, control characters escaped (a binary file read as text). */
+export function shown(field: string, max = 40): string {
+  const s = field.length > max ? `${field.slice(0, max)}...` : field;
   return s.replace(/[\p{Cc}\p{Cf}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/**
+ * The longest line a text file may have: 64 MiB (67,108,864 bytes, not counting the line break). A
+ * line is held whole while it is split into fields (a JavaScript string can hold at most 2^29 - 24
+ * characters, and splitting takes several times the line's size); a longer line is a FileError at
+ * its line, not a crash.
+ */
+export const MAX_LINE_BYTES = 1 << 26;
+/** The size of the pieces a text file is read in (at most MAX_LINE_BYTES, see {@link lineLimit}). */
+const TEXT_READ_BYTES = 1 << 16;
+
+/** Thrown by {@link lineLimit}'s stream: the line being read is longer than {@link MAX_LINE_BYTES}. */
+class LineTooLong extends Error {}
+
+/**
+ * A pass-through stream that fails with {@link LineTooLong} once a line (between line breaks: `\n`,
+ * `\r` or both, as readline splits them) grows beyond {@link MAX_LINE_BYTES}, before readline gathers
+ * more of it into one string. Pieces are at most MAX_LINE_BYTES long, so only the bytes before a
+ * piece's first line break and after its last one can belong to a line that long.
+ */
+function lineLimit(): Transform {
+  let run = 0; // bytes since the last line break
+  return new Transform({
+    transform(piece: Buffer, _encoding, done) {
+      const last = Math.max(piece.lastIndexOf(10), piece.lastIndexOf(13));
+      if (last < 0) {
+        run += piece.length;
+      } else {
+        const lf = piece.indexOf(10);
+        const cr = piece.indexOf(13);
+        const first = lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr);
+        if (run + first > MAX_LINE_BYTES) {
+          done(new LineTooLong());
+          return;
+        }
+        run = piece.length - 1 - last;
+      }
+      if (run > MAX_LINE_BYTES) done(new LineTooLong());
+      else done(null, piece);
+    },
+  });
+}
+
 async function openText(file: string, fh: FileHandle, size: number, mask: boolean): Promise<Source> {
-  const stream = fh.createReadStream();
-  const lines = createInterface({ input: stream, crlfDelay: Infinity })[Symbol.asyncIterator]();
+  const stream = fh.createReadStream({ highWaterMark: TEXT_READ_BYTES });
+  const limited = lineLimit();
+  // A read error of the file reaches readline through the limit's stream (pipeline passes it on).
+  pipeline(stream, limited, () => undefined);
+  const lines = createInterface({ input: limited, crlfDelay: Infinity })[Symbol.asyncIterator]();
   let line = 0;
   let columns = -1;
   let rows = 0;
@@ -307,6 +464,10 @@ async function openText(file: string, fh: FileHandle, size: number, mask: boolea
         try {
           next = await lines.next();
         } catch (e) {
+          // readline has given every line before the long one: it is the next.
+          if (e instanceof LineTooLong) {
+            throw new FileError(`${file}:${line + 1}: a line longer than ${MAX_LINE_BYTES} bytes (64 MiB), the longest a text line may be`);
+          }
           throw cannotRead(file, e);
         }
         if (next.done) {
@@ -356,6 +517,7 @@ async function openText(file: string, fh: FileHandle, size: number, mask: boolea
     },
     close: async () => {
       stream.destroy();
+      limited.destroy();
     },
   };
   return source;

@@ -531,3 +531,27 @@ describe("an outside tester's third round: what a typed array, a WasmBuffer or a
     for (const b of bufs) b.free();
   });
 });
+
+describe('free() while a call reads its arguments', () => {
+  it('is refused (the call would still write the freed block, which the allocator keeps its lists in)', () => {
+    const out = bce.createBuffer(40_000);
+    const x: number[] = new Array(40_000).fill(0.5);
+    let refused: unknown;
+    Object.defineProperty(x, 5, {
+      get() {
+        try {
+          out.free();
+        } catch (e) {
+          refused = e;
+        }
+        return 0.5;
+      },
+    });
+    bce.sigmoid(x, out);
+    expect(String(refused)).toMatch(/free: a WasmBuffer cannot be freed while a bce-wasm call is reading its arguments/);
+    expect(out.freed).toBe(false);
+    expect(out.view.every((v) => v === Math.fround(1 / (1 + Math.exp(-0.5))))).toBe(true);
+    out.free();
+    expect(out.freed).toBe(true);
+  });
+});

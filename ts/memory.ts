@@ -276,6 +276,8 @@ export class WasmBuffer {
   /** Returns the memory. Using the buffer afterwards throws a TypeError; freeing twice is a no-op. */
   free(): void {
     if (this.#ptr === 0) return;
+    // From inside a call (an element getter, a Proxy): the call may still write it.
+    if (busy) throw new Error('free: a WasmBuffer cannot be freed while a bce-wasm call is reading its arguments');
     leaks?.unregister(this.#token);
     kernels().bce_free(this.#ptr, this.#length * BYTES);
     this.#ptr = 0;

@@ -181,6 +181,128 @@ describe('pool', () => {
   });
 });
 
+describe('pool aliasing: the synchronous call\'s overlap checks, before any worker runs', () => {
+  // Two chunks of 2048 (threshold 1000): a partial overlap shifted by half the length puts one
+  // worker's output over the other worker's operand, where the workers race.
+  const n = 4096;
+  const shift = n / 2;
+  type Backing = 'SharedArrayBuffer' | 'ArrayBuffer' | 'WebAssembly memory';
+  const backings: Backing[] = ['SharedArrayBuffer', 'ArrayBuffer', 'WebAssembly memory'];
+  // One WasmBuffer each for the synchronous and the pooled call, made before any view is taken (a
+  // later allocation could grow memory and detach those views).
+  let wasm: bce.WasmBuffer[];
+  beforeAll(() => {
+    wasm = [bce.createBuffer(n + shift), bce.createBuffer(n + shift)];
+  });
+  afterAll(() => wasm.forEach((b) => b.free()));
+
+  /** Values in (0, 1): a valid input, target, weight, posWeight or gradOutput of every loss. */
+  const fill = (a: Float32Array, seed: number) => a.forEach((_, i) => (a[i] = (((i * 37 + seed * 11) % 101) + 0.5) / 102));
+  const fresh = (seed: number) => {
+    const a = new Float32Array(new SharedArrayBuffer(4 * n));
+    fill(a, seed);
+    return a;
+  };
+
+  /**
+   * The arguments of one call: `operand` is `all[0, n)` and `output` is `all[0, n)` too (another
+   * view of the same elements) in mode 'exact', `all[shift, shift + n)` in mode 'partial'; a mask
+   * operand is the bytes at `4 * shift` (it overlaps the output in both modes). The other arrays are
+   * of their own, in shared memory.
+   */
+  function layout(backing: Backing, which: number, mode: 'exact' | 'partial', operand: string, output: string) {
+    const all =
+      backing === 'WebAssembly memory' ? wasm[which].view
+      : new Float32Array(backing === 'SharedArrayBuffer' ? new SharedArrayBuffer(4 * (n + shift)) : new ArrayBuffer(4 * (n + shift)));
+    fill(all, 1);
+    const args: Record<string, unknown> = { input: fresh(2), target: fresh(3) };
+    args[operand] = operand === 'mask' ? new Uint8Array(all.buffer, all.byteOffset + 4 * shift, n) : all.subarray(0, n);
+    args[output] = mode === 'exact' ? all.subarray(0, n) : all.subarray(shift, shift + n);
+    return { all, args };
+  }
+
+  async function outcome(f: () => unknown): Promise<{ result?: unknown; error?: Error }> {
+    try {
+      return { result: await f() };
+    } catch (e) {
+      return { error: e as Error };
+    }
+  }
+
+  /** The number of elements whose bits differ (arrays, or `{ loss, grad }` of arrays). */
+  function mismatches(a: unknown, b: unknown): number {
+    if (a instanceof Float32Array && b instanceof Float32Array) {
+      if (a.length !== b.length) return Math.max(a.length, b.length);
+      const [ua, ub] = [new Uint32Array(a.buffer, a.byteOffset, a.length), new Uint32Array(b.buffer, b.byteOffset, b.length)];
+      let k = 0;
+      for (let i = 0; i < ua.length; i++) k += +(ua[i] !== ub[i]);
+      return k;
+    }
+    const [ra, rb] = [a as { loss: unknown; grad: unknown }, b as { loss: unknown; grad: unknown }];
+    return mismatches(ra.loss, rb.loss) + mismatches(ra.grad, rb.grad);
+  }
+
+  /** Runs the synchronous and the pooled call on equal layouts: the same error, or the same bits. */
+  async function compare(
+    backing: Backing, mode: 'exact' | 'partial', operand: string, output: string,
+    sync: (a: Record<string, unknown>) => unknown, pooled: (a: Record<string, unknown>) => Promise<unknown>,
+  ) {
+    const s = layout(backing, 0, mode, operand, output);
+    const p = layout(backing, 1, mode, operand, output);
+    const want = await outcome(() => sync(s.args));
+    const got = await outcome(() => within(pooled(p.args)));
+    const label = `${backing}, ${mode}: ${operand} and ${output}`;
+    if (mode === 'partial') expect(want.error, label).toBeInstanceOf(RangeError); // the case is the one meant
+    if (want.error !== undefined) {
+      expect(got.error, label).toBeInstanceOf(want.error.constructor);
+      expect(got.error?.message, label).toBe(want.error.message);
+    } else {
+      expect(got.error, label).toBeUndefined();
+      expect(mismatches(got.result, want.result), label).toBe(0);
+    }
+    // Nothing written where the synchronous call writes nothing; the same bits where it writes.
+    expect(mismatches(p.all, s.all), label).toBe(0);
+  }
+
+  const MODES = ['partial'] as const;
+
+  it.each(['sigmoid', 'logSigmoid'] as const)('%s: out over the input', async (name) => {
+    for (const backing of backings) {
+      for (const mode of MODES) {
+        await compare(backing, mode, 'input', 'out', (a) => bce[name](a.input as Float32Array, a.out as Float32Array), (a) => pool[name](a.input as Float32Array, a.out as Float32Array));
+      }
+    }
+  });
+
+  const LOSSES = [
+    'binaryCrossEntropy', 'binaryCrossEntropyBackward', 'binaryCrossEntropyForwardBackward',
+    'binaryCrossEntropyWithLogits', 'binaryCrossEntropyWithLogitsBackward', 'binaryCrossEntropyWithLogitsForwardBackward',
+    'sigmoidFocalLoss', 'sigmoidFocalLossBackward', 'sigmoidFocalLossForwardBackward',
+  ] as const;
+  it.each(LOSSES)('%s: each output over each array operand (and over the other output)', async (name) => {
+    const loss = !name.endsWith('Backward');
+    const grad = name.endsWith('Backward');
+    const operands = ['input', 'target', 'weight', 'mask'];
+    if (name.includes('WithLogits')) operands.push('posWeight');
+    if (grad) operands.push('gradOutput');
+    const outputs = [...(loss ? ['out'] : []), ...(grad ? ['gradOut'] : [])];
+    type Fn = (x: unknown, y: unknown, o: Record<string, unknown>) => unknown;
+    const call = (f: Fn) => (a: Record<string, unknown>) => {
+      const { input, target, ...options } = a;
+      return f(input, target, { reduction: 'none', ...options });
+    };
+    const pairs = outputs.flatMap((output) => operands.map((operand) => [operand, output]));
+    if (loss && grad) pairs.push(['out', 'gradOut']);
+    for (const backing of backings) {
+      for (const mode of MODES) {
+        for (const [operand, output] of pairs) {
+          await compare(backing, mode, operand, output, call(bce[name] as Fn), call(pool[name] as Fn) as (a: Record<string, unknown>) => Promise<unknown>);
+        }
+      }
+    }
+  });
+});
+
 describe('createPool options', () => {
   it.each([Number.NaN, 0, -1, 2.5, Infinity, -Infinity, 1025])('threads: %s is a RangeError naming threads', (threads) => {
     expect(() => createPool({ threads })).toThrowError(RangeError);

@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { OPS, type OpName } from '../ops.js';
-import { checkOutput, copyChecked, ensureScratch, enter, leave, lengthOf, memoryBuffer, owners, WasmBuffer, type FloatInput, type FloatOutput } from '../memory.js';
+import { checkOutput, checkOverlap, copyChecked, ensureScratch, enter, leave, lengthOf, memoryBuffer, owners, WasmBuffer, type FloatInput, type FloatOutput } from '../memory.js';
 import {
   checkKeys,
   checkPass,
@@ -629,7 +629,10 @@ export function createPool(options?: PoolOptions): Pool {
   function startMap(kind: 'sigmoid' | 'logSigmoid', x: FloatInput, out?: FloatOutput): Promise<Float32Array> {
     const n = lengthOf(x, kind, 'input');
     if (n < threshold || threads < 2) return Promise.resolve(mapPass(kind === 'sigmoid' ? 'bce_sigmoid' : 'bce_logsigmoid', kind, x, out));
+    // The synchronous call's checks, in its order: an out that overlaps the input other than exactly
+    // is its RangeError, before any worker runs (the workers would race over the shared elements).
     const at = checkOutput(out, n, kind, 'out');
+    if (out !== undefined) checkOverlap(out, kind, 'out', x, 'input');
     const taken: SharedArrayBuffer[] = [];
     const sx = shared(x, scratch, taken, kind, 'input');
     const so = sharedOutput(out, n);

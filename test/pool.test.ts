@@ -25,6 +25,14 @@ function data(n: number, seed: number, sharedMemory = false) {
   return { z, p, y };
 }
 
+/** The pool's loss methods, as the functions of the same names. */
+const LOSSES = [
+  'binaryCrossEntropy', 'binaryCrossEntropyBackward', 'binaryCrossEntropyForwardBackward',
+  'binaryCrossEntropyWithLogits', 'binaryCrossEntropyWithLogitsBackward', 'binaryCrossEntropyWithLogitsForwardBackward',
+  'sigmoidFocalLoss', 'sigmoidFocalLossBackward', 'sigmoidFocalLossForwardBackward',
+] as const;
+type LossFn = (x: unknown, y: unknown, o?: Record<string, unknown>) => unknown;
+
 // Chunk sums are added in float64 in another order than one pass's lane sums.
 const F64 = 1e-12;
 
@@ -168,6 +176,58 @@ describe('pool', () => {
     expect(e.message).toBe('pool.binaryCrossEntropyWithLogits: out: this WasmBuffer was freed and cannot be used again');
   });
 
+  it.each(LOSSES)('%s: a freed WasmBuffer as any argument is the synchronous call\'s TypeError, naming the function and the argument', async (name) => {
+    const n = 2000;
+    const { z, y } = data(n, 13);
+    const x = name.startsWith('binaryCrossEntropy') && !name.includes('WithLogits') ? y.map((v) => (v + 0.5) / 2) : z;
+    const loss = !name.endsWith('Backward');
+    const grad = name.endsWith('Backward');
+    // Which arguments a WasmBuffer may be, each with the options it needs.
+    const cases: [string, (b: bce.WasmBuffer) => Record<string, unknown>][] = [
+      ['input', (b) => ({ input: b })],
+      ['target', (b) => ({ target: b })],
+      ['weight', (b) => ({ weight: b })],
+      ['weight', (b) => ({ weight: b, reduction: 'weightedMean' })],
+    ];
+    if (name.includes('WithLogits')) cases.push(['posWeight', (b) => ({ posWeight: b })]);
+    if (grad) cases.push(['gradOutput', (b) => ({ gradOutput: b, reduction: 'none' })], ['gradOut', (b) => ({ gradOut: b })]);
+    if (loss) cases.push(['out', (b) => ({ out: b, reduction: 'none' })]);
+    // A freed input with a mask that is wrong too: the freed buffer is named first, as the synchronous
+    // call names it (before the masked mean's pre-pass reads the mask).
+    cases.push(['input', (b) => ({ input: b, mask: Array.from({ length: n }, (_, i) => (i === 5 ? 2 : 1)) })]);
+    for (const [arg, make] of cases) {
+      for (const length of arg === 'weight' ? [n, 2] : [n]) {
+        const b = bce.createBuffer(length);
+        b.free();
+        const { input = x, target = y, ...options } = make(b);
+        const args = [input, target, options] as const;
+        let want: Error | undefined;
+        try {
+          (bce[name] as LossFn)(...args);
+        } catch (e) {
+          want = e as Error;
+        }
+        expect(want?.message).toBe(`${name}: ${arg}: this WasmBuffer was freed and cannot be used again`);
+        const got = await rejection((pool[name] as LossFn)(...args) as Promise<unknown>);
+        expect(got, `${arg} of length ${length}`).toBeInstanceOf(TypeError);
+        expect(got.message, `${arg} of length ${length}`).toBe(want!.message);
+      }
+    }
+  });
+
+  it.each(['sigmoid', 'logSigmoid'] as const)('%s: a freed WasmBuffer as input or out is the synchronous call\'s TypeError', async (name) => {
+    const { z } = data(2000, 14);
+    for (const arg of ['input', 'out']) {
+      const b = bce.createBuffer(z.length);
+      b.free();
+      const [x, out] = arg === 'input' ? [b, undefined] : [z, b];
+      expect(() => bce[name](x, out)).toThrowError(new TypeError(`${name}: ${arg}: this WasmBuffer was freed and cannot be used again`));
+      const got = await rejection(pool[name](x, out));
+      expect(got).toBeInstanceOf(TypeError);
+      expect(got.message).toBe(`${name}: ${arg}: this WasmBuffer was freed and cannot be used again`);
+    }
+  });
+
   it('a closed pool rejects calls', async () => {
     const p = createPool({ threads: 2 });
     await p.close();
@@ -274,11 +334,6 @@ describe('pool aliasing: the synchronous call\'s overlap checks, before any work
     }
   });
 
-  const LOSSES = [
-    'binaryCrossEntropy', 'binaryCrossEntropyBackward', 'binaryCrossEntropyForwardBackward',
-    'binaryCrossEntropyWithLogits', 'binaryCrossEntropyWithLogitsBackward', 'binaryCrossEntropyWithLogitsForwardBackward',
-    'sigmoidFocalLoss', 'sigmoidFocalLossBackward', 'sigmoidFocalLossForwardBackward',
-  ] as const;
   it.each(LOSSES)('%s: each output over each array operand (and over the other output)', async (name) => {
     const loss = !name.endsWith('Backward');
     const grad = name.endsWith('Backward');
@@ -286,8 +341,7 @@ describe('pool aliasing: the synchronous call\'s overlap checks, before any work
     if (name.includes('WithLogits')) operands.push('posWeight');
     if (grad) operands.push('gradOutput');
     const outputs = [...(loss ? ['out'] : []), ...(grad ? ['gradOut'] : [])];
-    type Fn = (x: unknown, y: unknown, o: Record<string, unknown>) => unknown;
-    const call = (f: Fn) => (a: Record<string, unknown>) => {
+    const call = (f: LossFn) => (a: Record<string, unknown>) => {
       const { input, target, ...options } = a;
       return f(input, target, { reduction: 'none', ...options });
     };
@@ -296,7 +350,7 @@ describe('pool aliasing: the synchronous call\'s overlap checks, before any work
     for (const backing of backings) {
       for (const mode of MODES) {
         for (const [operand, output] of pairs) {
-          await compare(backing, mode, operand, output, call(bce[name] as Fn), call(pool[name] as Fn) as (a: Record<string, unknown>) => Promise<unknown>);
+          await compare(backing, mode, operand, output, call(bce[name] as LossFn), call(pool[name] as LossFn) as (a: Record<string, unknown>) => Promise<unknown>);
         }
       }
     }

@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { OPS, type OpName } from '../ops.js';
-import { checkOutput, checkOverlap, copyChecked, ensureScratch, enter, leave, lengthOf, memoryBuffer, owners, WasmBuffer, type FloatInput, type FloatOutput } from '../memory.js';
+import { addressIn, checkOutput, checkOverlap, copyChecked, ensureScratch, enter, leave, lengthOf, memoryBuffer, owners, WasmBuffer, type FloatInput, type FloatOutput } from '../memory.js';
 import {
   checkKeys,
   checkPass,
@@ -348,7 +348,7 @@ class SharedScratch {
 function shared(x: FloatInput, scratch: SharedScratch, taken: SharedArrayBuffer[], fn: string, arg: string): Float32Array {
   if (x instanceof Float32Array && x.buffer instanceof SharedArrayBuffer) return x;
   const n = lengthOf(x, fn, arg);
-  const src = x instanceof WasmBuffer ? x.view : x;
+  const src = elements(x, fn, arg);
   const buffer = scratch.take(n * 4);
   taken.push(buffer);
   const out = new Float32Array(buffer, 0, n);
@@ -356,9 +356,19 @@ function shared(x: FloatInput, scratch: SharedScratch, taken: SharedArrayBuffer[
   return out;
 }
 
+/**
+ * The elements of `x` to copy: a WasmBuffer's view (once freed, the synchronous call's TypeError
+ * naming `fn: arg`, not the view getter's), anything else as it is.
+ */
+function elements(x: FloatInput, fn: string, arg: string): ArrayLike<number> {
+  if (!(x instanceof WasmBuffer)) return x;
+  x.address(fn, arg);
+  return x.view;
+}
+
 /** A short broadcast operand as a Float32Array (elements checked as the core checks them). */
 function float32(x: FloatInput, fn: string, arg: string): Float32Array {
-  const src = x instanceof WasmBuffer ? x.view : x;
+  const src = elements(x, fn, arg);
   const out = new Float32Array(src.length);
   copyChecked(src, 0, src.length, out, 0, fn, arg);
   return out;
@@ -582,6 +592,13 @@ export function createPool(options?: PoolOptions): Pool {
     const { n } = c;
     // ('rowMean' runs on the calling thread: its chunks would have to be whole rows.)
     if (n < threshold || threads < 2 || c.reduction === 'rowMean') return Promise.resolve(runRead(kind, fn, input, target, o, what));
+    // A freed WasmBuffer operand: the synchronous call's TypeError naming it, in its order (before
+    // the divisor's pre-pass reads the mask).
+    addressIn(input, c.xHome, fn, 'input');
+    addressIn(target, c.yHome, fn, 'target');
+    addressIn(c.weight, c.wHome, fn, 'weight');
+    addressIn(c.posWeight, c.pHome, fn, 'posWeight');
+    addressIn(c.gradOutput, c.gHome, fn, 'gradOutput');
     // A masked mean's or a weightedMean's divisor, from the mask and weight on this thread.
     ensureScratch();
     const divisor = c.reduction === 'mean' || c.reduction === 'weightedMean' ? divisorOf(c, fn) ?? n : undefined;

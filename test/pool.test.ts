@@ -324,7 +324,43 @@ describe('pool aliasing: the synchronous call\'s overlap checks, before any work
     expect(mismatches(p.all, s.all), label).toBe(0);
   }
 
-  const MODES = ['partial'] as const;
+  const MODES = ['exact', 'partial'] as const;
+
+  it('an output that is the very weight or posWeight of the input\'s length: accepted as the synchronous call accepts it, bit for bit', async () => {
+    const n = 50_003; // chunks of several 16K-element pieces
+    const { z, p, y } = data(n, 15, true);
+    const operand = (seed: number) => {
+      const next = ref.rng(seed);
+      const a = new Float32Array(new SharedArrayBuffer(4 * n));
+      a.forEach((_, i) => (a[i] = next() * 2));
+      return a;
+    };
+    type Case = [(typeof LOSSES)[number], Float32Array, (a: Float32Array, b: Float32Array) => Record<string, unknown>];
+    const cases: Case[] = [
+      ['binaryCrossEntropyWithLogits', z, (a) => ({ reduction: 'none', weight: a, out: a })],
+      ['binaryCrossEntropyWithLogitsBackward', z, (a) => ({ reduction: 'weightedMean', weight: a, gradOut: a })],
+      ['binaryCrossEntropyWithLogitsBackward', z, (a) => ({ reduction: 'mean', posWeight: a, gradOut: a })],
+      ['binaryCrossEntropyWithLogitsForwardBackward', z, (a, b) => ({ reduction: 'none', weight: a, posWeight: b, out: a, gradOut: b })],
+      ['binaryCrossEntropyWithLogitsForwardBackward', z, (a) => ({ reduction: 'sum', weight: a, posWeight: a, gradOut: a })],
+      ['binaryCrossEntropyForwardBackward', p, (a, b) => ({ reduction: 'none', weight: a, out: b, gradOut: a })],
+      ['sigmoidFocalLossForwardBackward', z, (a) => ({ reduction: 'mean', weight: a, gradOut: a })],
+    ];
+    for (const [name, x, options] of cases) {
+      const label = `${name} ${JSON.stringify(options(0 as never, 1 as never))}`;
+      const [a1, b1, a2, b2] = [operand(16), operand(17), operand(16), operand(17)];
+      const want = (bce[name] as LossFn)(x, y, options(a1, b1)) as Float32Array | { loss: number | Float32Array; grad: Float32Array };
+      const got = (await within((pool[name] as LossFn)(x, y, options(a2, b2)) as Promise<unknown>)) as typeof want;
+      if (want instanceof Float32Array || typeof want.loss !== 'number') {
+        expect(mismatches(got, want), label).toBe(0);
+      } else {
+        const g = got as { loss: number; grad: Float32Array };
+        ref.expectRel(g.loss, want.loss, F64);
+        expect(mismatches(g.grad, want.grad), label).toBe(0);
+      }
+      // In place: the results are in the caller's arrays, and the operands' bits as the synchronous call left them.
+      expect(mismatches(a2, a1) + mismatches(b2, b1), label).toBe(0);
+    }
+  });
 
   it.each(['sigmoid', 'logSigmoid'] as const)('%s: out over the input', async (name) => {
     for (const backing of backings) {

@@ -5,7 +5,23 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { OPS, type OpName } from '../ops.js';
-import { addressIn, checkOutput, checkOverlap, copyChecked, ensureScratch, enter, leave, lengthOf, memoryBuffer, owners, WasmBuffer, type FloatInput, type FloatOutput } from '../memory.js';
+import {
+  addressIn,
+  checkOutput,
+  checkOverlap,
+  copyChecked,
+  ensureScratch,
+  enter,
+  leave,
+  lengthOf,
+  memoryBuffer,
+  owners,
+  sharing,
+  Sharing,
+  WasmBuffer,
+  type FloatInput,
+  type FloatOutput,
+} from '../memory.js';
 import {
   checkKeys,
   checkPass,
@@ -342,11 +358,11 @@ class SharedScratch {
 }
 
 /**
- * `x` as a Float32Array over a SharedArrayBuffer: itself if it already is one, else a copy in a
- * scratch buffer (recorded in `taken` to be given back).
+ * `x` as a Float32Array over a SharedArrayBuffer: itself if it already is one (unless `copy`), else a
+ * copy in a scratch buffer (recorded in `taken` to be given back).
  */
-function shared(x: FloatInput, scratch: SharedScratch, taken: SharedArrayBuffer[], fn: string, arg: string): Float32Array {
-  if (x instanceof Float32Array && x.buffer instanceof SharedArrayBuffer) return x;
+function shared(x: FloatInput, scratch: SharedScratch, taken: SharedArrayBuffer[], fn: string, arg: string, copy = false): Float32Array {
+  if (!copy && x instanceof Float32Array && x.buffer instanceof SharedArrayBuffer) return x;
   const n = lengthOf(x, fn, arg);
   const src = elements(x, fn, arg);
   const buffer = scratch.take(n * 4);
@@ -607,14 +623,21 @@ export function createPool(options?: PoolOptions): Pool {
       const mask = c.mask === undefined ? undefined : maskBytes(c.mask, scratch, taken, fn);
       const x = shared(input, scratch, taken, fn, 'input');
       const y = shared(target, scratch, taken, fn, 'target');
-      const small = (w: FloatInput | undefined, len: number, arg: string) =>
-        w === undefined ? undefined : len === n ? shared(w, scratch, taken, fn, arg) : float32(w, fn, arg);
-      const weight = small(c.weight, c.wLen, 'weight');
-      const posWeight = small(c.posWeight, c.pLen, 'posWeight');
-      const g = c.gradOutput;
-      const gradOutput = g === undefined || typeof g === 'number' ? g : shared(g, scratch, taken, fn, 'gradOutput');
       const lossOut = c.wantLoss && c.none ? sharedOutput(c.out, n) : undefined;
       const gradOut = c.wantGrad ? sharedOutput(c.gradOut, n) : undefined;
+      // Every worker gets a weight or posWeight whole (broadcast operands are phased by the chunk's
+      // offset), so one of the input's length that an output is exactly (allowed, as in the
+      // synchronous call: checkPass refused any other overlap) is copied: no worker reads elements
+      // that another writes, and each worker's own overlap check sees a weight apart from its output.
+      // (input, target and gradOutput are sliced like the outputs: each chunk its own elements.)
+      const written = (w: FloatInput, home: object | null) =>
+        [lossOut, gradOut].some((o) => o !== undefined && sharing(o, o.buffer, w, home) !== Sharing.None);
+      const small = (w: FloatInput | undefined, home: object | null, len: number, arg: string) =>
+        w === undefined ? undefined : len === n ? shared(w, scratch, taken, fn, arg, written(w, home)) : float32(w, fn, arg);
+      const weight = small(c.weight, c.wHome, c.wLen, 'weight');
+      const posWeight = small(c.posWeight, c.pHome, c.pLen, 'posWeight');
+      const g = c.gradOutput;
+      const gradOutput = g === undefined || typeof g === 'number' ? g : shared(g, scratch, taken, fn, 'gradOutput');
       const jobs = chunks(n).map(([a, b]) => ({
         kind, fn, what, reduction: c.reduction, offset: a, total: n, divisor,
         labelSmoothing: c.smooth, mask, ...(kind === Kind.Focal ? { alpha: c.alpha, gamma: c.gamma } : {}),

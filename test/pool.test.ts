@@ -362,6 +362,15 @@ describe('pool aliasing: the synchronous call\'s overlap checks, before any work
     }
   });
 
+  it('before the module is ready (a call copies its inputs first): the same checks, on the arguments as given', () => {
+    const r = fixture('pool-before-init-overlap.mjs');
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(32);
+    // The same error, or the same bits in memory (else the line says how they differ).
+    for (const line of lines) expect(line).toMatch(/ partial [^:]+: RangeError$| exact [^:]+: accepted$/);
+  });
+
   it.each(['sigmoid', 'logSigmoid'] as const)('%s: out over the input', async (name) => {
     for (const backing of backings) {
       for (const mode of MODES) {

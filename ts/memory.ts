@@ -6,7 +6,7 @@
 // holds stays valid through any call, and a Float32Array over the module's memory can be passed as an
 // argument: it is used in place, by address.
 
-import { kernels } from './wasm.js';
+import { isInitialized, kernels } from './wasm.js';
 
 /** Anything the functions read floats from: a plain array, any typed array, or a {@link WasmBuffer}. */
 export type FloatInput = WasmBuffer | ArrayLike<number>;
@@ -411,13 +411,14 @@ export const WASM_MEMORY: object = {};
  * Where the elements of `x` live: {@link WASM_MEMORY} for a WasmBuffer or a view of the module's
  * memory, the (Shared)ArrayBuffer of any other typed array, null for anything else (a plain array
  * shares memory with nothing). A view's `buffer` is not free to read: a call takes each argument's
- * home once and uses it for both its address and its overlap checks.
+ * home once and uses it for both its address and its overlap checks. Before `init()` has finished no
+ * array is in WebAssembly memory (the pool checks the arguments of calls made then).
  */
 export function homeOf(x: unknown): object | null {
   if (x instanceof WasmBuffer) return WASM_MEMORY;
   if (!ArrayBuffer.isView(x)) return null;
   const buffer = x.buffer;
-  return buffer === memoryBuffer() ? WASM_MEMORY : buffer;
+  return isInitialized() && buffer === memoryBuffer() ? WASM_MEMORY : buffer;
 }
 
 /**

@@ -580,8 +580,11 @@ export function createPool(options?: PoolOptions): Pool {
       fn,
       () => startLoss(kind, fn, what, input, target, readOptions(kind, fn, options, what)),
       () => {
-        // No WebAssembly yet (so no WasmBuffer, no view of its memory): the arrays copied as they are.
+        // No WebAssembly yet (so no WasmBuffer, no view of its memory): the synchronous call's checks
+        // on the arguments as given (an output's overlap with an operand: the copies share nothing
+        // with it), then the arrays copied as they are.
         const o = readOptions(kind, fn, options, what);
+        checkPass(fn, input, target, o, what);
         const taken: SharedArrayBuffer[] = [];
         const copy = <V,>(v: V, arg: string): V =>
           (v === undefined || typeof v === 'number' ? v : shared(v as FloatInput, scratch, taken, fn, arg)) as V;
@@ -660,19 +663,29 @@ export function createPool(options?: PoolOptions): Pool {
       kind,
       () => startMap(kind, x, out),
       () => {
+        // As for a loss: the checks on the arguments as given, then the copy.
+        checkMap(kind, x, lengthOf(x, kind, 'input'), out);
         const sx = shared(x, scratch, [], kind, 'input');
         return () => startMap(kind, sx, out);
       },
     );
   }
 
+  /**
+   * The synchronous call's checks of out, in its order (mapPass's): an out that overlaps the input
+   * other than exactly is its RangeError, before any worker runs (the workers would race over the
+   * shared elements). Returns out's address (see `checkOutput`).
+   */
+  function checkMap(kind: 'sigmoid' | 'logSigmoid', x: FloatInput, n: number, out?: FloatOutput): number {
+    const at = checkOutput(out, n, kind, 'out');
+    if (out !== undefined) checkOverlap(out, kind, 'out', x, 'input');
+    return at;
+  }
+
   function startMap(kind: 'sigmoid' | 'logSigmoid', x: FloatInput, out?: FloatOutput): Promise<Float32Array> {
     const n = lengthOf(x, kind, 'input');
     if (n < threshold || threads < 2) return Promise.resolve(mapPass(kind === 'sigmoid' ? 'bce_sigmoid' : 'bce_logsigmoid', kind, x, out));
-    // The synchronous call's checks, in its order: an out that overlaps the input other than exactly
-    // is its RangeError, before any worker runs (the workers would race over the shared elements).
-    const at = checkOutput(out, n, kind, 'out');
-    if (out !== undefined) checkOverlap(out, kind, 'out', x, 'input');
+    const at = checkMap(kind, x, n, out);
     const taken: SharedArrayBuffer[] = [];
     const sx = shared(x, scratch, taken, kind, 'input');
     const so = sharedOutput(out, n);

@@ -246,15 +246,17 @@ describe('pool aliasing: the synchronous call\'s overlap checks, before any work
   // worker's output over the other worker's operand, where the workers race.
   const n = 4096;
   const shift = n / 2;
-  type Backing = 'SharedArrayBuffer' | 'ArrayBuffer' | 'WebAssembly memory';
-  const backings: Backing[] = ['SharedArrayBuffer', 'ArrayBuffer', 'WebAssembly memory'];
-  // One WasmBuffer each for the synchronous and the pooled call, made before any view is taken (a
-  // later allocation could grow memory and detach those views).
+  // Views of shared, plain or WebAssembly memory, or one WasmBuffer as both arrays ('exact' only).
+  type Backing = 'SharedArrayBuffer' | 'ArrayBuffer' | 'WebAssembly memory' | 'WasmBuffer';
+  // WasmBuffers for the synchronous and the pooled call, made before any view is taken (a later
+  // allocation could grow memory and detach those views).
   let wasm: bce.WasmBuffer[];
+  let buffers: bce.WasmBuffer[];
   beforeAll(() => {
     wasm = [bce.createBuffer(n + shift), bce.createBuffer(n + shift)];
+    buffers = [bce.createBuffer(n), bce.createBuffer(n)];
   });
-  afterAll(() => wasm.forEach((b) => b.free()));
+  afterAll(() => [...wasm, ...buffers].forEach((b) => b.free()));
 
   /** Values in (0, 1): a valid input, target, weight, posWeight or gradOutput of every loss. */
   const fill = (a: Float32Array, seed: number) => a.forEach((_, i) => (a[i] = (((i * 37 + seed * 11) % 101) + 0.5) / 102));
@@ -273,11 +275,13 @@ describe('pool aliasing: the synchronous call\'s overlap checks, before any work
   function layout(backing: Backing, which: number, mode: 'exact' | 'partial', operand: string, output: string) {
     const all =
       backing === 'WebAssembly memory' ? wasm[which].view
+      : backing === 'WasmBuffer' ? buffers[which].view
       : new Float32Array(backing === 'SharedArrayBuffer' ? new SharedArrayBuffer(4 * (n + shift)) : new ArrayBuffer(4 * (n + shift)));
     fill(all, 1);
     const args: Record<string, unknown> = { input: fresh(2), target: fresh(3) };
-    args[operand] = operand === 'mask' ? new Uint8Array(all.buffer, all.byteOffset + 4 * shift, n) : all.subarray(0, n);
-    args[output] = mode === 'exact' ? all.subarray(0, n) : all.subarray(shift, shift + n);
+    const whole = backing === 'WasmBuffer' ? buffers[which] : undefined;
+    args[operand] = operand === 'mask' ? new Uint8Array(all.buffer, all.byteOffset + 4 * shift, n) : whole ?? all.subarray(0, n);
+    args[output] = mode === 'exact' ? whole ?? all.subarray(0, n) : all.subarray(shift, shift + n);
     return { all, args };
   }
 
@@ -324,7 +328,10 @@ describe('pool aliasing: the synchronous call\'s overlap checks, before any work
     expect(mismatches(p.all, s.all), label).toBe(0);
   }
 
-  const MODES = ['exact', 'partial'] as const;
+  const LAYOUTS = [
+    ...(['SharedArrayBuffer', 'ArrayBuffer', 'WebAssembly memory'] as const).flatMap((b) => [[b, 'exact'], [b, 'partial']] as const),
+    ['WasmBuffer', 'exact'],
+  ] as const;
 
   it('an output that is the very weight or posWeight of the input\'s length: accepted as the synchronous call accepts it, bit for bit', async () => {
     const n = 50_003; // chunks of several 16K-element pieces
@@ -372,10 +379,8 @@ describe('pool aliasing: the synchronous call\'s overlap checks, before any work
   });
 
   it.each(['sigmoid', 'logSigmoid'] as const)('%s: out over the input', async (name) => {
-    for (const backing of backings) {
-      for (const mode of MODES) {
-        await compare(backing, mode, 'input', 'out', (a) => bce[name](a.input as Float32Array, a.out as Float32Array), (a) => pool[name](a.input as Float32Array, a.out as Float32Array));
-      }
+    for (const [backing, mode] of LAYOUTS) {
+      await compare(backing, mode, 'input', 'out', (a) => bce[name](a.input as Float32Array, a.out as Float32Array), (a) => pool[name](a.input as Float32Array, a.out as Float32Array));
     }
   });
 
@@ -392,11 +397,9 @@ describe('pool aliasing: the synchronous call\'s overlap checks, before any work
     };
     const pairs = outputs.flatMap((output) => operands.map((operand) => [operand, output]));
     if (loss && grad) pairs.push(['out', 'gradOut']);
-    for (const backing of backings) {
-      for (const mode of MODES) {
-        for (const [operand, output] of pairs) {
-          await compare(backing, mode, operand, output, call(bce[name] as LossFn), call(pool[name] as LossFn) as (a: Record<string, unknown>) => Promise<unknown>);
-        }
+    for (const [backing, mode] of LAYOUTS) {
+      for (const [operand, output] of pairs) {
+        await compare(backing, mode, operand, output, call(bce[name] as LossFn), call(pool[name] as LossFn) as (a: Record<string, unknown>) => Promise<unknown>);
       }
     }
   });

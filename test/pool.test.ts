@@ -25,6 +25,14 @@ function data(n: number, seed: number, sharedMemory = false) {
   return { z, p, y };
 }
 
+/** The pool's loss methods, as the functions of the same names. */
+const LOSSES = [
+  'binaryCrossEntropy', 'binaryCrossEntropyBackward', 'binaryCrossEntropyForwardBackward',
+  'binaryCrossEntropyWithLogits', 'binaryCrossEntropyWithLogitsBackward', 'binaryCrossEntropyWithLogitsForwardBackward',
+  'sigmoidFocalLoss', 'sigmoidFocalLossBackward', 'sigmoidFocalLossForwardBackward',
+] as const;
+type LossFn = (x: unknown, y: unknown, o?: Record<string, unknown>) => unknown;
+
 // Chunk sums are added in float64 in another order than one pass's lane sums.
 const F64 = 1e-12;
 
@@ -168,6 +176,58 @@ describe('pool', () => {
     expect(e.message).toBe('pool.binaryCrossEntropyWithLogits: out: this WasmBuffer was freed and cannot be used again');
   });
 
+  it.each(LOSSES)('%s: a freed WasmBuffer as any argument is the synchronous call\'s TypeError, naming the function and the argument', async (name) => {
+    const n = 2000;
+    const { z, y } = data(n, 13);
+    const x = name.startsWith('binaryCrossEntropy') && !name.includes('WithLogits') ? y.map((v) => (v + 0.5) / 2) : z;
+    const loss = !name.endsWith('Backward');
+    const grad = name.endsWith('Backward');
+    // Which arguments a WasmBuffer may be, each with the options it needs.
+    const cases: [string, (b: bce.WasmBuffer) => Record<string, unknown>][] = [
+      ['input', (b) => ({ input: b })],
+      ['target', (b) => ({ target: b })],
+      ['weight', (b) => ({ weight: b })],
+      ['weight', (b) => ({ weight: b, reduction: 'weightedMean' })],
+    ];
+    if (name.includes('WithLogits')) cases.push(['posWeight', (b) => ({ posWeight: b })]);
+    if (grad) cases.push(['gradOutput', (b) => ({ gradOutput: b, reduction: 'none' })], ['gradOut', (b) => ({ gradOut: b })]);
+    if (loss) cases.push(['out', (b) => ({ out: b, reduction: 'none' })]);
+    // A freed input with a mask that is wrong too: the freed buffer is named first, as the synchronous
+    // call names it (before the masked mean's pre-pass reads the mask).
+    cases.push(['input', (b) => ({ input: b, mask: Array.from({ length: n }, (_, i) => (i === 5 ? 2 : 1)) })]);
+    for (const [arg, make] of cases) {
+      for (const length of arg === 'weight' ? [n, 2] : [n]) {
+        const b = bce.createBuffer(length);
+        b.free();
+        const { input = x, target = y, ...options } = make(b);
+        const args = [input, target, options] as const;
+        let want: Error | undefined;
+        try {
+          (bce[name] as LossFn)(...args);
+        } catch (e) {
+          want = e as Error;
+        }
+        expect(want?.message).toBe(`${name}: ${arg}: this WasmBuffer was freed and cannot be used again`);
+        const got = await rejection((pool[name] as LossFn)(...args) as Promise<unknown>);
+        expect(got, `${arg} of length ${length}`).toBeInstanceOf(TypeError);
+        expect(got.message, `${arg} of length ${length}`).toBe(want!.message);
+      }
+    }
+  });
+
+  it.each(['sigmoid', 'logSigmoid'] as const)('%s: a freed WasmBuffer as input or out is the synchronous call\'s TypeError', async (name) => {
+    const { z } = data(2000, 14);
+    for (const arg of ['input', 'out']) {
+      const b = bce.createBuffer(z.length);
+      b.free();
+      const [x, out] = arg === 'input' ? [b, undefined] : [z, b];
+      expect(() => bce[name](x, out)).toThrowError(new TypeError(`${name}: ${arg}: this WasmBuffer was freed and cannot be used again`));
+      const got = await rejection(pool[name](x, out));
+      expect(got).toBeInstanceOf(TypeError);
+      expect(got.message).toBe(`${name}: ${arg}: this WasmBuffer was freed and cannot be used again`);
+    }
+  });
+
   it('a closed pool rejects calls', async () => {
     const p = createPool({ threads: 2 });
     await p.close();
@@ -178,6 +238,170 @@ describe('pool', () => {
     const script = fileURLToPath(new URL('./fixtures/pool-no-close.mjs', import.meta.url));
     const out = execFileSync(process.execPath, [script], { encoding: 'utf8', timeout: 30_000 });
     expect(out.trim()).toBe('done 0.6931\nsmall 0.6931\nfresh 1000');
+  });
+});
+
+describe('pool aliasing: the synchronous call\'s overlap checks, before any worker runs', () => {
+  // Two chunks of 2048 (threshold 1000): a partial overlap shifted by half the length puts one
+  // worker's output over the other worker's operand, where the workers race.
+  const n = 4096;
+  const shift = n / 2;
+  // Views of shared, plain or WebAssembly memory, or one WasmBuffer as both arrays ('exact' only).
+  type Backing = 'SharedArrayBuffer' | 'ArrayBuffer' | 'WebAssembly memory' | 'WasmBuffer';
+  // WasmBuffers for the synchronous and the pooled call, made before any view is taken (a later
+  // allocation could grow memory and detach those views).
+  let wasm: bce.WasmBuffer[];
+  let buffers: bce.WasmBuffer[];
+  beforeAll(() => {
+    wasm = [bce.createBuffer(n + shift), bce.createBuffer(n + shift)];
+    buffers = [bce.createBuffer(n), bce.createBuffer(n)];
+  });
+  afterAll(() => [...wasm, ...buffers].forEach((b) => b.free()));
+
+  /** Values in (0, 1): a valid input, target, weight, posWeight or gradOutput of every loss. */
+  const fill = (a: Float32Array, seed: number) => a.forEach((_, i) => (a[i] = (((i * 37 + seed * 11) % 101) + 0.5) / 102));
+  const fresh = (seed: number) => {
+    const a = new Float32Array(new SharedArrayBuffer(4 * n));
+    fill(a, seed);
+    return a;
+  };
+
+  /**
+   * The arguments of one call: `operand` is `all[0, n)` and `output` is `all[0, n)` too (another
+   * view of the same elements) in mode 'exact', `all[shift, shift + n)` in mode 'partial'; a mask
+   * operand is the bytes at `4 * shift` (it overlaps the output in both modes). The other arrays are
+   * of their own, in shared memory.
+   */
+  function layout(backing: Backing, which: number, mode: 'exact' | 'partial', operand: string, output: string) {
+    const all =
+      backing === 'WebAssembly memory' ? wasm[which].view
+      : backing === 'WasmBuffer' ? buffers[which].view
+      : new Float32Array(backing === 'SharedArrayBuffer' ? new SharedArrayBuffer(4 * (n + shift)) : new ArrayBuffer(4 * (n + shift)));
+    fill(all, 1);
+    const args: Record<string, unknown> = { input: fresh(2), target: fresh(3) };
+    const whole = backing === 'WasmBuffer' ? buffers[which] : undefined;
+    args[operand] = operand === 'mask' ? new Uint8Array(all.buffer, all.byteOffset + 4 * shift, n) : whole ?? all.subarray(0, n);
+    args[output] = mode === 'exact' ? whole ?? all.subarray(0, n) : all.subarray(shift, shift + n);
+    return { all, args };
+  }
+
+  async function outcome(f: () => unknown): Promise<{ result?: unknown; error?: Error }> {
+    try {
+      return { result: await f() };
+    } catch (e) {
+      return { error: e as Error };
+    }
+  }
+
+  /** The number of elements whose bits differ (arrays, or `{ loss, grad }` of arrays). */
+  function mismatches(a: unknown, b: unknown): number {
+    if (a instanceof Float32Array && b instanceof Float32Array) {
+      if (a.length !== b.length) return Math.max(a.length, b.length);
+      const [ua, ub] = [new Uint32Array(a.buffer, a.byteOffset, a.length), new Uint32Array(b.buffer, b.byteOffset, b.length)];
+      let k = 0;
+      for (let i = 0; i < ua.length; i++) k += +(ua[i] !== ub[i]);
+      return k;
+    }
+    const [ra, rb] = [a as { loss: unknown; grad: unknown }, b as { loss: unknown; grad: unknown }];
+    return mismatches(ra.loss, rb.loss) + mismatches(ra.grad, rb.grad);
+  }
+
+  /** Runs the synchronous and the pooled call on equal layouts: the same error, or the same bits. */
+  async function compare(
+    backing: Backing, mode: 'exact' | 'partial', operand: string, output: string,
+    sync: (a: Record<string, unknown>) => unknown, pooled: (a: Record<string, unknown>) => Promise<unknown>,
+  ) {
+    const s = layout(backing, 0, mode, operand, output);
+    const p = layout(backing, 1, mode, operand, output);
+    const want = await outcome(() => sync(s.args));
+    const got = await outcome(() => within(pooled(p.args)));
+    const label = `${backing}, ${mode}: ${operand} and ${output}`;
+    if (mode === 'partial') expect(want.error, label).toBeInstanceOf(RangeError); // the case is the one meant
+    if (want.error !== undefined) {
+      expect(got.error, label).toBeInstanceOf(want.error.constructor);
+      expect(got.error?.message, label).toBe(want.error.message);
+    } else {
+      expect(got.error, label).toBeUndefined();
+      expect(mismatches(got.result, want.result), label).toBe(0);
+    }
+    // Nothing written where the synchronous call writes nothing; the same bits where it writes.
+    expect(mismatches(p.all, s.all), label).toBe(0);
+  }
+
+  const LAYOUTS = [
+    ...(['SharedArrayBuffer', 'ArrayBuffer', 'WebAssembly memory'] as const).flatMap((b) => [[b, 'exact'], [b, 'partial']] as const),
+    ['WasmBuffer', 'exact'],
+  ] as const;
+
+  it('an output that is the very weight or posWeight of the input\'s length: accepted as the synchronous call accepts it, bit for bit', async () => {
+    const n = 50_003; // chunks of several 16K-element pieces
+    const { z, p, y } = data(n, 15, true);
+    const operand = (seed: number) => {
+      const next = ref.rng(seed);
+      const a = new Float32Array(new SharedArrayBuffer(4 * n));
+      a.forEach((_, i) => (a[i] = next() * 2));
+      return a;
+    };
+    type Case = [(typeof LOSSES)[number], Float32Array, (a: Float32Array, b: Float32Array) => Record<string, unknown>];
+    const cases: Case[] = [
+      ['binaryCrossEntropyWithLogits', z, (a) => ({ reduction: 'none', weight: a, out: a })],
+      ['binaryCrossEntropyWithLogitsBackward', z, (a) => ({ reduction: 'weightedMean', weight: a, gradOut: a })],
+      ['binaryCrossEntropyWithLogitsBackward', z, (a) => ({ reduction: 'mean', posWeight: a, gradOut: a })],
+      ['binaryCrossEntropyWithLogitsForwardBackward', z, (a, b) => ({ reduction: 'none', weight: a, posWeight: b, out: a, gradOut: b })],
+      ['binaryCrossEntropyWithLogitsForwardBackward', z, (a) => ({ reduction: 'sum', weight: a, posWeight: a, gradOut: a })],
+      ['binaryCrossEntropyForwardBackward', p, (a, b) => ({ reduction: 'none', weight: a, out: b, gradOut: a })],
+      ['sigmoidFocalLossForwardBackward', z, (a) => ({ reduction: 'mean', weight: a, gradOut: a })],
+    ];
+    for (const [name, x, options] of cases) {
+      const label = `${name} ${JSON.stringify(options(0 as never, 1 as never))}`;
+      const [a1, b1, a2, b2] = [operand(16), operand(17), operand(16), operand(17)];
+      const want = (bce[name] as LossFn)(x, y, options(a1, b1)) as Float32Array | { loss: number | Float32Array; grad: Float32Array };
+      const got = (await within((pool[name] as LossFn)(x, y, options(a2, b2)) as Promise<unknown>)) as typeof want;
+      if (want instanceof Float32Array || typeof want.loss !== 'number') {
+        expect(mismatches(got, want), label).toBe(0);
+      } else {
+        const g = got as { loss: number; grad: Float32Array };
+        ref.expectRel(g.loss, want.loss, F64);
+        expect(mismatches(g.grad, want.grad), label).toBe(0);
+      }
+      // In place: the results are in the caller's arrays, and the operands' bits as the synchronous call left them.
+      expect(mismatches(a2, a1) + mismatches(b2, b1), label).toBe(0);
+    }
+  });
+
+  it('before the module is ready (a call copies its inputs first): the same checks, on the arguments as given', () => {
+    const r = fixture('pool-before-init-overlap.mjs');
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(32);
+    // The same error, or the same bits in memory (else the line says how they differ).
+    for (const line of lines) expect(line).toMatch(/ partial [^:]+: RangeError$| exact [^:]+: accepted$/);
+  });
+
+  it.each(['sigmoid', 'logSigmoid'] as const)('%s: out over the input', async (name) => {
+    for (const [backing, mode] of LAYOUTS) {
+      await compare(backing, mode, 'input', 'out', (a) => bce[name](a.input as Float32Array, a.out as Float32Array), (a) => pool[name](a.input as Float32Array, a.out as Float32Array));
+    }
+  });
+
+  it.each(LOSSES)('%s: each output over each array operand (and over the other output)', async (name) => {
+    const loss = !name.endsWith('Backward');
+    const grad = name.endsWith('Backward');
+    const operands = ['input', 'target', 'weight', 'mask'];
+    if (name.includes('WithLogits')) operands.push('posWeight');
+    if (grad) operands.push('gradOutput');
+    const outputs = [...(loss ? ['out'] : []), ...(grad ? ['gradOut'] : [])];
+    const call = (f: LossFn) => (a: Record<string, unknown>) => {
+      const { input, target, ...options } = a;
+      return f(input, target, { reduction: 'none', ...options });
+    };
+    const pairs = outputs.flatMap((output) => operands.map((operand) => [operand, output]));
+    if (loss && grad) pairs.push(['out', 'gradOut']);
+    for (const [backing, mode] of LAYOUTS) {
+      for (const [operand, output] of pairs) {
+        await compare(backing, mode, operand, output, call(bce[name] as LossFn), call(pool[name] as LossFn) as (a: Record<string, unknown>) => Promise<unknown>);
+      }
+    }
   });
 });
 

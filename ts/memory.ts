@@ -6,7 +6,7 @@
 // holds stays valid through any call, and a Float32Array over the module's memory can be passed as an
 // argument: it is used in place, by address.
 
-import { kernels } from './wasm.js';
+import { isInitialized, kernels } from './wasm.js';
 
 /** Anything the functions read floats from: a plain array, any typed array, or a {@link WasmBuffer}. */
 export type FloatInput = WasmBuffer | ArrayLike<number>;
@@ -201,6 +201,8 @@ const leaks =
 export let bufferLength: (b: WasmBuffer) => number;
 /** A WasmBuffer's byte address, 0 once freed (its own: see the class). */
 export let bufferAddress: (b: WasmBuffer) => number;
+/** Frees a WasmBuffer from inside the library (free() refuses during a call). */
+let releaseBuffer: (b: WasmBuffer) => void;
 
 /**
  * Each view handed out by {@link WasmBuffer.view} keeps its buffer reachable: a caller who keeps only
@@ -226,6 +228,7 @@ export class WasmBuffer {
   static {
     bufferLength = (b) => b.#length;
     bufferAddress = (b) => b.#ptr;
+    releaseBuffer = (b) => b.#release();
   }
 
   /** @internal Use {@link createBuffer}. */
@@ -275,9 +278,13 @@ export class WasmBuffer {
 
   /** Returns the memory. Using the buffer afterwards throws a TypeError; freeing twice is a no-op. */
   free(): void {
-    if (this.#ptr === 0) return;
     // From inside a call (an element getter, a Proxy): the call may still write it.
-    if (busy) throw new Error('free: a WasmBuffer cannot be freed while a bce-wasm call is reading its arguments');
+    if (busy && this.#ptr !== 0) throw new Error('free: a WasmBuffer cannot be freed while a bce-wasm call is reading its arguments');
+    this.#release();
+  }
+
+  #release(): void {
+    if (this.#ptr === 0) return;
     leaks?.unregister(this.#token);
     kernels().bce_free(this.#ptr, this.#length * BYTES);
     this.#ptr = 0;
@@ -356,7 +363,7 @@ function newBuffer(lengthOrValues: number | FloatInput): WasmBuffer {
     try {
       copyIn(values, 0, n, to, fn, 'values');
     } catch (e) {
-      buf.free(); // a bad element: the block goes back at once, not when a GC finds it
+      releaseBuffer(buf); // a bad element: the block goes back at once, not when a GC finds it
       throw e;
     }
   }
@@ -507,13 +514,14 @@ export const WASM_MEMORY: object = {};
  * Where the elements of `x` live: {@link WASM_MEMORY} for a WasmBuffer or a view of the module's
  * memory, the (Shared)ArrayBuffer of any other typed array, null for anything else (a plain array
  * shares memory with nothing). A view's `buffer` is not free to read: a call takes each argument's
- * home once and uses it for both its address and its overlap checks.
+ * home once and uses it for both its address and its overlap checks. Before `init()` has finished no
+ * array is in WebAssembly memory (the pool checks the arguments of calls made then).
  */
 export function homeOf(x: unknown): object | null {
   if (x instanceof WasmBuffer) return WASM_MEMORY;
   if (typedName(x) === undefined) return null;
   const buffer = viewBuffer(x as ArrayBufferView);
-  return buffer === memoryBuffer() ? WASM_MEMORY : buffer;
+  return isInitialized() && buffer === memoryBuffer() ? WASM_MEMORY : buffer;
 }
 
 /**

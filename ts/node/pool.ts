@@ -5,7 +5,29 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { OPS, type OpName } from '../ops.js';
-import { checkOutput, copyChecked, ensureScratch, enter, leave, lengthOf, memoryBuffer, owners, WasmBuffer, type FloatInput, type FloatOutput } from '../memory.js';
+import {
+  addressIn,
+  checkOutput,
+  checkOverlap,
+  copyChecked,
+  ensureScratch,
+  enter,
+  leave,
+  isFloat32Array,
+  lengthOf,
+  liveAddress,
+  memoryBuffer,
+  owners,
+  typedName,
+  viewBuffer,
+  viewLength,
+  viewOffset,
+  sharing,
+  Sharing,
+  WasmBuffer,
+  type FloatInput,
+  type FloatOutput,
+} from '../memory.js';
 import {
   checkKeys,
   checkPass,
@@ -342,13 +364,14 @@ class SharedScratch {
 }
 
 /**
- * `x` as a Float32Array over a SharedArrayBuffer: itself if it already is one, else a copy in a
- * scratch buffer (recorded in `taken` to be given back).
+ * `x` as a Float32Array over a SharedArrayBuffer: itself if it already is one (unless `copy`), else a
+ * copy in a scratch buffer (recorded in `taken` to be given back).
  */
-function shared(x: FloatInput, scratch: SharedScratch, taken: SharedArrayBuffer[], fn: string, arg: string): Float32Array {
-  if (x instanceof Float32Array && x.buffer instanceof SharedArrayBuffer) return x;
+function shared(x: FloatInput, scratch: SharedScratch, taken: SharedArrayBuffer[], fn: string, arg: string, copy = false): Float32Array {
+  // (A Float32Array of its own over the caller's memory: what a subclass's getters or subarray say is not read.)
+  if (!copy && isFloat32Array(x) && viewBuffer(x) instanceof SharedArrayBuffer) return new Float32Array(viewBuffer(x), viewOffset(x), viewLength(x));
   const n = lengthOf(x, fn, arg);
-  const src = x instanceof WasmBuffer ? x.view : x;
+  const src = elements(x, fn, arg);
   const buffer = scratch.take(n * 4);
   taken.push(buffer);
   const out = new Float32Array(buffer, 0, n);
@@ -356,11 +379,21 @@ function shared(x: FloatInput, scratch: SharedScratch, taken: SharedArrayBuffer[
   return out;
 }
 
+/**
+ * The elements of `x` to copy: a WasmBuffer's view (once freed, the synchronous call's TypeError
+ * naming `fn: arg`, not the view getter's), anything else as it is.
+ */
+function elements(x: FloatInput, fn: string, arg: string): ArrayLike<number> {
+  if (!(x instanceof WasmBuffer)) return x;
+  liveAddress(x, fn, arg);
+  return x.view;
+}
+
 /** A short broadcast operand as a Float32Array (elements checked as the core checks them). */
 function float32(x: FloatInput, fn: string, arg: string): Float32Array {
-  const src = x instanceof WasmBuffer ? x.view : x;
-  const out = new Float32Array(src.length);
-  copyChecked(src, 0, src.length, out, 0, fn, arg);
+  const n = lengthOf(x, fn, arg);
+  const out = new Float32Array(n);
+  copyChecked(elements(x, fn, arg), 0, n, out, 0, fn, arg);
   return out;
 }
 
@@ -370,13 +403,14 @@ function float32(x: FloatInput, fn: string, arg: string): Float32Array {
  * kernel checks its bytes), anything else checked to hold 0/1 here.
  */
 function maskBytes(mask: MaskInput, scratch: SharedScratch, taken: SharedArrayBuffer[], fn: string): Uint8Array {
-  if (mask instanceof Uint8Array && mask.buffer instanceof SharedArrayBuffer) return mask;
   const n = lengthOf(mask, fn, 'mask');
+  const bytes = typedName(mask) === 'Uint8Array';
+  if (bytes && viewBuffer(mask as Uint8Array) instanceof SharedArrayBuffer) return new Uint8Array(viewBuffer(mask as Uint8Array), viewOffset(mask as Uint8Array), n);
   const buffer = scratch.take(n);
   taken.push(buffer);
   const out = new Uint8Array(buffer, 0, n);
-  if (mask instanceof Uint8Array) {
-    out.set(mask);
+  if (bytes) {
+    out.set(mask as Uint8Array);
     return out;
   }
   for (let i = 0; i < n; i++) {
@@ -389,8 +423,8 @@ function maskBytes(mask: MaskInput, scratch: SharedScratch, taken: SharedArrayBu
 
 /** Where workers write a result of `n` floats: the caller's shared array, or a new shared one. */
 function sharedOutput(out: FloatOutput | undefined, n: number): Float32Array {
-  if (out instanceof Float32Array && out.buffer instanceof SharedArrayBuffer) return out;
-  return new Float32Array(new SharedArrayBuffer(Math.max(n, 1) * 4)).subarray(0, n);
+  if (isFloat32Array(out) && viewBuffer(out) instanceof SharedArrayBuffer) return new Float32Array(viewBuffer(out), viewOffset(out), viewLength(out));
+  return new Float32Array(new SharedArrayBuffer(Math.max(n, 1) * 4), 0, n);
 }
 
 /**
@@ -401,11 +435,13 @@ function sharedOutput(out: FloatOutput | undefined, n: number): Float32Array {
  */
 function deliverShared(out: FloatOutput | undefined, at: number, result: Float32Array, fn: string, arg: string): Float32Array {
   if (out === undefined || out === result) return result;
+  // The caller's shared array, which the workers wrote through a view of their own (sharedOutput).
+  if (!(out instanceof WasmBuffer) && viewBuffer(out) === viewBuffer(result) && viewOffset(out) === viewOffset(result)) return out;
   let view: Float32Array;
   if (out instanceof WasmBuffer) {
-    out.address(`pool.${fn}`, arg); // freed while the call was in flight: a TypeError naming it
+    liveAddress(out, `pool.${fn}`, arg); // freed while the call was in flight: a TypeError naming it
     view = out.view;
-  } else if (at >= 0 && out.length !== result.length) {
+  } else if (at >= 0 && viewLength(out) !== result.length) {
     view = new Float32Array(memoryBuffer(), at, result.length);
     const owner = owners.get(out);
     if (owner !== undefined) owners.set(view, owner);
@@ -554,8 +590,11 @@ export function createPool(options?: PoolOptions): Pool {
       fn,
       () => startLoss(kind, fn, what, input, target, readOptions(kind, fn, options, what)),
       () => {
-        // No WebAssembly yet (so no WasmBuffer, no view of its memory): the arrays copied as they are.
+        // No WebAssembly yet (so no WasmBuffer, no view of its memory): the synchronous call's checks
+        // on the arguments as given (an output's overlap with an operand: the copies share nothing
+        // with it), then the arrays copied as they are.
         const o = readOptions(kind, fn, options, what);
+        checkPass(fn, input, target, o, what);
         const taken: SharedArrayBuffer[] = [];
         const copy = <V,>(v: V, arg: string): V =>
           (v === undefined || typeof v === 'number' ? v : shared(v as FloatInput, scratch, taken, fn, arg)) as V;
@@ -582,6 +621,13 @@ export function createPool(options?: PoolOptions): Pool {
     const { n } = c;
     // ('rowMean' runs on the calling thread: its chunks would have to be whole rows.)
     if (n < threshold || threads < 2 || c.reduction === 'rowMean') return Promise.resolve(runRead(kind, fn, input, target, o, what));
+    // A freed WasmBuffer operand: the synchronous call's TypeError naming it, in its order (before
+    // the divisor's pre-pass reads the mask).
+    addressIn(input, c.xHome, fn, 'input');
+    addressIn(target, c.yHome, fn, 'target');
+    addressIn(c.weight, c.wHome, fn, 'weight');
+    addressIn(c.posWeight, c.pHome, fn, 'posWeight');
+    addressIn(c.gradOutput, c.gHome, fn, 'gradOutput');
     // A masked mean's or a weightedMean's divisor, from the mask and weight on this thread.
     ensureScratch();
     const divisor = c.reduction === 'mean' || c.reduction === 'weightedMean' ? divisorOf(c, fn) ?? n : undefined;
@@ -590,14 +636,21 @@ export function createPool(options?: PoolOptions): Pool {
       const mask = c.mask === undefined ? undefined : maskBytes(c.mask, scratch, taken, fn);
       const x = shared(input, scratch, taken, fn, 'input');
       const y = shared(target, scratch, taken, fn, 'target');
-      const small = (w: FloatInput | undefined, len: number, arg: string) =>
-        w === undefined ? undefined : len === n ? shared(w, scratch, taken, fn, arg) : float32(w, fn, arg);
-      const weight = small(c.weight, c.wLen, 'weight');
-      const posWeight = small(c.posWeight, c.pLen, 'posWeight');
-      const g = c.gradOutput;
-      const gradOutput = g === undefined || typeof g === 'number' ? g : shared(g, scratch, taken, fn, 'gradOutput');
       const lossOut = c.wantLoss && c.none ? sharedOutput(c.out, n) : undefined;
       const gradOut = c.wantGrad ? sharedOutput(c.gradOut, n) : undefined;
+      // Every worker gets a weight or posWeight whole (broadcast operands are phased by the chunk's
+      // offset), so one of the input's length that an output is exactly (allowed, as in the
+      // synchronous call: checkPass refused any other overlap) is copied: no worker reads elements
+      // that another writes, and each worker's own overlap check sees a weight apart from its output.
+      // (input, target and gradOutput are sliced like the outputs: each chunk its own elements.)
+      const written = (w: FloatInput, home: object | null) =>
+        [lossOut, gradOut].some((o) => o !== undefined && sharing(o, viewBuffer(o), w, home) !== Sharing.None);
+      const small = (w: FloatInput | undefined, home: object | null, len: number, arg: string) =>
+        w === undefined ? undefined : len === n ? shared(w, scratch, taken, fn, arg, written(w, home)) : float32(w, fn, arg);
+      const weight = small(c.weight, c.wHome, c.wLen, 'weight');
+      const posWeight = small(c.posWeight, c.pHome, c.pLen, 'posWeight');
+      const g = c.gradOutput;
+      const gradOutput = g === undefined || typeof g === 'number' ? g : shared(g, scratch, taken, fn, 'gradOutput');
       const jobs = chunks(n).map(([a, b]) => ({
         kind, fn, what, reduction: c.reduction, offset: a, total: n, divisor,
         labelSmoothing: c.smooth, mask, ...(kind === Kind.Focal ? { alpha: c.alpha, gamma: c.gamma } : {}),
@@ -620,16 +673,29 @@ export function createPool(options?: PoolOptions): Pool {
       kind,
       () => startMap(kind, x, out),
       () => {
+        // As for a loss: the checks on the arguments as given, then the copy.
+        checkMap(kind, x, lengthOf(x, kind, 'input'), out);
         const sx = shared(x, scratch, [], kind, 'input');
         return () => startMap(kind, sx, out);
       },
     );
   }
 
+  /**
+   * The synchronous call's checks of out, in its order (mapPass's): an out that overlaps the input
+   * other than exactly is its RangeError, before any worker runs (the workers would race over the
+   * shared elements). Returns out's address (see `checkOutput`).
+   */
+  function checkMap(kind: 'sigmoid' | 'logSigmoid', x: FloatInput, n: number, out?: FloatOutput): number {
+    const at = checkOutput(out, n, kind, 'out');
+    if (out !== undefined) checkOverlap(out, kind, 'out', x, 'input');
+    return at;
+  }
+
   function startMap(kind: 'sigmoid' | 'logSigmoid', x: FloatInput, out?: FloatOutput): Promise<Float32Array> {
     const n = lengthOf(x, kind, 'input');
     if (n < threshold || threads < 2) return Promise.resolve(mapPass(kind === 'sigmoid' ? 'bce_sigmoid' : 'bce_logsigmoid', kind, x, out));
-    const at = checkOutput(out, n, kind, 'out');
+    const at = checkMap(kind, x, n, out);
     const taken: SharedArrayBuffer[] = [];
     const sx = shared(x, scratch, taken, kind, 'input');
     const so = sharedOutput(out, n);

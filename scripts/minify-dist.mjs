@@ -1,7 +1,8 @@
 // node scripts/minify-dist.mjs DIR: rewrites every .js file under DIR without whitespace and with
-// terser's compression, and with local names shortened (`mangle`: the variables and parameters inside each
-// module, never an export, a property, a class's or a function's own name, nor any error message), for the
-// default entry's gzipped size budget (test/web-entry.test.ts). The .d.ts files keep every doc comment.
+// terser's compression, and with local names shortened (`mangle`: the variables, parameters and
+// functions inside each module, never an export, a property, a class's own name, which messages show,
+// nor any error message; the public functions' names are exports, or set by ops.ts), for the default
+// entry's gzipped size budget (test/web-entry.test.ts). The .d.ts files keep every doc comment.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { minify } from 'terser';
@@ -18,9 +19,8 @@ for (const entry of readdirSync(dir, { recursive: true })) {
   const r = await minify(code, {
     module: true,
     compress: { passes: 2 },
-    mangle: { keep_classnames: true, keep_fnames: true },
+    mangle: { keep_classnames: true },
     keep_classnames: true,
-    keep_fnames: true,
     format: { comments: false },
   });
   writeFileSync(file, r.code + '\n');

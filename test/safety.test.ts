@@ -555,3 +555,75 @@ describe('free() while a call reads its arguments', () => {
     expect(out.freed).toBe(true);
   });
 });
+
+describe("an outside tester's fourth round: objects posing as arguments, and arguments changed by a getter during the call", () => {
+  it('an object with WasmBuffer.prototype that createBuffer did not make is a TypeError naming the argument', () => {
+    const fake = Object.create(bce.WasmBuffer.prototype) as bce.WasmBuffer;
+    expect(() => bce.sigmoid(fake)).toThrowError(/^sigmoid: input: /);
+    expect(() => bce.sigmoid([0], fake)).toThrowError(/^sigmoid: out must be a Float32Array or a WasmBuffer/);
+    expect(() => bce.binaryCrossEntropy([0.5], [1], { weight: fake })).toThrowError(/^binaryCrossEntropy: weight: /);
+    expect(() => new bce.BCELoss({ weight: fake })).toThrowError(/^BCELoss: weight: /);
+    expect(() => bce.createBuffer(fake)).toThrowError(/^createBuffer: values: /);
+  });
+
+  it("a WasmBuffer's own view is used and returned, whatever its prototype says", () => {
+    const wb = bce.createBuffer(3);
+    Object.setPrototypeOf(wb, Object.create(Object.getPrototypeOf(wb), { view: { get: () => new Float32Array(3).fill(42) } }));
+    const r = bce.sigmoid([0, 0, 0], wb);
+    expect(Array.from(r)).toEqual([0.5, 0.5, 0.5]);
+    expect(r.buffer).toBe(bce.wasmMemory().buffer);
+    wb.free();
+  });
+
+  it("an output's own memory is written, not through its class's set()", () => {
+    class NoSet extends Float32Array {
+      set(): void {}
+    }
+    for (const n of [3, 20, 20_000]) {
+      const o = new NoSet(n);
+      expect(bce.sigmoid(new Float32Array(n), o)[0]).toBe(0.5);
+      expect(o[n - 1]).toBe(0.5);
+      const g = new NoSet(n);
+      bce.binaryCrossEntropyWithLogitsBackward(new Float32Array(n), new Float32Array(n), { reduction: 'sum', gradOut: g });
+      expect(g[n - 1]).toBe(0.5);
+    }
+  });
+
+  it('an element getter that grows WebAssembly memory does not lose the copy (createBuffer read stale memory)', () => {
+    const junk = bce.createBuffer([7, 7, 7, 7]);
+    junk.free();
+    const v = [0.5, 0.5, 0.5, 0.5];
+    Object.defineProperty(v, 0, { get: () => (bce.wasmMemory().grow(1), 0.5) });
+    expect(Array.from(bce.createBuffer(v).view)).toEqual([0.5, 0.5, 0.5, 0.5]);
+    const x = Array.from({ length: 20_000 }, (_, i) => (i % 7) - 3);
+    Object.defineProperty(x, 16_390, { get: () => (bce.wasmMemory().grow(1), 1) });
+    const want = bce.sigmoid(Float32Array.from(x, (e, i) => (i === 16_390 ? 1 : e)));
+    expect(bce.sigmoid(x)).toEqual(want);
+    const mask: number[] = new Array(20_000).fill(1);
+    Object.defineProperty(mask, 3, { get: () => (bce.wasmMemory().grow(1), 0) });
+    const y = new Float32Array(20_000).fill(1);
+    const p = new Float32Array(20_000).fill(0.5);
+    expect(bce.binaryCrossEntropy(p, y, { mask, reduction: 'sum' })).toBeCloseTo(19_999 * Math.LN2, 2);
+  });
+
+  it('an operand or output that a getter shrinks or detaches during the call is a TypeError naming it (was NaN, or a raw engine error)', () => {
+    const n = 20_000;
+    const target = () => {
+      const t: number[] = new Array(n).fill(1);
+      return t;
+    };
+    for (const Ctor of [Float64Array, Float32Array]) {
+      const ab = new (ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer)(Ctor.BYTES_PER_ELEMENT * n, { maxByteLength: Ctor.BYTES_PER_ELEMENT * n });
+      const x = new Ctor(ab).fill(0.5);
+      const t = target();
+      Object.defineProperty(t, 0, { get: () => ((ab as unknown as { resize(n: number): void }).resize(0), 1) });
+      expect(() => bce.binaryCrossEntropyWithLogits(x, t)).toThrowError(/^binaryCrossEntropyWithLogits: input shrank or was detached during the call/);
+    }
+    const o = new Float32Array(n);
+    const t = target();
+    Object.defineProperty(t, 0, { get: () => (structuredClone(o.buffer, { transfer: [o.buffer] }), 1) });
+    expect(() => bce.binaryCrossEntropyWithLogits(new Float32Array(n), t, { reduction: 'none', out: o })).toThrowError(/^binaryCrossEntropyWithLogits: out shrank or was detached during the call/);
+    // And the library works on.
+    expect(bce.binaryCrossEntropy([0.5], [1])).toBeCloseTo(Math.LN2, 6);
+  });
+});

@@ -26,6 +26,8 @@ const TYPED_LENGTH = accessor('length');
 const TYPED_BUFFER = accessor('buffer');
 const TYPED_OFFSET = accessor('byteOffset');
 const TYPED_BYTES = accessor('byteLength');
+/** %TypedArray%.prototype.set, for writing into a caller's array. */
+export const TYPED_SET = (TYPED_ARRAY as { set: (this: unknown, source: ArrayLike<number>, offset?: number) => void }).set;
 /**
  * The type name of a typed array (`'Float32Array'`, ...), whatever its class or own properties say;
  * undefined for anything else (a DataView, a Proxy of a typed array, a plain array).
@@ -98,7 +100,6 @@ export function heapU8(): Uint8Array {
 
 export function heapF32(): Float32Array {
   if (heap === null || heap.length === 0) {
-    if (heap !== null) retired.add(heapBuffer);
     heapBuffer = kernels().memory.buffer;
     heap = new Float32Array(heapBuffer);
   }
@@ -132,8 +133,6 @@ export function leave(): void {
   busy = false;
 }
 
-/** Buffers of WebAssembly memory that `memory.grow` detached: views of them are stale. */
-const retired = new WeakSet<ArrayBufferLike>();
 
 /**
  * TypeError for an empty-looking typed array whose buffer is detached: a view of WebAssembly memory
@@ -143,7 +142,7 @@ const retired = new WeakSet<ArrayBufferLike>();
 function checkNotStale(x: unknown, fn: string, arg?: string): void {
   if (typedName(x) === undefined) return;
   const buffer = viewBuffer(x as ArrayBufferView);
-  if (retired.has(buffer) || isDetached(buffer)) {
+  if (isDetached(buffer)) {
     throw new TypeError(
       `${named(fn, arg)} is a view of a detached ArrayBuffer (WebAssembly memory from before the memory grew: ` +
         're-read buffer.view after creating buffers)',
@@ -168,7 +167,7 @@ function allocate(bytes: number, what: string): number {
     throw new RangeError(`bce-wasm: cannot allocate ${bytes} bytes for ${what} (at most ${MAX_BUFFER_LENGTH * BYTES})`);
   }
   const ptr = kernels().bce_alloc(bytes) >>> 0;
-  heapF32(); // notes a growth now, so that views detached by it are recognised as stale
+  heapF32(); // takes the grown memory now
   if (ptr === 0) {
     throw new RangeError(`bce-wasm: out of WebAssembly memory allocating ${bytes} bytes for ${what}`);
   }
@@ -203,6 +202,10 @@ export let bufferLength: (b: WasmBuffer) => number;
 export let bufferAddress: (b: WasmBuffer) => number;
 /** Frees a WasmBuffer from inside the library (free() refuses during a call). */
 let releaseBuffer: (b: WasmBuffer) => void;
+/** A WasmBuffer's view (its own `view`, whatever a prototype says). */
+export let bufferView: (b: WasmBuffer) => Float32Array;
+/** Whether `x` is a WasmBuffer that createBuffer made (not an object with its prototype). */
+export let isWasmBuffer: (x: unknown) => x is WasmBuffer;
 
 /**
  * Each view handed out by {@link WasmBuffer.view} keeps its buffer reachable: a caller who keeps only
@@ -229,6 +232,8 @@ export class WasmBuffer {
     bufferLength = (b) => b.#length;
     bufferAddress = (b) => b.#ptr;
     releaseBuffer = (b) => b.#release();
+    bufferView = (b) => b.#current();
+    isWasmBuffer = (x) => typeof x === 'object' && x !== null && #ptr in x;
   }
 
   /** @internal Use {@link createBuffer}. */
@@ -250,6 +255,10 @@ export class WasmBuffer {
    * Loss and sigmoid calls never grow memory.
    */
   get view(): Float32Array {
+    return this.#current();
+  }
+
+  #current(): Float32Array {
     if (this.#ptr === 0) throw freedError('view');
     // A view detached by memory.grow has length 0 (as has the view of an empty buffer: re-creating
     // that one is harmless).
@@ -341,7 +350,7 @@ function newBuffer(lengthOrValues: number | FloatInput): WasmBuffer {
       throw new RangeError(`${fn}: length must be an integer from 0 to ${MAX_BUFFER_LENGTH}, got ${lengthOrValues}`);
     }
     const buf = new WasmBuffer(lengthOrValues);
-    buf.view.fill(0);
+    bufferView(buf).fill(0);
     return buf;
   }
   const n = lengthOf(lengthOrValues, fn, 'values');
@@ -375,7 +384,7 @@ function newBuffer(lengthOrValues: number | FloatInput): WasmBuffer {
  * BigInt64Array included), RangeError for an array-like whose length is not a valid length.
  */
 export function lengthOf(x: unknown, fn: string, arg?: string): number {
-  if (x instanceof WasmBuffer) return bufferLength(x);
+  if (isWasmBuffer(x)) return bufferLength(x);
   const name = typedName(x);
   if (name !== undefined) {
     // Its own length, whatever a getter says (see typedName).
@@ -414,7 +423,7 @@ export function describe(v: unknown): string {
  * Float32Array over the module's memory, used in place), else -1. Throws for a freed WasmBuffer.
  */
 export function addressOf(x: unknown, fn: string, arg?: string): number {
-  if (x instanceof WasmBuffer) return liveAddress(x, fn, arg);
+  if (isWasmBuffer(x)) return liveAddress(x, fn, arg);
   return isFloat32Array(x) ? addressIn(x, homeOf(x), fn, arg) : -1;
 }
 
@@ -423,7 +432,22 @@ export function addressOf(x: unknown, fn: string, arg?: string): number {
  * checks a plain array's elements (see {@link copyChecked}).
  */
 export function copyIn(src: ArrayLike<number>, a: number, m: number, to: number, fn: string, arg?: string): void {
-  copyChecked(src, a, m, heapF32(), to, fn, arg);
+  if (typedName(src) !== undefined) return copyChecked(src, a, m, heapF32(), to, fn, arg);
+  // Elements that may be getters: through a piece of JavaScript memory, then into the heap as it is
+  // after them (a getter that grows memory would leave the writes in a detached view).
+  temp ??= new Float32Array(PIECE);
+  for (let i = 0; i < m; i += PIECE) {
+    const k = Math.min(PIECE, m - i);
+    copyChecked(src, a + i, k, temp, 0, fn, arg);
+    heapF32().set(k === PIECE ? temp : temp.subarray(0, k), to + i);
+  }
+}
+
+let temp: Float32Array | undefined;
+
+/** TypeError for a typed array that is shorter than `end` now (shrunk or detached by a getter during the call). */
+export function checkStill(x: ArrayBufferView, end: number, fn: string, arg?: string): void {
+  if (viewLength(x) < end) throw new TypeError(`${named(fn, arg)} shrank or was detached during the call`);
 }
 
 /**
@@ -439,6 +463,7 @@ export function copyChecked(
     // Its own length and its own memory (`set` copies all of what it is given; a subarray could be
     // anything a subclass makes): a Float32Array in one `set`, other types element by element.
     const t = src as unknown as Float32Array;
+    checkStill(t, a + m, fn, arg);
     if (a === 0 && m === viewLength(t)) dst.set(t, to);
     else if (m > SHORT && name === 'Float32Array') dst.set(new Float32Array(viewBuffer(t), viewOffset(t) + 4 * a, m), to);
     else for (let i = 0; i < m; i++) dst[to + i] = t[a + i];
@@ -458,9 +483,11 @@ const SHORT = 16;
 const TINY = 4;
 
 /** Copies the first `m` floats of scratch slot `slot` to `dst[a ..]`. */
-export function copyOut(slot: Slot, m: number, dst: Float32Array, a: number): void {
+export function copyOut(slot: Slot, m: number, dst: Float32Array, a: number, fn = '', arg?: string): void {
+  // (The caller's array, written through %TypedArray%.prototype.set itself, not its own `set`.)
+  checkStill(dst, a + m, fn, arg);
   if (m > TINY) {
-    dst.set(slotView(slot, m), a);
+    TYPED_SET.call(dst, slotView(slot, m), a);
   } else {
     const h = heapF32();
     const from = slotAddress(slot) >>> 2;
@@ -518,7 +545,7 @@ export const WASM_MEMORY: object = {};
  * array is in WebAssembly memory (the pool checks the arguments of calls made then).
  */
 export function homeOf(x: unknown): object | null {
-  if (x instanceof WasmBuffer) return WASM_MEMORY;
+  if (isWasmBuffer(x)) return WASM_MEMORY;
   if (typedName(x) === undefined) return null;
   const buffer = viewBuffer(x as ArrayBufferView);
   return isInitialized() && buffer === memoryBuffer() ? WASM_MEMORY : buffer;
@@ -531,7 +558,7 @@ export function homeOf(x: unknown): object | null {
  */
 export function addressIn(x: unknown, home: object | null, fn: string, arg?: string): number {
   if (home !== WASM_MEMORY) return -1;
-  if (x instanceof WasmBuffer) return liveAddress(x, fn, arg);
+  if (isWasmBuffer(x)) return liveAddress(x, fn, arg);
   return isFloat32Array(x) ? viewOffset(x) : -1;
 }
 
@@ -560,13 +587,13 @@ export function sharing(a: unknown, aHome: object | null, b: unknown, bHome: obj
 
 /** The first byte of an array with a home: a WasmBuffer's address (-1 once freed), a view's offset. */
 function startOf(x: unknown): number {
-  if (x instanceof WasmBuffer) return bufferAddress(x) || -1;
+  if (isWasmBuffer(x)) return bufferAddress(x) || -1;
   return viewOffset(x as ArrayBufferView);
 }
 
 /** The byte after an array with a home that starts at `start`. */
 function endOf(x: unknown, start: number): number {
-  return start + (x instanceof WasmBuffer ? bufferLength(x) * BYTES : (TYPED_BYTES.call(x) as number));
+  return start + (isWasmBuffer(x) ? bufferLength(x) * BYTES : (TYPED_BYTES.call(x) as number));
 }
 
 /** RangeError for an output that overlaps an operand without being exactly its elements. */
@@ -596,11 +623,11 @@ export function checkOverlap(out: unknown, fn: string, arg: string, x: unknown, 
  */
 export function checkOutput(out: unknown, n: number, fn: string, arg?: string, home: object | null = homeOf(out)): number {
   if (out === undefined) return -1;
-  if (!(out instanceof WasmBuffer) && !isFloat32Array(out)) {
+  if (!isWasmBuffer(out) && !isFloat32Array(out)) {
     throw new TypeError(`${named(fn, arg)} must be a Float32Array or a WasmBuffer, got ${describe(out)}`);
   }
   const address = addressIn(out, home, fn, arg);
-  const length = out instanceof WasmBuffer ? bufferLength(out) : viewLength(out);
+  const length = isWasmBuffer(out) ? bufferLength(out) : viewLength(out);
   if (length === 0) checkNotStale(out, fn, arg);
   if (length !== n) {
     throw new RangeError(`${named(fn, arg)} has length ${length} but the result has ${n} elements`);

@@ -17,6 +17,9 @@ import {
   heapU8,
   homeOf,
   bufferAddress,
+  bufferView,
+  checkStill,
+  isWasmBuffer,
   bufferLength,
   isFloat32Array,
   typedName,
@@ -614,7 +617,7 @@ function rowMeanPass(kind: Kind, fn: string, input: FloatInput, target: FloatInp
   const byCount = counts.some((k) => k !== C);
   const g = c.gradOutput;
   const perElement = c.wantGrad && (typeof g === 'object' || byCount);
-  const rows: Rows = { C, counts, byCount, perElement, g: g instanceof WasmBuffer ? g.view : g, sums: new Float64Array(c.wantLoss ? N : 0) };
+  const rows: Rows = { C, counts, byCount, perElement, g: isWasmBuffer(g) ? bufferView(g) : g, sums: new Float64Array(c.wantLoss ? N : 0) };
   const r = generalPass(
     kind, fn, input, target,
     { ...o, reduction: 'none', rowLength: undefined, out: undefined, gradOutput: perElement ? undefined : g },
@@ -728,13 +731,17 @@ function onesPiece(m: number): void {
 
 /** Copies `count` mask elements from `from` to byte address `to`, as 0/1 bytes (a Uint8Array as it is: the kernel checks it). */
 function copyMask(src: MaskInput, from: number, count: number, to: number, fn: string): void {
-  const h = heapU8();
-  if (typedName(src) === 'Uint8Array') return h.set(new Uint8Array(viewBuffer(src as Uint8Array), viewOffset(src as Uint8Array) + from, count), to);
+  const name = typedName(src);
+  if (name !== undefined) checkStill(src as Uint8Array, from + count, fn, 'mask');
+  if (name === 'Uint8Array') return heapU8().set(new Uint8Array(viewBuffer(src as Uint8Array), viewOffset(src as Uint8Array) + from, count), to);
+  // Through JavaScript memory: an element getter may grow WebAssembly memory (and detach a view of it).
+  const bytes = new Uint8Array(count);
   for (let i = 0; i < count; i++) {
     const v = src[from + i];
     if (v !== 0 && v !== 1 && typeof v !== 'boolean') throw maskError(fn, from + i, v);
-    h[to + i] = +v;
+    bytes[i] = +v;
   }
+  heapU8().set(bytes, to);
 }
 
 export function maskError(fn: string, i: number, v: unknown): TypeError {
@@ -813,13 +820,13 @@ function leanPass(
   const wantGrad = (what & GRAD) !== 0;
   const lossOut = wantLoss && none ? out : undefined;
   if (lossOut !== out || (!wantGrad && gradOut !== undefined)) return undefined; // an output the call does not make
-  const inWasm = input instanceof WasmBuffer;
+  const inWasm = isWasmBuffer(input);
   let xAddr = -1;
   let yAddr = -1;
   let n: number;
   // (Lengths and addresses as the library holds them, not as properties say: see typedName.)
   if (inWasm) {
-    if (!(target instanceof WasmBuffer)) return undefined;
+    if (!isWasmBuffer(target)) return undefined;
     xAddr = bufferAddress(input);
     yAddr = bufferAddress(target);
     if (xAddr === 0 || yAddr === 0) return undefined; // freed
@@ -880,7 +887,7 @@ function leanPass(
  */
 function leanOutput(out: FloatOutput, n: number, inWasm: boolean, x: FloatInput, xAddr: number, y: FloatInput, yAddr: number): number {
   if (inWasm) {
-    if (!(out instanceof WasmBuffer) || bufferLength(out) !== n) return NOT_LEAN;
+    if (!isWasmBuffer(out) || bufferLength(out) !== n) return NOT_LEAN;
     const a = bufferAddress(out);
     // Freed, or overlapping the input or the target other than exactly.
     if (a === 0 || (a !== xAddr && a < xAddr + 4 * n && xAddr < a + 4 * n) || (a !== yAddr && a < yAddr + 4 * n && yAddr < a + 4 * n)) {
@@ -896,9 +903,9 @@ function leanOutput(out: FloatOutput, n: number, inWasm: boolean, x: FloatInput,
 
 /** A result of the lean path: the output in WebAssembly memory, or copied from the scratch slot. */
 function leanResult(out: FloatOutput | undefined, address: number, slot: Slot, n: number, fn: string): Float32Array {
-  if (address >= 0) return (out as WasmBuffer).view;
+  if (address >= 0) return bufferView(out as WasmBuffer);
   const to = (out as Float32Array | undefined) ?? newResult(n, fn);
-  copyOut(slot, n, to, 0);
+  copyOut(slot, n, to, 0, fn, slot === Slot.Loss ? 'out' : 'gradOut');
   return to;
 }
 
@@ -1015,9 +1022,9 @@ function generalPass(
       if (status !== 0) throw statusError(status, fn, status === BAD_INPUT ? xPtr : yPtr, at);
     }
     sum += s;
-    if (lossArray !== null) copyOut(Slot.Loss, m, lossArray, a);
+    if (lossArray !== null) copyOut(Slot.Loss, m, lossArray, a, fn, 'out');
     if (rows !== undefined && wantLoss) addRowLosses(rows, a, m);
-    if (gradArray !== null) copyOut(Slot.Grad, m, gradArray, a);
+    if (gradArray !== null) copyOut(Slot.Grad, m, gradArray, a, fn, 'gradOut');
   }
 
   let loss: number | Float32Array = 0;
@@ -1035,7 +1042,7 @@ function generalPass(
  * own Float32Array over the module's memory (still live: no call grows memory).
  */
 function view(out: FloatOutput): Float32Array {
-  return out instanceof WasmBuffer ? out.view : out;
+  return isWasmBuffer(out) ? bufferView(out) : out;
 }
 
 /** A range error of BCELoss: names the argument, the index (in the whole, for a chunk) and the value. */
@@ -1095,8 +1102,8 @@ function number(v: unknown, fn: string, arg: string, ok: boolean, range: string)
 /** The length of a broadcast operand; RangeError unless it divides `n` (or equals it). For a chunk,
  * `n` is the whole's length. */
 export function broadcastLength(x: FloatInput, n: number, fn: string, name: string): number {
-  if (name === 'mask' && (x instanceof WasmBuffer || x === null || typeof x !== 'object')) {
-    throw new TypeError(`${fn}: mask must be a Uint8Array or an array of 0/1 numbers or booleans, ${x instanceof WasmBuffer ? 'not a WasmBuffer (its values are float32; pass a Uint8Array)' : `got ${x === null ? 'null' : typeof x}`}`);
+  if (name === 'mask' && (isWasmBuffer(x) || x === null || typeof x !== 'object')) {
+    throw new TypeError(`${fn}: mask must be a Uint8Array or an array of 0/1 numbers or booleans, ${isWasmBuffer(x) ? 'not a WasmBuffer (its values are float32; pass a Uint8Array)' : `got ${x === null ? 'null' : typeof x}`}`);
   }
   const len = lengthOf(x, fn, name);
   // PyTorch's broadcasting: a length that divides the input's, or 1 (also over an empty input).
@@ -1125,7 +1132,7 @@ export function checkOptionValues(kind: Kind, name: string, options: AnyOptions,
     if (v !== 0 && v !== 1 && typeof v !== 'boolean') throw maskError(name, i, v);
   }
   for (const [arg, w] of [['weight', o.weight], ['posWeight', o.posWeight]] as const) {
-    if (w !== undefined && !(w instanceof WasmBuffer)) {
+    if (w !== undefined && !isWasmBuffer(w)) {
       const wn = lengthOf(w, name, arg);
       copyChecked(w, 0, wn, new Float32Array(wn), 0, name, arg);
     }

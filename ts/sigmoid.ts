@@ -1,6 +1,6 @@
 // Elementwise kernels (mirrors crate/src/sigmoid.rs).
 
-import { addressOf, enter, leave, checkOutput, checkOverlap, newResult, copyIn, copyOut, ensureScratch, lengthOf, PIECE, Slot, slotAddress, type FloatInput, type FloatOutput } from './memory.js';
+import { addressOf, bufferView, enter, isWasmBuffer, leave, checkOutput, checkOverlap, newResult, copyIn, copyOut, ensureScratch, lengthOf, PIECE, Slot, slotAddress, type FloatInput, type FloatOutput } from './memory.js';
 import { kernels, type KernelExports } from './wasm.js';
 
 export type Elementwise = 'bce_sigmoid' | 'bce_logsigmoid' | 'bce_exp' | 'bce_log' | 'bce_log1p';
@@ -36,10 +36,10 @@ export function mapPass(kernel: Elementwise, fn: string, x: FloatInput, out?: Fl
     }
     const outPtr = outAddr >= 0 ? outAddr + 4 * a : slotAddress(Slot.Loss);
     k[kernel](xPtr, outPtr, m);
-    if (result !== null) copyOut(Slot.Loss, m, result, a);
+    if (result !== null) copyOut(Slot.Loss, m, result, a, fn, 'out');
   }
   if (result !== null) return result;
-  return out instanceof Float32Array ? out : (out as { view: Float32Array }).view;
+  return isWasmBuffer(out) ? bufferView(out) : (out as Float32Array);
 }
 
 /**

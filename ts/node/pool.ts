@@ -13,7 +13,10 @@ import {
   ensureScratch,
   enter,
   leave,
+  bufferView,
   isFloat32Array,
+  isWasmBuffer,
+  TYPED_SET,
   lengthOf,
   liveAddress,
   memoryBuffer,
@@ -384,9 +387,9 @@ function shared(x: FloatInput, scratch: SharedScratch, taken: SharedArrayBuffer[
  * naming `fn: arg`, not the view getter's), anything else as it is.
  */
 function elements(x: FloatInput, fn: string, arg: string): ArrayLike<number> {
-  if (!(x instanceof WasmBuffer)) return x;
+  if (!isWasmBuffer(x)) return x;
   liveAddress(x, fn, arg);
-  return x.view;
+  return bufferView(x);
 }
 
 /** A short broadcast operand as a Float32Array (elements checked as the core checks them). */
@@ -436,11 +439,11 @@ function sharedOutput(out: FloatOutput | undefined, n: number): Float32Array {
 function deliverShared(out: FloatOutput | undefined, at: number, result: Float32Array, fn: string, arg: string): Float32Array {
   if (out === undefined || out === result) return result;
   // The caller's shared array, which the workers wrote through a view of their own (sharedOutput).
-  if (!(out instanceof WasmBuffer) && viewBuffer(out) === viewBuffer(result) && viewOffset(out) === viewOffset(result)) return out;
+  if (!isWasmBuffer(out) && viewBuffer(out) === viewBuffer(result) && viewOffset(out) === viewOffset(result)) return out;
   let view: Float32Array;
-  if (out instanceof WasmBuffer) {
+  if (isWasmBuffer(out)) {
     liveAddress(out, `pool.${fn}`, arg); // freed while the call was in flight: a TypeError naming it
-    view = out.view;
+    view = bufferView(out);
   } else if (at >= 0 && viewLength(out) !== result.length) {
     view = new Float32Array(memoryBuffer(), at, result.length);
     const owner = owners.get(out);
@@ -448,7 +451,7 @@ function deliverShared(out: FloatOutput | undefined, at: number, result: Float32
   } else {
     view = out;
   }
-  view.set(result);
+  TYPED_SET.call(view, result);
   return view;
 }
 

@@ -235,20 +235,27 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   process.exitCode = EXIT.file;
 });
 
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof CommanderError) {
-    // Help and version are not errors; commander has printed its message already.
-    process.exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? EXIT.ok : EXIT.usage;
-  } else if (e instanceof UsageError) {
-    process.stderr.write(`error: ${e.message}\n`);
-    process.exitCode = EXIT.usage;
-  } else if (e instanceof FileError || e instanceof ValueError) {
-    process.stderr.write(`bce-wasm: ${e.message}\n`);
-    process.exitCode = e instanceof FileError ? EXIT.file : EXIT.value;
-  } else {
-    process.stderr.write(`bce-wasm: ${(e as Error).stack ?? e}\n`);
-    process.exitCode = EXIT.other;
+// No top-level await: Node 20-22's module evaluation with one has a rare fatal V8 check
+// ('Check failed: (location_) != nullptr', nodejs/node#53238), seen here in about one run in 150.
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version are not errors; commander has printed its message already.
+      // (`help [command]` ends with 'commander.help'; `--help` with 'commander.helpDisplayed'.)
+      process.exitCode = e.code === 'commander.help' || e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? EXIT.ok : EXIT.usage;
+    } else if (e instanceof UsageError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      process.exitCode = EXIT.usage;
+    } else if (e instanceof FileError || e instanceof ValueError) {
+      process.stderr.write(`bce-wasm: ${e.message}\n`);
+      process.exitCode = e instanceof FileError ? EXIT.file : EXIT.value;
+    } else {
+      process.stderr.write(`bce-wasm: ${(e as Error).stack ?? e}\n`);
+      process.exitCode = EXIT.other;
+    }
   }
 }
+
+void main();

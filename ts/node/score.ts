@@ -237,8 +237,16 @@ async function openNpy(file: string, fh: FileHandle, size: number, bytes: boolea
     const { itemSize, dtype } = type;
     if (fortran) throw new FileError(`${file}: Fortran-order arrays are not supported (C order only)`);
     // Dimensions in decimal digits, as numpy writes them (an 'L' after them from Python 2's longs).
-    const dims = shapeText.split(',').map((d) => d.trim()).filter(Boolean);
-    const shape = dims.map((d) => (/^[0-9]+L?$/.test(d) ? Number.parseInt(d, 10) : NaN));
+    // A Python tuple of ints as numpy's reader takes it: `()`, `(3,)`, `(3, 2)`, `(3, 2,)`; not `(3)`
+    // (an int), `(3,,)` or `(,)` (syntax errors), nor a decimal with a leading zero (`0003`).
+    const inner = shapeText.trim();
+    const parts = inner === '' ? [] : inner.split(',').map((d) => d.trim());
+    if (inner.endsWith(',')) parts.pop();
+    if ((parts.length > 0 && !inner.includes(',')) || parts.includes('')) {
+      throw new FileError(`${file}: unreadable .npy header: shape (${shapeText}) is not a Python tuple (one dimension is written (N,))`);
+    }
+    const dims = parts;
+    const shape = dims.map((d) => (/^(0|[1-9][0-9]*)L?$/.test(d) ? Number.parseInt(d, 10) : NaN));
     if (shape.length > 2 || shape.some((d) => !Number.isSafeInteger(d))) {
       throw new FileError(`${file}: shape (${shapeText}) is not supported ([N] or [N, C])`);
     }
@@ -501,7 +509,10 @@ async function openText(file: string, fh: FileHandle, size: number, mask: boolea
           columns = fields.length;
           source.shape = [-1, columns];
         } else if (fields.length !== columns) {
-          throw new FileError(`${file}:${line}: ${fields.length} columns, but the first data line has ${columns}`);
+          // At the first field too many, or the first one missing.
+          const at = Math.min(fields.length, columns) + 1;
+          const count = (k: number) => `${k} column${k === 1 ? '' : 's'}`;
+          throw new FileError(`${file}:${line}:${at}: ${count(fields.length)}, but the first data line has ${columns}`);
         }
         if (mask) {
           const i = (values as number[]).findIndex((v) => v !== 0 && v !== 1);

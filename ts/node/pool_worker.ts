@@ -12,9 +12,15 @@ import type { Job, JobResult } from './pool.js';
 type TestMessage = { test: 'exit'; code: number } | { test: 'throw'; message: string };
 
 const port = parentPort!;
-await init();
+// (init, then the handler: messages wait in the port until then. Not a top-level await, which has a
+// rare fatal V8 check in Node 20-22's module evaluation, nodejs/node#53238; a failed init is an
+// unhandled rejection, which ends the worker with an error as a failed top-level await did.)
+void init().then(() => {
+  port.on('message', handle);
+  port.postMessage({ id: -1, sum: 0 }); // ready
+});
 
-port.on('message', (job: Job | TestMessage) => {
+function handle(job: Job | TestMessage): void {
   // Test-only messages, posted by test/pool.test.ts through the pool's internal `_workers()`
   // accessor (never by the pool): die the ways a worker can, outside the job's try/catch.
   if ('test' in job) {
@@ -51,10 +57,9 @@ port.on('message', (job: Job | TestMessage) => {
     reply = { id: job.id, sum: 0, error: { name: err.name, message: err.message, ...range } };
   }
   port.postMessage(reply);
-});
+}
 // A job that could not be deserialized: its id is unknown, so it cannot be answered. Dying fails every
 // call this worker has in flight (none hangs) and the pool replaces it.
 port.on('messageerror', (e) => {
   throw new Error(`a job could not be deserialized: ${String(e)}`);
 });
-port.postMessage({ id: -1, sum: 0 });

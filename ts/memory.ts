@@ -484,8 +484,9 @@ const TINY = 4;
 
 /** Copies the first `m` floats of scratch slot `slot` to `dst[a ..]`. */
 export function copyOut(slot: Slot, m: number, dst: Float32Array, a: number, fn = '', arg?: string): void {
-  // (The caller's array, written through %TypedArray%.prototype.set itself, not its own `set`.)
-  checkStill(dst, a + m, fn, arg);
+  // (The caller's array, written through %TypedArray%.prototype.set itself, not its own `set`; its
+  // length checked again unless the caller has just done so, `fn` empty.)
+  if (fn !== '') checkStill(dst, a + m, fn, arg);
   if (m > TINY) {
     TYPED_SET.call(dst, slotView(slot, m), a);
   } else {
@@ -495,9 +496,8 @@ export function copyOut(slot: Slot, m: number, dst: Float32Array, a: number, fn 
   }
 }
 
-/** Copies all of `src` into the heap from float index `to` (as {@link copyOut}: a loop when short). */
-export function copyFloats(src: Float32Array, to: number): void {
-  const m = viewLength(src);
+/** Copies `src`, its `m` elements (its own length, as the caller read it), into the heap from float index `to` (as {@link copyOut}: a loop when short). */
+export function copyFloats(src: Float32Array, m: number, to: number): void {
   const h = heapF32();
   if (m > TINY) h.set(src, to);
   else for (let i = 0; i < m; i++) h[to + i] = src[i];

@@ -860,8 +860,8 @@ function leanPass(
   if (!inWasm) {
     xAddr = slotAddress(Slot.Input);
     yAddr = slotAddress(Slot.Target);
-    copyFloats(input as Float32Array, xAddr >>> 2);
-    copyFloats(target as Float32Array, yAddr >>> 2);
+    copyFloats(input as Float32Array, n, xAddr >>> 2);
+    copyFloats(target as Float32Array, n, yAddr >>> 2);
   }
   const lossPtr = !wantLoss || !none ? 0 : lossAddr >= 0 ? lossAddr : slotAddress(Slot.Loss);
   const gradPtr = !wantGrad ? 0 : gradAddr >= 0 ? gradAddr : slotAddress(Slot.Grad);
@@ -905,7 +905,7 @@ function leanOutput(out: FloatOutput, n: number, inWasm: boolean, x: FloatInput,
 function leanResult(out: FloatOutput | undefined, address: number, slot: Slot, n: number, fn: string): Float32Array {
   if (address >= 0) return bufferView(out as WasmBuffer);
   const to = (out as Float32Array | undefined) ?? newResult(n, fn);
-  copyOut(slot, n, to, 0, fn, slot === Slot.Loss ? 'out' : 'gradOut');
+  copyOut(slot, n, to, 0); // (no getter has run since leanOutput read its length)
   return to;
 }
 

@@ -439,7 +439,7 @@ describe("an outside tester's third round: what a typed array, a WasmBuffer or a
       get buffer() {
         return bce.wasmMemory().buffer;
       }
-      subarray(): Float32Array {
+      subarray(): Float32Array<ArrayBuffer> {
         return new Float32Array(1_000_000);
       }
     }

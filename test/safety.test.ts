@@ -566,6 +566,26 @@ describe("an outside tester's fourth round: objects posing as arguments, and arg
     expect(() => bce.createBuffer(fake)).toThrowError(/^createBuffer: values: /);
   });
 
+  it('the small-call path takes what is a Float32Array or a WasmBuffer, and leaves what only has the prototype to the general path', () => {
+    const x = Float32Array.of(-2, -1, 0.5, 3);
+    const y = Float32Array.of(0, 1, 1, 0);
+    const want = bce.binaryCrossEntropyWithLogitsForwardBackward(x, y, { reduction: 'sum' });
+    // A Proxy of one is instanceof Float32Array but no typed array (its length getter refuses the Proxy):
+    // the general path's TypeError naming it, not the engine's from the small-call path.
+    const proxy = new Proxy(x.slice(), {});
+    expect(proxy instanceof Float32Array).toBe(true);
+    expect(() => bce.binaryCrossEntropyWithLogitsForwardBackward(proxy, y, { reduction: 'sum' })).toThrowError(/^binaryCrossEntropyWithLogitsForwardBackward: input: its length cannot be read/);
+    expect(() => bce.binaryCrossEntropyWithLogitsForwardBackward(x, new Proxy(y.slice(), {}), { reduction: 'sum' })).toThrowError(/: target: its length cannot be read/);
+    const posing = Float64Array.from(x); // a Float64Array with Float32Array's prototype: copied as the Float64Array it is
+    Object.setPrototypeOf(posing, Float32Array.prototype);
+    expect(bce.binaryCrossEntropyWithLogitsForwardBackward(posing as unknown as Float32Array, y, { reduction: 'sum' })).toEqual(want);
+    const fake = Object.create(bce.WasmBuffer.prototype) as bce.WasmBuffer;
+    const Y = bce.createBuffer(y);
+    expect(() => bce.binaryCrossEntropyWithLogitsForwardBackward(fake, Y)).toThrowError(/^binaryCrossEntropyWithLogitsForwardBackward: input: /);
+    expect(() => bce.binaryCrossEntropyWithLogits(Y, fake)).toThrowError(/^binaryCrossEntropyWithLogits: target: /);
+    Y.free();
+  });
+
   it("a WasmBuffer's own view is used and returned, whatever its prototype says", () => {
     const wb = bce.createBuffer(3);
     Object.setPrototypeOf(wb, Object.create(Object.getPrototypeOf(wb), { view: { get: () => new Float32Array(3).fill(42) } }));

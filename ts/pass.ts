@@ -820,22 +820,29 @@ function leanPass(
   const wantGrad = (what & GRAD) !== 0;
   const lossOut = wantLoss && none ? out : undefined;
   if (lossOut !== out || (!wantGrad && gradOut !== undefined)) return undefined; // an output the call does not make
-  const inWasm = isWasmBuffer(input);
+  const inWasm = input instanceof WasmBuffer;
   let xAddr = -1;
   let yAddr = -1;
   let n: number;
-  // (Lengths and addresses as the library holds them, not as properties say: see typedName.)
-  if (inWasm) {
-    if (!isWasmBuffer(target)) return undefined;
-    xAddr = bufferAddress(input);
-    yAddr = bufferAddress(target);
-    if (xAddr === 0 || yAddr === 0) return undefined; // freed
-    n = bufferLength(input);
-    if (bufferLength(target) !== n) return undefined;
-  } else if (isFloat32Array(input) && isFloat32Array(target)) {
-    n = viewLength(input);
-    if (viewLength(target) !== n) return undefined;
-  } else {
+  // Lengths and addresses as the library holds them, not as properties say (see typedName), after an
+  // instanceof (cheaper than a brand check): a private field or a typed array's own accessor throws
+  // for an object that merely has the prototype, and the general path then names it. (A typed array
+  // of another type with Float32Array's prototype is copied as what it is, as the general path does.)
+  try {
+    if (inWasm) {
+      if (!(target instanceof WasmBuffer)) return undefined;
+      xAddr = bufferAddress(input);
+      yAddr = bufferAddress(target);
+      if (xAddr === 0 || yAddr === 0) return undefined; // freed
+      n = bufferLength(input);
+      if (bufferLength(target) !== n) return undefined;
+    } else if (input instanceof Float32Array && target instanceof Float32Array) {
+      n = viewLength(input);
+      if (viewLength(target) !== n) return undefined;
+    } else {
+      return undefined;
+    }
+  } catch {
     return undefined;
   }
   // One piece: results go through the scratch slots, and the sum is the general path's.
@@ -887,7 +894,7 @@ function leanPass(
  */
 function leanOutput(out: FloatOutput, n: number, inWasm: boolean, x: FloatInput, xAddr: number, y: FloatInput, yAddr: number): number {
   if (inWasm) {
-    if (!isWasmBuffer(out) || bufferLength(out) !== n) return NOT_LEAN;
+    if (!(out instanceof WasmBuffer) || !isWasmBuffer(out) || bufferLength(out) !== n) return NOT_LEAN;
     const a = bufferAddress(out);
     // Freed, or overlapping the input or the target other than exactly.
     if (a === 0 || (a !== xAddr && a < xAddr + 4 * n && xAddr < a + 4 * n) || (a !== yAddr && a < yAddr + 4 * n && yAddr < a + 4 * n)) {

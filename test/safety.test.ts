@@ -105,7 +105,9 @@ describe('elements that are not numbers: TypeError naming the argument and the i
   });
 
   it('BigInt typed arrays are refused by name; other typed arrays convert', () => {
-    expect(() => bce.sigmoid(new BigInt64Array(3) as unknown as Float32Array)).toThrowError(/sigmoid: input must hold numbers, got a BigInt64Array/);
+    expect(() => bce.sigmoid(new BigInt64Array(3) as unknown as Float32Array)).toThrowError(/sigmoid: input must hold numbers, got a BigInt64Array \(convert it to Float32Array\)/);
+    // A mask is bytes: the hint says so (it said Float32Array).
+    expect(() => bce.binaryCrossEntropy([0.5], [1], { mask: new BigUint64Array(1) as unknown as Uint8Array })).toThrowError(/mask must hold numbers, got a BigUint64Array \(convert it to Uint8Array\)/);
     expect(bce.binaryCrossEntropy(new Uint8Array([1, 0]), new Uint8Array([1, 0]))).toBe(0);
     expect(bce.sigmoid(new Int16Array([0]))[0]).toBe(0.5);
   });

@@ -150,10 +150,8 @@ function checkNotStale(x: unknown, fn: string, arg?: string): void {
   }
 }
 
-/** Whether an ArrayBuffer is detached (`detached` where the engine has it; else a view of it cannot be made). */
+/** Whether an ArrayBuffer is detached: a view of it cannot be made (every engine; `detached` is newer). */
 function isDetached(buffer: ArrayBufferLike): boolean {
-  const d = (buffer as { detached?: boolean }).detached;
-  if (typeof d === 'boolean') return d;
   try {
     new Uint8Array(buffer);
     return false;
@@ -391,7 +389,7 @@ export function lengthOf(x: unknown, fn: string, arg?: string): number {
     const n = viewLength(x as ArrayBufferView);
     if (n === 0) checkNotStale(x, fn, arg);
     if (name === 'BigInt64Array' || name === 'BigUint64Array') {
-      throw new TypeError(`${named(fn, arg)} must hold numbers, got a ${name} (convert it to Float32Array)`);
+      throw new TypeError(`${named(fn, arg)} must hold numbers, got a ${name} (convert it to ${arg === 'mask' ? 'Uint8Array' : 'Float32Array'})`);
     }
     return n;
   }

@@ -53,9 +53,15 @@ impl Focal {
     /// gamma = 0 is replaced by 1 in `post`.)
     #[inline(always)]
     fn power_int(&self, u: V) -> (V, V) {
-        // (The second power, unused, is dropped by the compiler.)
-        let f1 = powi2(u, u, self.int_gamma - 1).0;
-        (f1 * u, f1)
+        // (The second block's powers, unused, are dropped by the compiler.)
+        self.power_int2(u, u).0
+    }
+
+    /// `power_int` of two blocks' `u` and `v`, their squarings side by side in one loop.
+    #[inline(always)]
+    fn power_int2(&self, u: V, v: V) -> ((V, V), (V, V)) {
+        let (fu, fv) = powi2(u, v, self.int_gamma - 1);
+        ((fu * u, fu), (fv * v, fv))
     }
 
     #[inline(always)]
@@ -134,8 +140,7 @@ impl Loss for Focal {
         let pa = Focal::pre(a.0, a.1);
         let pb = Focal::pre(b.0, b.1);
         let (fa, fb) = if self.int_gamma > 0 {
-            let (fa1, fb1) = powi2(pa.u, pb.u, self.int_gamma - 1);
-            ((fa1 * pa.u, fa1), (fb1 * pb.u, fb1))
+            self.power_int2(pa.u, pb.u)
         } else {
             (self.power_real(pa.u), self.power_real(pb.u))
         };

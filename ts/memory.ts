@@ -267,20 +267,9 @@ export class WasmBuffer {
     return this.#view;
   }
 
-  /** @internal The byte address, or 0 once freed. */
-  bytes(): number {
-    return this.#ptr;
-  }
-
   /** Whether `free()` was called. */
   get freed(): boolean {
     return this.#ptr === 0;
-  }
-
-  /** @internal The byte address in WebAssembly memory; throws if freed. `name` is for the message. */
-  address(fn: string, arg?: string): number {
-    if (this.#ptr === 0) throw freedError(named(fn, arg));
-    return this.#ptr;
   }
 
   /** Returns the memory. Using the buffer afterwards throws a TypeError; freeing twice is a no-op. */

@@ -233,7 +233,7 @@ for (const kind of [Kind.Probabilities, Kind.Logits, Kind.Focal]) {
 
 /** The options of one call, each read once (see {@link readOptions}); not yet checked. */
 export interface PassOptions {
-  /** The OPTION_BITS of the keys the options object enumerates (whatever their values), and of the options that have a value. */
+  /** The OPTION_BITS of the keys the options object enumerates (whatever their values); UNKNOWN_KEY, GENERAL. */
   keys: number;
   weight: FloatInput | undefined;
   reduction: Reduction | undefined;
@@ -316,6 +316,9 @@ function readValues(kind: Kind, options: AnyOptions, what: number, keys: number)
 
 /** A key no operation takes, with the value undefined (see {@link readOptions}). */
 const UNKNOWN_KEY = 1 << 30;
+
+/** In {@link PassOptions.keys}: the general path, the lean one having declined the call or not applying (see readAndRun). */
+const GENERAL = 1 << 29;
 
 /**
  * TypeError for an option key that `fn` does not take (a typo would otherwise be ignored), with the
@@ -570,11 +573,11 @@ function readAndRun(
   const labelSmoothing = options.labelSmoothing;
   const mask = options.mask;
   const rowLength = options.rowLength;
-  const lean = weight === undefined && posWeight === undefined && gradOutput === undefined && labelSmoothing === undefined && mask === undefined && rowLength === undefined;
-  return (
-    (lean ? leanPass(kind, fn, input, target, reduction, out, gradOut, what) : undefined) ??
-    runRead(kind, fn, input, target, { keys: keys | (lean ? 0 : UNKNOWN_KEY), weight, reduction, out, gradOut, posWeight, gradOutput, labelSmoothing, mask, rowLength }, what)
-  );
+  if (weight === undefined && posWeight === undefined && gradOutput === undefined && labelSmoothing === undefined && mask === undefined && rowLength === undefined) {
+    const r = leanPass(kind, fn, input, target, reduction, out, gradOut, what);
+    if (r !== undefined) return r;
+  }
+  return runRead(kind, fn, input, target, { keys: keys | GENERAL, weight, reduction, out, gradOut, posWeight, gradOutput, labelSmoothing, mask, rowLength }, what);
 }
 
 /** {@link runPass} with the options already read by {@link readOptions}. */
@@ -894,7 +897,7 @@ function leanPass(
  */
 function leanOutput(out: FloatOutput, n: number, inWasm: boolean, x: FloatInput, xAddr: number, y: FloatInput, yAddr: number): number {
   if (inWasm) {
-    if (!(out instanceof WasmBuffer) || !isWasmBuffer(out) || bufferLength(out) !== n) return NOT_LEAN;
+    if (!isWasmBuffer(out) || bufferLength(out) !== n) return NOT_LEAN;
     const a = bufferAddress(out);
     // Freed, or overlapping the input or the target other than exactly.
     if (a === 0 || (a !== xAddr && a < xAddr + 4 * n && xAddr < a + 4 * n) || (a !== yAddr && a < yAddr + 4 * n && yAddr < a + 4 * n)) {

@@ -18,13 +18,23 @@ function elementwise(kernel: Elementwise, fn: string, x: FloatInput, out?: Float
   }
 }
 
+/**
+ * The checks of an elementwise call's `out` for input `x` of `n` elements (the pool's too, before
+ * its workers race over shared elements): its type and length, then a partial overlap with the
+ * input, a RangeError. Returns out's address (see `checkOutput`).
+ */
+export function checkMapOutput(fn: string, x: FloatInput, n: number, out?: FloatOutput): number {
+  const at = checkOutput(out, n, fn, 'out');
+  if (out !== undefined) checkOverlap(out, fn, 'out', x, 'input');
+  return at;
+}
+
 /** {@link elementwise} inside a call that has begun (`enter`) already: the pool's. */
 export function mapPass(kernel: Elementwise, fn: string, x: FloatInput, out?: FloatOutput): Float32Array {
   const k: KernelExports = kernels();
   ensureScratch();
   const n = lengthOf(x, fn, 'input');
-  const outAddr = checkOutput(out, n, fn, 'out');
-  if (out !== undefined) checkOverlap(out, fn, 'out', x, 'input');
+  const outAddr = checkMapOutput(fn, x, n, out);
   const xAddr = addressOf(x, fn, 'input');
   const result = outAddr >= 0 ? null : (out as Float32Array | undefined) ?? newResult(n, fn);
   for (let a = 0; a < n; a += PIECE) {

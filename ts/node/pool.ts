@@ -7,8 +7,6 @@ import { Worker } from 'node:worker_threads';
 import { OPS, type OpName } from '../ops.js';
 import {
   addressIn,
-  checkOutput,
-  checkOverlap,
   copyChecked,
   ensureScratch,
   enter,
@@ -58,7 +56,7 @@ import type {
   BCEWithLogitsForwardOptions,
 } from '../bce_with_logits.js';
 import type { FocalBackwardOptions, FocalForwardBackwardOptions, FocalForwardOptions } from '../focal.js';
-import { mapPass } from '../sigmoid.js';
+import { checkMapOutput, mapPass } from '../sigmoid.js';
 import { init, isInitialized } from '../wasm.js';
 
 /** @internal A chunk of work for pool_worker.ts. */
@@ -371,8 +369,10 @@ class SharedScratch {
  * copy in a scratch buffer (recorded in `taken` to be given back).
  */
 function shared(x: FloatInput, scratch: SharedScratch, taken: SharedArrayBuffer[], fn: string, arg: string, copy = false): Float32Array {
-  // (A Float32Array of its own over the caller's memory: what a subclass's getters or subarray say is not read.)
-  if (!copy && isFloat32Array(x) && viewBuffer(x) instanceof SharedArrayBuffer) return new Float32Array(viewBuffer(x), viewOffset(x), viewLength(x));
+  if (!copy) {
+    const own = sharedView(x);
+    if (own !== undefined) return own;
+  }
   const n = lengthOf(x, fn, arg);
   const src = elements(x, fn, arg);
   const buffer = scratch.take(n * 4);
@@ -426,8 +426,17 @@ function maskBytes(mask: MaskInput, scratch: SharedScratch, taken: SharedArrayBu
 
 /** Where workers write a result of `n` floats: the caller's shared array, or a new shared one. */
 function sharedOutput(out: FloatOutput | undefined, n: number): Float32Array {
-  if (isFloat32Array(out) && viewBuffer(out) instanceof SharedArrayBuffer) return new Float32Array(viewBuffer(out), viewOffset(out), viewLength(out));
-  return new Float32Array(new SharedArrayBuffer(Math.max(n, 1) * 4), 0, n);
+  return sharedView(out) ?? new Float32Array(new SharedArrayBuffer(Math.max(n, 1) * 4), 0, n);
+}
+
+/**
+ * A Float32Array over a SharedArrayBuffer as a Float32Array of our own over the same memory (what a
+ * subclass's getters or subarray say is not read); undefined for anything else.
+ */
+function sharedView(x: unknown): Float32Array | undefined {
+  if (!isFloat32Array(x)) return undefined;
+  const buffer = viewBuffer(x);
+  return buffer instanceof SharedArrayBuffer ? new Float32Array(buffer, viewOffset(x), viewLength(x)) : undefined;
 }
 
 /**
@@ -677,28 +686,17 @@ export function createPool(options?: PoolOptions): Pool {
       () => startMap(kind, x, out),
       () => {
         // As for a loss: the checks on the arguments as given, then the copy.
-        checkMap(kind, x, lengthOf(x, kind, 'input'), out);
+        checkMapOutput(kind, x, lengthOf(x, kind, 'input'), out);
         const sx = shared(x, scratch, [], kind, 'input');
         return () => startMap(kind, sx, out);
       },
     );
   }
 
-  /**
-   * The synchronous call's checks of out, in its order (mapPass's): an out that overlaps the input
-   * other than exactly is its RangeError, before any worker runs (the workers would race over the
-   * shared elements). Returns out's address (see `checkOutput`).
-   */
-  function checkMap(kind: 'sigmoid' | 'logSigmoid', x: FloatInput, n: number, out?: FloatOutput): number {
-    const at = checkOutput(out, n, kind, 'out');
-    if (out !== undefined) checkOverlap(out, kind, 'out', x, 'input');
-    return at;
-  }
-
   function startMap(kind: 'sigmoid' | 'logSigmoid', x: FloatInput, out?: FloatOutput): Promise<Float32Array> {
     const n = lengthOf(x, kind, 'input');
     if (n < threshold || threads < 2) return Promise.resolve(mapPass(kind === 'sigmoid' ? 'bce_sigmoid' : 'bce_logsigmoid', kind, x, out));
-    const at = checkMap(kind, x, n, out);
+    const at = checkMapOutput(kind, x, n, out);
     const taken: SharedArrayBuffer[] = [];
     const sx = shared(x, scratch, taken, kind, 'input');
     const so = sharedOutput(out, n);

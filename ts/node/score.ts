@@ -245,8 +245,7 @@ async function openNpy(file: string, fh: FileHandle, size: number, bytes: boolea
     if ((parts.length > 0 && !inner.includes(',')) || parts.includes('')) {
       throw new FileError(`${file}: unreadable .npy header: shape (${shapeText}) is not a Python tuple (one dimension is written (N,))`);
     }
-    const dims = parts;
-    const shape = dims.map((d) => (/^(0|[1-9][0-9]*)L?$/.test(d) ? Number.parseInt(d, 10) : NaN));
+    const shape = parts.map((d) => (/^(0|[1-9][0-9]*)L?$/.test(d) ? Number.parseInt(d, 10) : NaN));
     if (shape.length > 2 || shape.some((d) => !Number.isSafeInteger(d))) {
       throw new FileError(`${file}: shape (${shapeText}) is not supported ([N] or [N, C])`);
     }

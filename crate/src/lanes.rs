@@ -114,6 +114,11 @@ mod imp {
         pub fn neg(self) -> V {
             V(f32x4_neg(self.0))
         }
+        /// `-|self|`: the sign bit set, one `v128.or` (abs then neg are two operations).
+        #[inline(always)]
+        pub fn neg_abs(self) -> V {
+            V(v128_or(self.0, f32x4_splat(-0.0)))
+        }
         #[inline(always)]
         pub fn floor(self) -> V {
             V(f32x4_floor(self.0))
@@ -307,6 +312,10 @@ mod imp {
         #[inline(always)]
         pub fn neg(self) -> V {
             map(self, |a| f32::from_bits(a.to_bits() ^ 0x8000_0000))
+        }
+        #[inline(always)]
+        pub fn neg_abs(self) -> V {
+            map(self, |a| f32::from_bits(a.to_bits() | 0x8000_0000))
         }
         #[inline(always)]
         pub fn floor(self) -> V {

@@ -31,7 +31,7 @@ pub fn exp(x: V) -> V {
 /// `exp(-|x|)`, the exponential that sigmoid and logsigmoid need: in [0, 1], never overflows.
 #[inline(always)]
 pub fn exp_neg_abs(x: V) -> V {
-    let (e, n) = exp_parts(x.abs().pmin(V::splat(110.0)).neg());
+    let (e, n) = exp_parts(x.neg_abs().pmax(V::splat(-110.0)));
     // n is in [-159, 0]: 2^n = 2^(n + 64) * 2^-64, the first product exact, the second rounding once
     // (into a subnormal where it must).
     e * V::exp2i(n + V::splat(64.0)) * V::splat(5.421_010_862_427_522e-20)
@@ -176,8 +176,12 @@ impl Logistic {
         let d = one + t;
         let err = t - (d - one);
         let positive = x.ge(V::splat(0.0));
-        let q = V::select(positive, one, t) / d;
-        let inv_d = V::select(positive, q, one - q);
+        // 1 for x >= 0, else t (t is in [0, 1], or NaN, which pmax keeps): `select(positive, 1, t)`
+        // in two operations instead of three.
+        let q = t.pmax(one.keep(positive)) / d;
+        // q for x >= 0 (q = 1/d is in [1/2, 1], 1 - q exact and not above it), 1 - q below (q = t/d
+        // is at most 1/2): `select(positive, q, 1 - q)` as one pmax.
+        let inv_d = q.pmax(one - q);
         Logistic { x, t, d, err, q, inv_d, positive }
     }
 

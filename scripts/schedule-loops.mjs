@@ -8,13 +8,15 @@
 // division in a chain) and an out-of-order CPU only looks so far ahead, so the four independent
 // blocks of a loop iteration overlap little. (Turbofan, Node 20's compiler, schedules itself.)
 //
-// In each loss kernel (`--exports NAME[:K],...`, default DEFAULT_EXPORTS below: the two plain
+// In each loss kernel (`--exports NAME[!][:K],...`, default DEFAULT_EXPORTS below: the two plain
 // kernels, the two kernels of the options and the focal loss's), the longest run of simple
 // statements in a loop (`local.set`, stores; the operations in them pure arithmetic, loads,
-// `local.get`/`tee`) that every iteration runs, i.e. not inside an `if` of the loop: the fused
-// forward+backward loop, which the loss alone also runs; in the focal loss, the two blocks of a
-// pair up to the branch on gamma (the branch's non-integral side, exp and log of both, is longer but
-// runs for non-integral gamma only). Only that one (`K`, default `--per-function 1`) and only there:
+// `local.get`/`tee`): the fused forward+backward loop, which the loss alone also runs (in the logits
+// kernels behind the test that sends an iteration with x = -inf to the per-block path, so inside a
+// one-armed `if`). With `NAME!`, runs that every iteration runs, i.e. not inside an `if` of the
+// loop, come first: in the focal loss (`bce_sigmoid_focal_loss!`), the two blocks of a pair up to
+// the branch on gamma (the branch's non-integral side, exp and log of both, is longer but runs for
+// non-integral gamma only). Only that one (`K`, default `--per-function 1`) and only there:
 // scheduled code is about twice the size gzipped, and test/web-entry.test.ts allows the default
 // entry 40 KiB. Measured costs (gzipped): the plain kernels' gradient-only loops 695 B, the options'
 // loops 1,364 B, the focal loss's 560 B (its non-integral side would cost about 800 B more). Runs
@@ -45,14 +47,13 @@ const option = (name, fallback) => (args.includes(name) ? Number(args[args.index
 const MIN_OPS = option('--min-ops', 64);
 const WINDOW = option('--window', 480);
 const PER_FUNCTION = option('--per-function', 1);
-const DEFAULT_EXPORTS = 'bce_binary_cross_entropy,bce_binary_cross_entropy_with_logits,bce_binary_cross_entropy_options,bce_binary_cross_entropy_with_logits_options,bce_sigmoid_focal_loss';
+const DEFAULT_EXPORTS = 'bce_binary_cross_entropy,bce_binary_cross_entropy_with_logits,bce_binary_cross_entropy_options,bce_binary_cross_entropy_with_logits_options,bce_sigmoid_focal_loss!';
 // The functions to schedule, by export name: the loss kernels.
 // `NAME:K` schedules the K longest runs of that one (default `--per-function`).
-const EXPORT_RUNS = new Map(
-  (args.includes('--exports') ? args[args.indexOf('--exports') + 1] : DEFAULT_EXPORTS)
-    .split(',')
-    .map((spec) => [spec.split(':')[0], Number(spec.split(':')[1] ?? PER_FUNCTION)]),
-);
+// `NAME!`: runs that every iteration executes first (see the header), for the focal loss.
+const SPECS = (args.includes('--exports') ? args[args.indexOf('--exports') + 1] : DEFAULT_EXPORTS).split(',');
+const EXPORT_RUNS = new Map(SPECS.map((spec) => [spec.split(':')[0].replace(/!$/, ''), Number(spec.split(':')[1] ?? PER_FUNCTION)]));
+const UNCONDITIONAL_FIRST = new Set(SPECS.filter((spec) => spec.split(':')[0].endsWith('!')).map((spec) => spec.split(':')[0].slice(0, -1)));
 const EXPORTS = [...EXPORT_RUNS.keys()];
 const B = binaryen;
 
@@ -132,7 +133,7 @@ function isSimple(stmt, ops) {
   return top.every(ok);
 }
 
-function scheduleFunction(module, func, count, stats) {
+function scheduleFunction(module, func, count, unconditionalFirst, stats) {
   /** Locals made here: read only inside their run. */
   const fresh = new Set();
   /** The locals that `coalesce` hands out (some of `fresh`). */
@@ -426,9 +427,10 @@ function scheduleFunction(module, func, count, stats) {
   }
 
   walk(B.Function.getBody(func), false);
-  // The longest run of each function only (in the loss kernels: the fused forward+backward loop),
-  // runs that every iteration executes before those inside an `if` of the loop.
-  const chosen = runs.sort((x, y) => x.cond - y.cond || y.ops - x.ops).slice(0, count);
+  // The longest run of each function only (in the loss kernels: the fused forward+backward loop);
+  // with `NAME!`, runs that every iteration executes before those inside an `if` of the loop.
+  const first = unconditionalFirst ? (x, y) => x.cond - y.cond : () => 0;
+  const chosen = runs.sort((x, y) => first(x, y) || y.ops - x.ops).slice(0, count);
   for (const { block, stmts, ops } of chosen) {
     const children = [];
     for (let i = 0; i < B.Block.getNumChildren(block); i++) children.push(B.Block.getChildAt(block, i));
@@ -456,10 +458,10 @@ const stats = { runs: 0, ops: 0, renamed: 0, folded: 0 };
 const chosen = new Map();
 for (let i = 0; i < module.getNumExports(); i++) {
   const e = B.getExportInfo(module.getExportByIndex(i));
-  if (e.kind === B.ExternalFunction && EXPORTS.includes(e.name)) chosen.set(e.value, EXPORT_RUNS.get(e.name));
+  if (e.kind === B.ExternalFunction && EXPORTS.includes(e.name)) chosen.set(e.value, [EXPORT_RUNS.get(e.name), UNCONDITIONAL_FIRST.has(e.name)]);
 }
 if (chosen.size !== EXPORTS.length) throw new Error(`schedule-loops: not all of ${EXPORTS} are exported functions`);
-for (const [name, count] of chosen) scheduleFunction(module, module.getFunction(name), count, stats);
+for (const [name, [count, unconditionalFirst]] of chosen) scheduleFunction(module, module.getFunction(name), count, unconditionalFirst, stats);
 if (!module.validate()) throw new Error('schedule-loops: the rewritten module does not validate');
 const bytesOut = module.emitBinary();
 writeFileSync(output, bytesOut);

@@ -13,7 +13,9 @@ reduction 'none', 'mean' and 'sum', and gradients through autograd), or the mess
                         weight, posWeight, gradOutput) each of +-0, +-smallest subnormal, largest
                         subnormal, smallest normal, 1, 0.99999994, 1.0000001, +-huge, +-inf, NaN
                         (and a few more) with the other arguments at ordinary values: the loss
-                        ('none'; 'sum' for a scalar gradOutput) and the gradient, or the error
+                        ('none'; 'sum' for a scalar gradOutput) and the gradient, or the error;
+                        and each value in the input and in the target at a few positions of a
+                        41-element array (the kernels' loops of sixteen elements see it too)
 
 What PyTorch does at the edges (recorded in edge.json): BCELoss accepts -0 as a probability and as
 a target (its check is 0 <= v <= 1, which -0 passes), and clamps log(-0) = -inf to -100, so
@@ -327,6 +329,10 @@ ORDINARY = {
     "bce_with_logits": {"input": [-1.5, 0.5, 2, -0.25, 3, -3], "target": [0, 1, 0.25, 1, 1, 0]},
 }
 EDGE_N = 6
+# ... and the longer arrays: 41 elements (two loop iterations of sixteen, then nine), the value at
+# these positions.
+EDGE_LONG_N = 41
+EDGE_LONG_AT = [2, 13, 35, 40]
 
 
 def edge_cases() -> list:
@@ -358,6 +364,18 @@ def edge_cases() -> list:
                 extra = {"edge": {"argument": arg.replace("(scalar)", ""), "label": label, "value": enc(v)}}
                 cases.append(loss_case(f"{fn}/edge/{arg}={label}", fn, x, y, (EDGE_N,), reduction,
                                        w, (EDGE_N,), pw, (EDGE_N,), g, extra))
+        # The same values in longer arrays, among ordinary ones: the kernels' loops of four blocks
+        # (pairs of two for BCE) see them too, in a loop iteration of their own, in one with an
+        # ordinary neighbour, and in the tail; the loop iteration after them is ordinary.
+        for arg in ("input", "target"):
+            for label, v in EDGE_VALUES:
+                v = f32(v)
+                x = np.resize(np.array(ORDINARY[fn]["input"], dtype=np.float32), EDGE_LONG_N)
+                y = np.resize(np.array(ORDINARY[fn]["target"], dtype=np.float32), EDGE_LONG_N)
+                (x if arg == "input" else y)[EDGE_LONG_AT] = v
+                extra = {"edge": {"argument": arg, "label": label, "value": enc(v), "at": EDGE_LONG_AT}}
+                cases.append(loss_case(f"{fn}/edge-long/{arg}={label}", fn, x, y, (EDGE_LONG_N,), "none",
+                                       extra=extra))
     for fn in ("sigmoid", "logsigmoid"):
         for label, v in EDGE_VALUES:
             extra = {"edge": {"argument": "input", "label": label, "value": enc(f32(v))}}

@@ -31,13 +31,41 @@ impl<const POS: bool> Loss for Logits<POS> {
     const CHECKS: bool = false;
     const MASK_PAIRS: bool = POS;
 
+    // Without a pos_weight the only special lanes are x = -inf: the quad loop leaves blocks holding
+    // one to `step`, so that its blocks need not patch them (six operations a block).
+    const SPECIAL: bool = !POS;
+
+    #[inline(always)]
+    fn special(x: V) -> M {
+        x.eq(V::splat(f32::NEG_INFINITY))
+    }
+
     #[inline(always)]
     fn block<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V) {
+        self.block_exact::<L, G, true>(x, y, w, g, d)
+    }
+
+    #[inline(always)]
+    fn block_lean<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V) {
+        self.block_exact::<L, G, POS>(x, y, w, g, d)
+    }
+
+    #[inline(always)]
+    fn bad(_x: V, _y: V) -> (M, M) {
+        let none = M::first_lanes(0);
+        (none, none)
+    }
+}
+
+impl<const POS: bool> Logits<POS> {
+    /// A block; `EXACT`: with PyTorch's values at the special lanes (see `core_loss`).
+    #[inline(always)]
+    fn block_exact<const L: bool, const G: bool, const EXACT: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V) {
         let one = V::splat(1.0);
         let logistic = Logistic::of(x);
         let p = if POS { self.pos_weight.next() } else { one };
         let loss = if L {
-            core_loss::<POS>(&logistic, x, y, p) * w
+            core_loss::<POS, EXACT>(&logistic, x, y, p) * w
         } else {
             one
         };
@@ -57,12 +85,6 @@ impl<const POS: bool> Loss for Logits<POS> {
         };
         (loss, grad)
     }
-
-    #[inline(always)]
-    fn bad(_x: V, _y: V) -> (M, M) {
-        let none = M::first_lanes(0);
-        (none, none)
-    }
 }
 
 /// The element loss before the weight (see the module comment; `p` is 1 without a pos_weight):
@@ -71,18 +93,24 @@ impl<const POS: bool> Loss for Logits<POS> {
 /// softplus(+-x) = log1p(t) + max(+-x, 0): `lw log1p(t) + x c`, `lw = (1 - y) + p y`, `c = 1 - y` for
 /// x >= 0 and `-p y` below. Every term is non-negative for y in [0, 1] and p >= 0: nothing cancels.
 #[inline(always)]
-pub(crate) fn core_loss<const POS: bool>(logistic: &Logistic, x: V, y: V, p: V) -> V {
+/// `EXACT = false` leaves out the lanes where x = -inf (only without a pos_weight: for blocks that have none).
+pub(crate) fn core_loss<const POS: bool, const EXACT: bool>(logistic: &Logistic, x: V, y: V, p: V) -> V {
     let one = V::splat(1.0);
     let l = logistic.log1p_t();
     let one_y = one - y;
     let py = if POS { p * y } else { y };
-    let c = V::select(logistic.positive, one_y, py.neg());
+    // Without a pos_weight, `1 - y` for x >= 0 and `0 - y` below, one subtraction (`0 - y` is `-y`
+    // but for y = +0, where x c is then -0 instead of +0, which l >= +0 absorbs).
+    let c = if POS { V::select(logistic.positive, one_y, py.neg()) } else { one.keep(logistic.positive) - y };
     // lw = (1 - y) + p y is exactly 1 for p = 1 and y in [0, 1]: with a pos_weight of 1 the
     // loss is the one without, bit for bit, as in PyTorch.
     let core = if POS { (one_y + py) * l + x * c } else { l + x * c };
     // Where PyTorch's form has special values ours has not, PyTorch's: at x = -inf it is
     // `(1 - y)(-inf) + lw inf`, NaN for y <= 1 (the limit would be +inf); with an infinite
     // lw, `lw * 0` would be NaN where PyTorch has `inf * x`.
+    if !EXACT {
+        return core;
+    }
     let lw = if POS { one + (p - one) * y } else { one };
     let special = x.eq(V::splat(f32::NEG_INFINITY));
     let special = if POS { special | lw.abs().eq(V::splat(f32::INFINITY)) } else { special };

@@ -43,7 +43,7 @@ impl Focal {
         let logistic = Logistic::of(x);
         let s = logistic.sigmoid();
         let sc = logistic.sigmoid_neg();
-        let ce = core_loss::<false>(&logistic, x, y, V::splat(1.0));
+        let ce = core_loss::<false, true>(&logistic, x, y, V::splat(1.0));
         let u = s * (V::splat(1.0) - y) + sc * y;
         Pre { s, sc, ce, u }
     }

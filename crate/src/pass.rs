@@ -36,6 +36,19 @@ pub trait Loss {
     const MASK_PAIRS: bool = true;
     /// `(loss, grad)`; only the parts asked for by the const flags need be computed.
     fn block<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V);
+    /// Whether `block_lean` may be wrong at the lanes `special` finds: `quad` then leaves the
+    /// sixteen elements holding one to `step` (see `run`), and computes the others with `block_lean`.
+    const SPECIAL: bool = false;
+    /// The lanes of an input block that `block_lean` does not handle (only when `SPECIAL`).
+    #[inline(always)]
+    fn special(_x: V) -> M {
+        M::first_lanes(0)
+    }
+    /// `block` for a block that has no `special` lane.
+    #[inline(always)]
+    fn block_lean<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V) {
+        self.block::<L, G>(x, y, w, g, d)
+    }
     /// Lanes of the input and of the target that are out of range (only when `CHECKS`).
     fn bad(x: V, y: V) -> (M, M);
     /// Two blocks, `(x, y, w, g)` each, for `pair`: `block` twice unless the loss overrides it
@@ -207,22 +220,31 @@ unsafe fn run<K: Loss, const L: bool, const G: bool, const X: bool>(
     // two blocks per line (`MASK_PAIRS`), in half the code, except the logits loss without
     // pos_weight: four there made its cost over the plain pass at 1M elements +33% instead of +53%
     // on Node 20 (+27% either way on Node 24).
-    if K::QUAD && (K::PAIRS || (X && K::MASK_PAIRS)) {
-        while i < (n & !7) && pair::<K, L, G, X>(loss, &mut p, &mut acc, d, sm, i, mask, gmask) {
-            i += 8;
+    // The blocks that the quads and pairs leave (fewer than 16 elements at the end, or the 16 where
+    // a quad found a bad element or a special lane: see `Loss::SPECIAL`), one by one, read and
+    // written element by element; after a special lane's sixteen, the quads again. One copy of the
+    // block's code for all of them keeps the module small (the scheduled quads take the room; see
+    // scripts/schedule-loops.mjs).
+    let pairs = K::QUAD && (K::PAIRS || (X && K::MASK_PAIRS));
+    loop {
+        if pairs {
+            while i < (n & !7) && pair::<K, L, G, X>(loss, &mut p, &mut acc, d, sm, i, mask, gmask) {
+                i += 8;
+            }
+        } else if K::QUAD {
+            while i < (n & !15) && quad::<K, L, G, X>(loss, &mut p, &mut acc, d, sm, i, mask, gmask) {
+                i += 16;
+            }
         }
-    } else if K::QUAD {
-        while i < (n & !15) && quad::<K, L, G, X>(loss, &mut p, &mut acc, d, sm, i, mask, gmask) {
-            i += 16;
+        let end = if K::SPECIAL && L && !pairs && i < (n & !15) { i + 16 } else { n };
+        while i < end && status == OK {
+            let k = if end - i < 4 { end - i } else { 4 };
+            status = step::<K, L, G, X, true>(loss, &mut p, &mut acc, d, sm, i, k, mask, gmask);
+            i += k;
         }
-    }
-    // The rest (fewer than 16 elements, unless a range check failed): blocks of up to four, read
-    // and written element by element. One copy of the block's code for all of them keeps the
-    // module small (the scheduled quads take the room; see scripts/schedule-loops.mjs).
-    while i < n && status == OK {
-        let k = if n - i < 4 { n - i } else { 4 };
-        status = step::<K, L, G, X, true>(loss, &mut p, &mut acc, d, sm, i, k, mask, gmask);
-        i += k;
+        if i >= n || status != OK {
+            break;
+        }
     }
     (status, if L { acc.total() } else { 0.0 })
 }
@@ -261,15 +283,18 @@ unsafe fn quad<K: Loss, const L: bool, const G: bool, const X: bool>(
             return false;
         }
     }
+    if K::SPECIAL && L && (K::special(x0) | K::special(x1) | K::special(x2) | K::special(x3)).any() {
+        return false;
+    }
     let all = M::first_lanes(4);
     let (m0, m1, m2, m3) = if X { (lm(0), lm(4), lm(8), lm(12)) } else { (all, all, all, all) };
     let (w0, w1, w2, w3) = p.w.next4();
     let (g0, g1, g2, g3) = if G { p.g.next4() } else { (V::splat(1.0), V::splat(1.0), V::splat(1.0), V::splat(1.0)) };
     let sy = |y: V| sm.apply(y);
-    let r0 = loss.block::<L, G>(x0, sy(y0), w0, g0, d);
-    let r1 = loss.block::<L, G>(x1, sy(y1), w1, g1, d);
-    let r2 = loss.block::<L, G>(x2, sy(y2), w2, g2, d);
-    let r3 = loss.block::<L, G>(x3, sy(y3), w3, g3, d);
+    let r0 = loss.block_lean::<L, G>(x0, sy(y0), w0, g0, d);
+    let r1 = loss.block_lean::<L, G>(x1, sy(y1), w1, g1, d);
+    let r2 = loss.block_lean::<L, G>(x2, sy(y2), w2, g2, d);
+    let r3 = loss.block_lean::<L, G>(x3, sy(y3), w3, g3, d);
     put::<L, G, X, false>(p, acc, r0, m0, i + 0, 4, mask, gmask);
     put::<L, G, X, false>(p, acc, r1, m1, i + 4, 4, mask, gmask);
     put::<L, G, X, false>(p, acc, r2, m2, i + 8, 4, mask, gmask);

@@ -1,4 +1,4 @@
-// npm run bench:small [-- --quick]
+// npm run bench:small [-- --quick] [-- --processes P]
 //
 // Per-call overhead: the fused logits forward+backward (gradient written into a caller's array) and
 // the forward alone, at 1, 4, 8, 16, 64, 256 and 1024 elements, against the naive JavaScript loop of
@@ -6,8 +6,10 @@
 // median over rounds of the time per call (each round: enough calls to last about 2 ms), so that the
 // machine's noise hits all methods alike; ratios are naive time / bce-wasm time from the same run.
 // Runs under the Node that runs it, then under every other Node binary it finds (NODE_BINARIES, a
-// colon-separated list, or ~/.cache/bce-wasm/node-*/package/bin/node), and prints one table per Node
-// and the crossover: the smallest size at which bce-wasm beats the naive loop.
+// colon-separated list, or ~/.cache/bce-wasm/node-*/package/bin/node), each in P processes (default 3;
+// 1 with --quick), and prints one table per Node, the cell-by-cell median of its processes, with every
+// process's ratios at 64 elements, and the crossover: the smallest size at which bce-wasm beats the
+// naive loop.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -18,6 +20,8 @@ import { naiveLogits } from './naive.mjs';
 const SIZES = [1, 4, 8, 16, 64, 256, 1024];
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 15 : 61;
+// Processes per Node (see combine).
+const PROCESSES = Number(process.argv[process.argv.indexOf('--processes') + 1]) || (quick ? 1 : 3);
 
 if (process.argv.includes('--child')) {
   process.stdout.write(JSON.stringify(await measure()));
@@ -26,9 +30,26 @@ if (process.argv.includes('--child')) {
   const nodes = [process.execPath, ...otherNodes()];
   for (const node of nodes) {
     const args = [self, '--child', ...(quick ? ['--quick'] : [])];
-    const r = JSON.parse(execFileSync(node, args, { encoding: 'utf8', maxBuffer: 1 << 24 }));
-    print(r);
+    const runs = [];
+    for (let p = 0; p < PROCESSES; p++) runs.push(JSON.parse(execFileSync(node, args, { encoding: 'utf8', maxBuffer: 1 << 24 })));
+    print(combine(runs));
   }
+}
+
+/**
+ * The median process: each cell the median over processes of their medians. V8 does not run every
+ * process alike (now and then one runs the same kernel 15-20% slower from start to end, whatever the
+ * round), so one process per Node can land a column well off; the ratios at 64 elements of every
+ * process are printed too.
+ */
+function combine(runs) {
+  const rows = runs[0].rows.map(({ n }, i) => {
+    const ns = {};
+    for (const k of Object.keys(runs[0].rows[i].ns)) ns[k] = median(runs.map((r) => r.rows[i].ns[k]));
+    return { n, ns };
+  });
+  const at64 = runs.map((r) => r.rows.find((row) => row.n === 64).ns);
+  return { node: runs[0].node, rows, at64 };
 }
 
 function otherNodes() {
@@ -99,8 +120,10 @@ function median(a) {
   return s[s.length >> 1];
 }
 
-function print({ node, rows }) {
-  console.log(`\nNode ${node}: ns per call (median of ${ROUNDS} interleaved rounds), ratio = naive / bce-wasm`);
+function print({ node, rows, at64 }) {
+  console.log(
+    `\nNode ${node}: ns per call (median of ${ROUNDS} interleaved rounds, median of ${at64.length} process${at64.length > 1 ? 'es' : ''}), ratio = naive / bce-wasm`,
+  );
   console.log('| n | naive fwd+bwd | WasmBuffers | ratio | Float32Arrays | ratio | naive fwd | fwd, Float32Arrays | ratio |');
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const { n, ns } of rows) {
@@ -108,6 +131,13 @@ function print({ node, rows }) {
     console.log(
       `| ${n} | ${ns.naive.toFixed(0)} | ${ns.buffers.toFixed(0)} | ${r(ns.naive, ns.buffers)} | ${ns.arrays.toFixed(0)} | ` +
         `${r(ns.naive, ns.arrays)} | ${ns.naiveForward.toFixed(0)} | ${ns.forwardArrays.toFixed(0)} | ${r(ns.naiveForward, ns.forwardArrays)} |`,
+    );
+  }
+  if (at64.length > 1) {
+    const each = (k, base) => at64.map((ns) => (ns[base] / ns[k]).toFixed(2) + 'x').join(' ');
+    console.log(
+      `at 64, each process: WasmBuffers ${each('buffers', 'naive')}; Float32Arrays ${each('arrays', 'naive')}; ` +
+        `forward ${each('forwardArrays', 'naiveForward')}`,
     );
   }
   const cross = (k, base) => rows.find((row) => row.ns[k] < row.ns[base])?.n ?? 'none';

@@ -249,10 +249,10 @@ unsafe fn run<K: Loss, const L: bool, const G: bool, const X: bool>(
     (status, if L { acc.total() } else { 0.0 })
 }
 
-/// Four blocks of four elements from `i`: the loads, one range check for all sixteen lanes (false
-/// if a lane is bad: then nothing was done), the broadcast operands, the four computations in one
-/// straight line with no branch (so that `scripts/schedule-loops.mjs` can interleave them), then
-/// the sums and stores.
+/// Four blocks of four elements from `i`: the loads, one range check for all sixteen lanes and one
+/// test for a `Loss::special` lane (false if a lane is bad or special: then nothing was done), the
+/// broadcast operands, the four computations in one straight line with no branch (so that
+/// `scripts/schedule-loops.mjs` can interleave them), then the sums and stores.
 #[inline(always)]
 unsafe fn quad<K: Loss, const L: bool, const G: bool, const X: bool>(
     loss: &mut K,

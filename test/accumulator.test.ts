@@ -38,3 +38,25 @@ describe('createAccumulator checks its options at construction', () => {
     expect(() => bce.createAccumulator(options as never)).toThrowError(message);
   });
 });
+
+describe('an empty chunk adds nothing', () => {
+  it.each(['probabilities', 'logits', 'focal'] as const)('%s: add([], [], mask) with an empty or one-element mask, before, between and after chunks', (loss) => {
+    const x = loss === 'probabilities' ? [0.2, 0.7, 0.9] : [-1, 0.5, 2];
+    const y = [0, 1, 1];
+    const ref = bce.createAccumulator({ loss });
+    ref.add(x, y, [1, 0, 1]);
+    const acc = bce.createAccumulator({ loss });
+    acc.add([], [], []);
+    acc.add(x.slice(0, 2), y.slice(0, 2), [1, 0]);
+    acc.add([], [], new Uint8Array(0));
+    acc.add([], [], [1]);
+    acc.add(x.slice(2), y.slice(2), [1]);
+    acc.add(new Float32Array(0), new Float32Array(0), []);
+    expect(acc.count).toBe(3);
+    expect(acc.result()).toEqual(ref.result());
+    // An empty chunk is still checked: its input and target must match, and its mask must be a mask.
+    expect(() => acc.add([], [1], [])).toThrowError(RangeError);
+    expect(() => acc.add([], [], [2, 3])).toThrowError(RangeError);
+    expect(() => acc.add([], [], 'x' as never)).toThrowError(TypeError);
+  });
+});

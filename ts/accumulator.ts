@@ -100,7 +100,8 @@ export function createAccumulator(options: AccumulatorOptions = {}): Accumulator
       enter(fn);
       try {
         const n = lengthOf(input, fn, 'input');
-        const m = chunkMask ?? mask;
+        // An empty chunk adds nothing, and its mask (checked above) need not broadcast over the whole.
+        const m = n === 0 ? undefined : chunkMask ?? mask;
         if (chunkMask !== undefined) broadcastLength(chunkMask as ArrayLike<number>, n, fn, 'mask');
         const chunk = { offset: added, maskAt: chunkMask === undefined ? 0 : added };
         const o = readOptions(kind, fn, { ...base, mask: m }, LOSS);

@@ -566,6 +566,11 @@ describe("an outside tester's fourth round: objects posing as arguments, and arg
     expect(() => bce.binaryCrossEntropy([0.5], [1], { weight: fake })).toThrowError(/^binaryCrossEntropy: weight: /);
     expect(() => new bce.BCELoss({ weight: fake })).toThrowError(/^BCELoss: weight: /);
     expect(() => bce.createBuffer(fake)).toThrowError(/^createBuffer: values: /);
+    // ... and says what it is, not the engine's private-member text nor "must be a WasmBuffer, got WasmBuffer".
+    expect(() => bce.sigmoid(fake)).toThrowError(/^sigmoid: input: its length cannot be read \(a WasmBuffer not made by createBuffer\)$/);
+    expect(() => bce.sigmoid([0], fake)).toThrowError(/, got WasmBuffer not made by createBuffer$/);
+    expect(() => bce.binaryCrossEntropy([0.5], [1], { reduction: 'none', out: fake })).toThrowError(/, got WasmBuffer not made by createBuffer$/);
+    expect(() => bce.binaryCrossEntropy([0.5], [1], { mask: fake as never })).toThrowError(/^binaryCrossEntropy: mask: its length cannot be read \(a WasmBuffer not made by createBuffer\)$/);
   });
 
   it('the small-call path takes what is a Float32Array or a WasmBuffer, and leaves what only has the prototype to the general path', () => {

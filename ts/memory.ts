@@ -387,7 +387,7 @@ export function lengthOf(x: unknown, fn: string, arg?: string): number {
     try {
       n = (x as ArrayLike<number>).length;
     } catch (e) {
-      throw new TypeError(`${named(fn, arg)}: its length cannot be read (${(e as Error).message})`);
+      throw new TypeError(`${named(fn, arg)}: its length cannot be read (${x instanceof WasmBuffer ? `a ${NOT_MADE}` : (e as Error).message})`);
     }
     if (typeof n === 'number') {
       if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${named(fn, arg)}.length must be a non-negative integer, got ${n}`);
@@ -401,9 +401,12 @@ export function lengthOf(x: unknown, fn: string, arg?: string): number {
 
 export function describe(v: unknown): string {
   if (v === null) return 'null';
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  if (typeof v === 'object') return v instanceof WasmBuffer && !isWasmBuffer(v) ? NOT_MADE : (v as object).constructor?.name ?? 'object';
   return typeof v;
 }
+
+/** What {@link describe} calls an object with WasmBuffer's prototype that is not a WasmBuffer. */
+const NOT_MADE = 'WasmBuffer not made by createBuffer';
 
 /**
  * The byte address of `x`'s elements if they live in WebAssembly memory (a WasmBuffer, or a

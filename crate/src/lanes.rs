@@ -153,13 +153,6 @@ mod imp {
             // block with a bad byte is refused whatever its kept lanes are).
             (M(i32x4_neg(v)), M(u32x4_gt(v, i32x4_splat(1))))
         }
-        /// Whether one of the `K` (8 or 16) bytes at `p` is above 1, as a mask for `any()` only (its
-        /// lanes are the bytes'): one load and one comparison for a whole block of a mask.
-        #[inline(always)]
-        pub unsafe fn above_one<const K: usize>(p: *const u8) -> M {
-            let v = if K == 16 { v128_load(p as *const v128) } else { v128_load64_zero(p as *const u64) };
-            M(u8x16_gt(v, u8x16_splat(1)))
-        }
         #[inline(always)]
         pub fn not(self) -> M {
             M(v128_not(self.0))
@@ -171,6 +164,40 @@ mod imp {
         #[inline(always)]
         pub fn lane(self, k: usize) -> bool {
             (u32x4_bitmask(self.0) >> k) & 1 == 1
+        }
+    }
+
+    /// The mask bytes of a loop iteration (16, or 8 and zeros), loaded once: whether one is above 1
+    /// (`above_one`, for `any()` only), and the kept lanes of each block of four (`kept4`, `kept2`).
+    #[derive(Clone, Copy)]
+    pub struct MaskBytes(v128);
+
+    impl MaskBytes {
+        #[inline(always)]
+        pub fn zero() -> MaskBytes {
+            MaskBytes(u8x16_splat(0))
+        }
+        #[inline(always)]
+        pub unsafe fn load<const K: usize>(p: *const u8) -> MaskBytes {
+            MaskBytes(if K == 16 { v128_load(p as *const v128) } else { v128_load64_zero(p as *const u64) })
+        }
+        #[inline(always)]
+        pub fn above_one(self) -> M {
+            M(u8x16_gt(self.0, u8x16_splat(1)))
+        }
+        /// The kept lanes of the four blocks, for bytes 0 and 1 (each byte negated to 0 or 0xff, then
+        /// sign-extended to its lane: seven operations for sixteen lanes).
+        #[inline(always)]
+        pub fn kept4(self) -> (M, M, M, M) {
+            let k = i8x16_neg(self.0);
+            let (lo, hi) = (i16x8_extend_low_i8x16(k), i16x8_extend_high_i8x16(k));
+            (M(i32x4_extend_low_i16x8(lo)), M(i32x4_extend_high_i16x8(lo)), M(i32x4_extend_low_i16x8(hi)), M(i32x4_extend_high_i16x8(hi)))
+        }
+        /// The kept lanes of the first two blocks.
+        #[inline(always)]
+        pub fn kept2(self) -> (M, M) {
+            let lo = i16x8_extend_low_i8x16(i8x16_neg(self.0));
+            (M(i32x4_extend_low_i16x8(lo)), M(i32x4_extend_high_i16x8(lo)))
         }
     }
 
@@ -347,14 +374,6 @@ mod imp {
             (M([b[0] != 0, b[1] != 0, b[2] != 0, b[3] != 0]), M([b[0] > 1, b[1] > 1, b[2] > 1, b[3] > 1]))
         }
         #[inline(always)]
-        pub unsafe fn above_one<const K: usize>(p: *const u8) -> M {
-            let mut above = false;
-            for j in 0..K {
-                above |= *p.add(j) > 1;
-            }
-            M([above, false, false, false])
-        }
-        #[inline(always)]
         pub fn not(self) -> M {
             M([!self.0[0], !self.0[1], !self.0[2], !self.0[3]])
         }
@@ -365,6 +384,41 @@ mod imp {
         #[inline(always)]
         pub fn lane(self, k: usize) -> bool {
             self.0[k & 3]
+        }
+    }
+
+    #[derive(Clone, Copy)]
+    pub struct MaskBytes([u8; 16]);
+
+    impl MaskBytes {
+        #[inline(always)]
+        pub fn zero() -> MaskBytes {
+            MaskBytes([0; 16])
+        }
+        #[inline(always)]
+        pub unsafe fn load<const K: usize>(p: *const u8) -> MaskBytes {
+            let mut b = [0u8; 16];
+            for (j, b) in b.iter_mut().enumerate().take(K) {
+                *b = *p.add(j);
+            }
+            MaskBytes(b)
+        }
+        #[inline(always)]
+        pub fn above_one(self) -> M {
+            M([self.0.iter().any(|&b| b > 1), false, false, false])
+        }
+        #[inline(always)]
+        fn kept(self, block: usize) -> M {
+            let b = &self.0[4 * block..4 * block + 4];
+            M([b[0] != 0, b[1] != 0, b[2] != 0, b[3] != 0])
+        }
+        #[inline(always)]
+        pub fn kept4(self) -> (M, M, M, M) {
+            (self.kept(0), self.kept(1), self.kept(2), self.kept(3))
+        }
+        #[inline(always)]
+        pub fn kept2(self) -> (M, M) {
+            (self.kept(0), self.kept(1))
         }
     }
 
@@ -419,7 +473,7 @@ mod imp {
     }
 }
 
-pub use imp::{Acc, M, V};
+pub use imp::{Acc, MaskBytes, M, V};
 
 impl Add for V {
     type Output = V;

@@ -2,7 +2,7 @@
 //! `(input, target)`, with weight and gradient operands broadcast in step and the loss summed in
 //! float64. A `Loss` says what one block of four elements computes; `run` does everything else.
 
-use crate::lanes::{Acc, M, V};
+use crate::lanes::{Acc, MaskBytes, M, V};
 use crate::stream::{finish, load, load_mask, set_error_index, store, Bcast, BAD_INPUT, BAD_MASK, BAD_TARGET, OK};
 
 /// `what` bits of a loss call.
@@ -268,26 +268,27 @@ unsafe fn quad<K: Loss, const L: bool, const G: bool, const X: bool>(
     let ld = |p: *const f32, o: usize| load::<false>(p, i + o, 4, 0.0);
     let (x0, x1, x2, x3) = (ld(p.x, 0), ld(p.x, 4), ld(p.x, 8), ld(p.x, 12));
     let (y0, y1, y2, y3) = (ld(p.y, 0), ld(p.y, 4), ld(p.y, 8), ld(p.y, 12));
-    let lm = |o: usize| M::load_bytes(p.mask.add(i + o)).0;
+    // The iteration's mask bytes, loaded once; the kept lanes from them (a few operations, which
+    // scripts/schedule-loops.mjs places where they are used).
+    let all = M::first_lanes(4);
+    let mb = if X { MaskBytes::load::<16>(p.mask.add(i)) } else { MaskBytes::zero() };
+    let (m0, m1, m2, m3) = if X { mb.kept4() } else { (all, all, all, all) };
     // A mask byte above 1, or a bad input or target where the mask keeps the element. The common
-    // case takes one test of the data and one of the mask bytes, so that the kept lanes are read
-    // after it, where they are used, and not held across the computations (newer V8 then spills).
+    // case takes one test of the data and one of the mask bytes.
     if K::CHECKS || X {
         let bad = |x: V, y: V| {
             let (bx, by) = K::bad(x, y);
             bx | by
         };
         let (b0, b1, b2, b3) = (bad(x0, y0), bad(x1, y1), bad(x2, y2), bad(x3, y3));
-        let above = if X { M::above_one::<16>(p.mask.add(i)) } else { M::first_lanes(0) };
-        if (b0 | b1 | b2 | b3 | above).any() && (!X || (above | (b0 & lm(0)) | (b1 & lm(4)) | (b2 & lm(8)) | (b3 & lm(12))).any()) {
+        let above = if X { mb.above_one() } else { M::first_lanes(0) };
+        if (b0 | b1 | b2 | b3 | above).any() && (!X || (above | (b0 & m0) | (b1 & m1) | (b2 & m2) | (b3 & m3)).any()) {
             return false;
         }
     }
     if K::SPECIAL && L && (K::special(x0) | K::special(x1) | K::special(x2) | K::special(x3)).any() {
         return false;
     }
-    let all = M::first_lanes(4);
-    let (m0, m1, m2, m3) = if X { (lm(0), lm(4), lm(8), lm(12)) } else { (all, all, all, all) };
     let (w0, w1, w2, w3) = p.w.next4();
     let (g0, g1, g2, g3) = if G { p.g.next4() } else { (V::splat(1.0), V::splat(1.0), V::splat(1.0), V::splat(1.0)) };
     let sy = |y: V| sm.apply(y);
@@ -317,20 +318,20 @@ unsafe fn pair<K: Loss, const L: bool, const G: bool, const X: bool>(
     let ld = |p: *const f32, o: usize| load::<false>(p, i + o, 4, 0.0);
     let (x0, x1) = (ld(p.x, 0), ld(p.x, 4));
     let (y0, y1) = (ld(p.y, 0), ld(p.y, 4));
-    let lm = |o: usize| M::load_bytes(p.mask.add(i + o)).0;
+    let all = M::first_lanes(4);
+    let mb = if X { MaskBytes::load::<8>(p.mask.add(i)) } else { MaskBytes::zero() };
+    let (m0, m1) = if X { mb.kept2() } else { (all, all) };
     if K::CHECKS || X {
         let bad = |x: V, y: V| {
             let (bx, by) = K::bad(x, y);
             bx | by
         };
         let (b0, b1) = (bad(x0, y0), bad(x1, y1));
-        let above = if X { M::above_one::<8>(p.mask.add(i)) } else { M::first_lanes(0) };
-        if (b0 | b1 | above).any() && (!X || (above | (b0 & lm(0)) | (b1 & lm(4))).any()) {
+        let above = if X { mb.above_one() } else { M::first_lanes(0) };
+        if (b0 | b1 | above).any() && (!X || (above | (b0 & m0) | (b1 & m1)).any()) {
             return false;
         }
     }
-    let all = M::first_lanes(4);
-    let (m0, m1) = if X { (lm(0), lm(4)) } else { (all, all) };
     let w0 = p.w.next();
     let w1 = p.w.next();
     let (g0, g1) = if G { (p.g.next(), p.g.next()) } else { (V::splat(1.0), V::splat(1.0)) };

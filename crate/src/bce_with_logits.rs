@@ -37,7 +37,7 @@ impl<const POS: bool> Loss for Logits<POS> {
 
     #[inline(always)]
     fn special(x: V) -> M {
-        x.eq(V::splat(f32::NEG_INFINITY))
+        neg_inf(x)
     }
 
     #[inline(always)]
@@ -92,8 +92,8 @@ impl<const POS: bool> Logits<POS> {
 /// PyTorch's `(1 - y) x - lw logsigmoid(x)` as `(1 - y) softplus(x) + p y softplus(-x)`, with
 /// softplus(+-x) = log1p(t) + max(+-x, 0): `lw log1p(t) + x c`, `lw = (1 - y) + p y`, `c = 1 - y` for
 /// x >= 0 and `-p y` below. Every term is non-negative for y in [0, 1] and p >= 0: nothing cancels.
-#[inline(always)]
 /// `EXACT = false` leaves out the lanes where x = -inf (only without a pos_weight: for blocks that have none).
+#[inline(always)]
 pub(crate) fn core_loss<const POS: bool, const EXACT: bool>(logistic: &Logistic, x: V, y: V, p: V) -> V {
     let one = V::splat(1.0);
     let l = logistic.log1p_t();
@@ -112,11 +112,18 @@ pub(crate) fn core_loss<const POS: bool, const EXACT: bool>(logistic: &Logistic,
         return core;
     }
     let lw = if POS { one + (p - one) * y } else { one };
-    let special = x.eq(V::splat(f32::NEG_INFINITY));
+    let special = neg_inf(x);
     let special = if POS { special | lw.abs().eq(V::splat(f32::INFINITY)) } else { special };
     // (logsigmoid(x) = min(x, 0) - log1p(t), which is x itself at x = -inf.)
     let torch = if POS { one_y * x - lw * (x.pmin(V::splat(0.0)) - l) } else { one_y * x - x };
     V::select(special, torch, core)
+}
+
+/// The lanes where x = -inf, whose PyTorch values `core_loss` computes only when `EXACT` (and the
+/// quad loop, `Loss::special`, sends to the per-block path for that): one test for both.
+#[inline(always)]
+fn neg_inf(x: V) -> M {
+    x.eq(V::splat(f32::NEG_INFINITY))
 }
 
 /// BCE with logits over `n` elements of `x` (logits) and `y` (target). Arguments as for

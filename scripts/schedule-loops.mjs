@@ -51,9 +51,13 @@ const DEFAULT_EXPORTS = 'bce_binary_cross_entropy,bce_binary_cross_entropy_with_
 // The functions to schedule, by export name: the loss kernels.
 // `NAME:K` schedules the K longest runs of that one (default `--per-function`).
 // `NAME!`: runs that every iteration executes first (see the header), for the focal loss.
-const SPECS = (args.includes('--exports') ? args[args.indexOf('--exports') + 1] : DEFAULT_EXPORTS).split(',');
-const EXPORT_RUNS = new Map(SPECS.map((spec) => [spec.split(':')[0].replace(/!$/, ''), Number(spec.split(':')[1] ?? PER_FUNCTION)]));
-const UNCONDITIONAL_FIRST = new Set(SPECS.filter((spec) => spec.split(':')[0].endsWith('!')).map((spec) => spec.split(':')[0].slice(0, -1)));
+// Each export's name -> [K, whether runs every iteration executes come first].
+const EXPORT_RUNS = new Map(
+  (args.includes('--exports') ? args[args.indexOf('--exports') + 1] : DEFAULT_EXPORTS).split(',').map((spec) => {
+    const [name, k] = spec.split(':');
+    return [name.replace(/!$/, ''), [Number(k ?? PER_FUNCTION), name.endsWith('!')]];
+  }),
+);
 const EXPORTS = [...EXPORT_RUNS.keys()];
 const B = binaryen;
 
@@ -458,7 +462,7 @@ const stats = { runs: 0, ops: 0, renamed: 0, folded: 0 };
 const chosen = new Map();
 for (let i = 0; i < module.getNumExports(); i++) {
   const e = B.getExportInfo(module.getExportByIndex(i));
-  if (e.kind === B.ExternalFunction && EXPORTS.includes(e.name)) chosen.set(e.value, [EXPORT_RUNS.get(e.name), UNCONDITIONAL_FIRST.has(e.name)]);
+  if (e.kind === B.ExternalFunction && EXPORTS.includes(e.name)) chosen.set(e.value, EXPORT_RUNS.get(e.name));
 }
 if (chosen.size !== EXPORTS.length) throw new Error(`schedule-loops: not all of ${EXPORTS} are exported functions`);
 for (const [name, [count, unconditionalFirst]] of chosen) scheduleFunction(module, module.getFunction(name), count, unconditionalFirst, stats);

@@ -739,12 +739,17 @@ function copyMask(src: MaskInput, from: number, count: number, to: number, fn: s
   if (name === 'Uint8Array') return heapU8().set(new Uint8Array(viewBuffer(src as Uint8Array), viewOffset(src as Uint8Array) + from, count), to);
   // Through JavaScript memory: an element getter may grow WebAssembly memory (and detach a view of it).
   const bytes = new Uint8Array(count);
+  maskElements(src, from, count, bytes, fn);
+  heapU8().set(bytes, to);
+}
+
+/** Writes mask elements `from .. from + count` into `to` as 0/1 bytes; anything but 0, 1 or a boolean is maskError's TypeError. */
+export function maskElements(src: MaskInput, from: number, count: number, to: Uint8Array, fn: string): void {
   for (let i = 0; i < count; i++) {
     const v = src[from + i];
     if (v !== 0 && v !== 1 && typeof v !== 'boolean') throw maskError(fn, from + i, v);
-    bytes[i] = +v;
+    to[i] = +v;
   }
-  heapU8().set(bytes, to);
 }
 
 export function maskError(fn: string, i: number, v: unknown): TypeError {
@@ -1137,10 +1142,7 @@ export function checkOptionValues(kind: Kind, name: string, options: AnyOptions,
   checkPass(name, [], [], { ...o, weight: like(o.weight, 'weight'), posWeight: like(o.posWeight, 'posWeight'), mask: like(o.mask, 'mask') }, what, { offset: 0 });
   const { mask } = o;
   const mn = mask === undefined ? 0 : lengthOf(mask as FloatInput, name, 'mask');
-  for (let i = 0; i < mn; i++) {
-    const v = mask![i];
-    if (v !== 0 && v !== 1 && typeof v !== 'boolean') throw maskError(name, i, v);
-  }
+  if (mask !== undefined) maskElements(mask, 0, mn, new Uint8Array(mn), name);
   for (const [arg, w] of [['weight', o.weight], ['posWeight', o.posWeight]] as const) {
     if (w !== undefined && !isWasmBuffer(w)) {
       const wn = lengthOf(w, name, arg);

@@ -36,7 +36,7 @@ import {
   type MaskInput,
   GRAD,
   Kind,
-  maskError,
+  maskElements,
   LOSS,
   OutOfRangeError,
   readOptions,
@@ -416,11 +416,7 @@ function maskBytes(mask: MaskInput, scratch: SharedScratch, taken: SharedArrayBu
     out.set(mask as Uint8Array);
     return out;
   }
-  for (let i = 0; i < n; i++) {
-    const v = mask[i];
-    if (v !== 0 && v !== 1 && typeof v !== 'boolean') throw maskError(fn, i, v);
-    out[i] = +v;
-  }
+  maskElements(mask, 0, n, out, fn);
   return out;
 }
 

@@ -530,10 +530,11 @@ describe('findings of an outside test', () => {
 describe("the divisor's pre-pass (a masked 'mean' counts the mask, 'weightedMean' sums the weight)", () => {
   // The kernel reads a mask without a weight, or a weight without a mask, straight through; every
   // other case takes its general loop. Both must give the same divisor, bit for bit, at every
-  // length and piece boundary (pieces of 65,536 elements; masks above 262,144 bytes are copied
-  // piece by piece, smaller ones once, with each piece reading from its offset).
+  // length and piece boundary (pieces of 16,384 elements; masks above 49,152 bytes are copied
+  // piece by piece, smaller ones once, with each piece reading from its offset). The SIMD count
+  // adds 16 bytes a row, as bytes for up to 255 rows (4,080 bytes) before it widens them.
   const f = bce.binaryCrossEntropyWithLogitsForwardBackward;
-  for (const n of [1, 7, 8, 13, 70_001, 300_007]) {
+  for (const n of [1, 7, 8, 13, 16, 31, 4_080, 4_097, 16_385, 70_001, 300_007]) {
     const g = ref.rng(n);
     const x = ref.f32s(n, () => (g() - 0.5) * 20);
     const y = ref.f32s(n, () => Math.round(g()));
@@ -558,12 +559,23 @@ describe("the divisor's pre-pass (a masked 'mean' counts the mask, 'weightedMean
       expect(summed.grad).toEqual(general.grad);
     });
   }
-  it('a mask byte above 1 is still found and named, in a block of eight and in the tail', () => {
-    for (const [n, at] of [[21, 3], [21, 17], [20, 19], [300_007, 299_999], [70_001, 65_540]] as const) {
+  it('a mask byte above 1 is still found and named, in a row of sixteen and in the tail', () => {
+    for (const [n, at, v] of [[21, 3, 2], [21, 17, 2], [20, 19, 2], [33, 31, 255], [4_100, 4_081, 128], [4_100, 4_079, 254], [300_007, 299_999, 2], [70_001, 65_540, 3]] as const) {
       const m = new Uint8Array(n).fill(1);
-      m[at] = 2;
+      m[at] = v;
       const x = new Float32Array(n);
-      expect(() => bce.binaryCrossEntropyWithLogits(x, x, { mask: m }), `n = ${n}`).toThrow(new RegExp(`mask\\[${at}\\] is 2`));
+      expect(() => bce.binaryCrossEntropyWithLogits(x, x, { mask: m }), `n = ${n}`).toThrow(new RegExp(`mask\\[${at}\\] is ${v};`));
+    }
+  });
+  it('a mask of ones is no mask: every byte sum of the count reaches 255 before it is widened (n up to three pieces)', () => {
+    for (const n of [4_080, 4_096, 8_161, 49_153]) {
+      const g = ref.rng(n);
+      const x = ref.f32s(n, () => (g() - 0.5) * 20);
+      const y = ref.f32s(n, () => g());
+      const masked = f(x, y, { mask: new Uint8Array(n).fill(1) });
+      const plain = f(x, y);
+      expect(Object.is(masked.loss, plain.loss), `n = ${n}`).toBe(true);
+      expect(masked.grad).toEqual(plain.grad);
     }
   });
 });

@@ -201,6 +201,43 @@ mod imp {
         }
     }
 
+    /// The number of 1 bytes among the `n` bytes at `p`, or None if one of them is above 1: sixteen
+    /// bytes an operation, summed as bytes over up to 255 rows (no byte's sum passes 255 while every
+    /// byte is 0 or 1; a byte above 1 makes the result None whatever the sums), then widened.
+    ///
+    /// # Safety
+    /// `p` points to `n` readable bytes.
+    #[inline(always)]
+    pub unsafe fn count_ones(p: *const u8, n: usize) -> Option<usize> {
+        let mut count = 0;
+        let mut above = u8x16_splat(0);
+        let mut i = 0;
+        while i + 16 <= n {
+            let rows = core::cmp::min((n - i) / 16, 255);
+            let mut sums = u8x16_splat(0);
+            for _ in 0..rows {
+                let b = v128_load(p.add(i) as *const v128);
+                above = v128_or(above, b);
+                sums = i8x16_add(sums, b);
+                i += 16;
+            }
+            let s = u32x4_extadd_pairwise_u16x8(u16x8_extadd_pairwise_u8x16(sums));
+            count += (u32x4_extract_lane::<0>(s) + u32x4_extract_lane::<1>(s) + u32x4_extract_lane::<2>(s) + u32x4_extract_lane::<3>(s)) as usize;
+        }
+        let mut tail = 0;
+        while i < n {
+            let b = *p.add(i);
+            tail |= b;
+            count += b as usize;
+            i += 1;
+        }
+        if v128_any_true(v128_and(above, u8x16_splat(0xfe))) || tail & 0xfe != 0 {
+            None
+        } else {
+            Some(count)
+        }
+    }
+
     impl Acc {
         #[inline(always)]
         pub fn zero() -> Acc {
@@ -422,6 +459,36 @@ mod imp {
         }
     }
 
+    /// The number of 1 bytes among the `n` bytes at `p`, or None if one of them is above 1 (eight
+    /// bytes at a time).
+    ///
+    /// # Safety
+    /// `p` points to `n` readable bytes.
+    #[inline(always)]
+    pub unsafe fn count_ones(p: *const u8, n: usize) -> Option<usize> {
+        let mut count = 0;
+        let mut above = 0;
+        let mut i = 0;
+        while i + 8 <= n {
+            let b = (p.add(i) as *const u64).read_unaligned();
+            above |= b;
+            count += b.count_ones() as usize;
+            i += 8;
+        }
+        while i < n {
+            let b = *p.add(i) as u64;
+            above |= b;
+            count += b as usize;
+            i += 1;
+        }
+        // Every byte 0 or 1: then no bit but the lowest of any byte is set, and the popcount is the count.
+        if above & 0xfefe_fefe_fefe_fefe != 0 {
+            None
+        } else {
+            Some(count)
+        }
+    }
+
     impl Acc {
         #[inline(always)]
         pub fn zero() -> Acc {
@@ -473,7 +540,7 @@ mod imp {
     }
 }
 
-pub use imp::{Acc, MaskBytes, M, V};
+pub use imp::{count_ones, Acc, MaskBytes, M, V};
 
 impl Add for V {
     type Output = V;

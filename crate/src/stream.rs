@@ -1,7 +1,7 @@
 //! How every kernel walks its arrays: blocks of four lanes with one partial block at the end,
 //! operands broadcast from a period that divides the length, and the small status a call leaves.
 
-use crate::lanes::{Acc, M, V};
+use crate::lanes::{count_ones, Acc, M, V};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 /// Loads lanes `i..i + k` of `p`: all four in the body of a loop (`TAIL = false`), else the first
@@ -197,7 +197,7 @@ pub unsafe fn map_small(x: *const f32, out: *mut f32, n: usize, f: fn(V) -> V) {
 pub unsafe fn bce_kept_weight(w: usize, w_len: usize, w_phase: usize, m: usize, n: usize) -> f64 {
     let m = m as *const u8;
     // The two common cases read their operand straight through: a mask without a weight (a masked
-    // 'mean': the count of its 1 bytes, eight at a time) and a weight without a mask that lies in one
+    // 'mean': the count of its 1 bytes, `lanes::count_ones`) and a weight without a mask that lies in one
     // stretch ('weightedMean': the same lanes added in the same order as below, so the same sum).
     // Anything else, and a mask byte above 1 (whose index the loop below finds), takes the general loop.
     if w_len == 0 && !m.is_null() {
@@ -261,34 +261,5 @@ pub unsafe fn load_mask<const TAIL: bool>(m: *const u8, i: usize, k: usize) -> (
         M::load_bytes(b.as_ptr())
     } else {
         M::load_bytes(m.add(i))
-    }
-}
-
-/// The number of 1 bytes among the `n` bytes at `p`, or None if one of them is above 1.
-///
-/// # Safety
-/// `p` points to `n` readable bytes.
-#[inline(always)]
-unsafe fn count_ones(p: *const u8, n: usize) -> Option<usize> {
-    let mut count = 0;
-    let mut above = 0;
-    let mut i = 0;
-    while i + 8 <= n {
-        let b = (p.add(i) as *const u64).read_unaligned();
-        above |= b;
-        count += b.count_ones() as usize;
-        i += 8;
-    }
-    while i < n {
-        let b = *p.add(i) as u64;
-        above |= b;
-        count += b as usize;
-        i += 1;
-    }
-    // Every byte 0 or 1: then no bit but the lowest of any byte is set, and the popcount is the count.
-    if above & 0xfefe_fefe_fefe_fefe != 0 {
-        None
-    } else {
-        Some(count)
     }
 }

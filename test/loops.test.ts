@@ -69,7 +69,7 @@ describe('every element of a long call equals the call on that element alone (sp
     }
   });
 
-  it.each(LENGTHS)('the focal loss, n = %i: gamma 2 and 0.5', (n) => {
+  it.each(LENGTHS)('the focal loss, n = %i: gamma 2, 0.5, 2.5 and 1.7 (integral, half-integral, general power)', (n) => {
     for (const density of [3, 16]) {
       const seed = n * 37 + density;
       const r = rng(seed + 7);
@@ -78,6 +78,8 @@ describe('every element of a long call equals the call on that element alone (sp
       const f = sigmoidFocalLossForwardBackward as Fused;
       checkAgainstBlocks('gamma 2', f, x, y, {}, () => ({}));
       checkAgainstBlocks('gamma 0.5', f, x, y, { gamma: 0.5 }, () => ({}));
+      checkAgainstBlocks('gamma 2.5', f, x, y, { gamma: 2.5 }, () => ({}));
+      checkAgainstBlocks('gamma 1.7', f, x, y, { gamma: 1.7 }, () => ({}));
     }
   });
 

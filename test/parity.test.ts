@@ -80,7 +80,7 @@ describe('scalar build = SIMD build, bit for bit', () => {
       ]) {
         expect(scalar.binaryCrossEntropyForwardBackward(p, y, opts)).toEqual(simd.binaryCrossEntropyForwardBackward(p, y, opts));
         expect(scalar.binaryCrossEntropyWithLogitsForwardBackward(z, y, opts)).toEqual(simd.binaryCrossEntropyWithLogitsForwardBackward(z, y, opts));
-        for (const gamma of [0, 0.5, 2, 3]) {
+        for (const gamma of [0, 0.5, 1.7, 2, 2.5, 3]) {
           expect(scalar.sigmoidFocalLossForwardBackward(z, y, { ...opts, gamma })).toEqual(simd.sigmoidFocalLossForwardBackward(z, y, { ...opts, gamma }));
         }
       }

@@ -9,11 +9,12 @@
 //! (`du/dx = s (1 - s) (1 - 2y)`, `dce/dx = s - y`: PyTorch autograd of that formula.) `1 - s` is
 //! `sigmoid(-x)` computed as accurately as `s`, so `u` does not cancel where p_t is near 1, and
 //! everything comes from the one `exp(-|x|)` of the logits loss. `u^gamma` is a product of
-//! squarings for an integral gamma up to 64 (a few ulps), exactly 1 for gamma = 0, else
-//! `exp(gamma log u)`, whose relative error grows as |gamma log u| 2^-24. Where autograd is not
-//! finite, at `u = 0` (p_t = 1 in float32) for gamma < 1, the second term is taken as its limit 0
-//! (ce is 0 there too); at x = +-inf, where PyTorch's ce is NaN, the gradient is NaN for every
-//! gamma > 0, as autograd's (for gamma = 0 it is the logits loss's, 0 or -+1).
+//! squarings for an integral gamma up to 64 (a few ulps), the same times `sqrt(u)` for a gamma of
+//! k + 1/2 up to 63.5 (sqrt is correctly rounded: no exponential or logarithm), exactly 1 for
+//! gamma = 0, else `exp(gamma log u)`, whose relative error grows as |gamma log u| 2^-24. Where
+//! autograd is not finite, at `u = 0` (p_t = 1 in float32) for gamma < 1, the second term is taken
+//! as its limit 0 (ce is 0 there too); at x = +-inf, where PyTorch's ce is NaN, the gradient is NaN
+//! for every gamma > 0, as autograd's (for gamma = 0 it is the logits loss's, 0 or -+1).
 //! With `gamma = 0` and `alpha < 0` the loss and gradient are the logits loss's, bit for bit.
 
 use crate::bce_with_logits::core_loss;
@@ -25,8 +26,33 @@ use wasm_bindgen::prelude::wasm_bindgen;
 struct Focal {
     alpha: f32,
     gamma: f32,
-    /// `gamma` when it is an integer from 1 to 64, else 0.
-    int_gamma: u32,
+    power: Power,
+}
+
+/// How `u^gamma` is computed (see the module comment).
+#[derive(Clone, Copy)]
+enum Power {
+    /// gamma = k, an integer from 1 to 64: squarings.
+    Int(u32),
+    /// gamma = k + 1/2, k from 0 to 63: squarings and a square root.
+    Half(u32),
+    /// Any other gamma (0 included): `exp(gamma log u)`.
+    Real,
+}
+
+impl Power {
+    #[inline(always)]
+    fn of(gamma: f32) -> Power {
+        // (gamma - 0.5 is exact for gamma in [0.5, 64].)
+        let h = gamma - 0.5;
+        if gamma >= 1.0 && gamma <= 64.0 && gamma == (gamma as u32) as f32 {
+            Power::Int(gamma as u32)
+        } else if h >= 0.0 && h <= 63.0 && h == (h as u32) as f32 {
+            Power::Half(h as u32)
+        } else {
+            Power::Real
+        }
+    }
 }
 
 /// The part of a block before the power of `u` (see the module comment).
@@ -48,20 +74,25 @@ impl Focal {
         Pre { s, sc, ce, u }
     }
 
-    /// `(u^gamma, u^(gamma - 1))`: by multiplications for an integral gamma (a few ulps), else
-    /// exp(gamma log u) and its quotient by u (whose error grows with |gamma log u|). (The value for
-    /// gamma = 0 is replaced by 1 in `post`.)
+    /// `(u^gamma, u^(gamma - 1))` of two blocks' `u` and `v`: by multiplications for an integral
+    /// gamma (a few ulps), times a square root for a half-integral one, else exp(gamma log u) and its
+    /// quotient by u (whose error grows with |gamma log u|). (The value for gamma = 0 is replaced by
+    /// 1 in `post`.) The squarings of both blocks side by side in one loop.
     #[inline(always)]
-    fn power_int(&self, u: V) -> (V, V) {
-        // (The second block's powers, unused, are dropped by the compiler.)
-        self.power_int2(u, u).0
-    }
-
-    /// `power_int` of two blocks' `u` and `v`, their squarings side by side in one loop.
-    #[inline(always)]
-    fn power_int2(&self, u: V, v: V) -> ((V, V), (V, V)) {
-        let (fu, fv) = powi2(u, v, self.int_gamma - 1);
-        ((fu * u, fu), (fv * v, fv))
+    fn power2(&self, u: V, v: V) -> ((V, V), (V, V)) {
+        let (k, half) = match self.power {
+            Power::Int(k) => (k - 1, false),
+            Power::Half(k) => (k, true),
+            Power::Real => return (self.power_real(u), self.power_real(v)),
+        };
+        let (pu, pv) = powi2(u, v, k);
+        if half {
+            // u^k sqrt(u), and its quotient by u (NaN at u = 0, where `post` takes the limit, 0).
+            let (fu, fv) = (pu * u.sqrt(), pv * v.sqrt());
+            ((fu, fu / u), (fv, fv / v))
+        } else {
+            ((pu * u, pu), (pv * v, pv))
+        }
     }
 
     #[inline(always)]
@@ -128,7 +159,8 @@ impl Loss for Focal {
     #[inline(always)]
     fn block<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V) {
         let p = Focal::pre(x, y);
-        let f = if self.int_gamma > 0 { self.power_int(p.u) } else { self.power_real(p.u) };
+        // (The second block's powers, unused, are dropped by the compiler.)
+        let f = self.power2(p.u, p.u).0;
         self.post::<L, G>(p, f, y, w, g, d)
     }
 
@@ -139,11 +171,7 @@ impl Loss for Focal {
     fn block2<const L: bool, const G: bool>(&mut self, a: (V, V, V, V), b: (V, V, V, V), d: V) -> ((V, V), (V, V)) {
         let pa = Focal::pre(a.0, a.1);
         let pb = Focal::pre(b.0, b.1);
-        let (fa, fb) = if self.int_gamma > 0 {
-            self.power_int2(pa.u, pb.u)
-        } else {
-            (self.power_real(pa.u), self.power_real(pb.u))
-        };
+        let (fa, fb) = self.power2(pa.u, pb.u);
         let ra = self.post::<L, G>(pa, fa, a.1, a.2, a.3, d);
         let rb = self.post::<L, G>(pb, fb, b.1, b.2, b.3, d);
         (ra, rb)
@@ -186,6 +214,5 @@ pub unsafe fn bce_sigmoid_focal_loss(
 ) -> f64 {
     let pass = Pass::new(x, y, n, (w, w_len, w_phase), (g, g_len), grad_div, loss_out, grad_out)
         .with_options(smooth_a, smooth_b, m);
-    let int_gamma = if gamma >= 1.0 && gamma <= 64.0 && gamma == (gamma as u32) as f32 { gamma as u32 } else { 0 };
-    dispatch_fused(&mut Focal { alpha, gamma, int_gamma }, pass, what)
+    dispatch_fused(&mut Focal { alpha, gamma, power: Power::of(gamma) }, pass, what)
 }

@@ -123,6 +123,10 @@ mod imp {
         pub fn floor(self) -> V {
             V(f32x4_floor(self.0))
         }
+        #[inline(always)]
+        pub fn sqrt(self) -> V {
+            V(f32x4_sqrt(self.0))
+        }
         /// `2^n` for lanes holding integers in [-126, 127]; 0 for a NaN lane.
         #[inline(always)]
         pub fn exp2i(n: V) -> V {
@@ -384,6 +388,10 @@ mod imp {
         #[inline(always)]
         pub fn floor(self) -> V {
             map(self, f32::floor)
+        }
+        #[inline(always)]
+        pub fn sqrt(self) -> V {
+            map(self, f32::sqrt)
         }
         #[inline(always)]
         pub fn exp2i(n: V) -> V {

@@ -642,3 +642,74 @@ describe('a broadcast mask is the mask it expands to, across pieces (16,384 elem
     });
   }
 });
+
+describe("a mask in the module's memory (a Uint8Array over a WasmBuffer's bytes) is read in place", () => {
+  /** A Uint8Array of `n` bytes over the module's memory, from `byteOffset` into a new WasmBuffer (freed by the caller). */
+  function wasmMask(bytes: ArrayLike<number>, byteOffset = 0) {
+    const buf = bce.createBuffer(Math.ceil((bytes.length + byteOffset) / 4) + 1);
+    const view = new Uint8Array(buf.view.buffer, buf.view.byteOffset + byteOffset, bytes.length);
+    view.set(bytes);
+    return { buf, view };
+  }
+  // Lengths within one piece, across pieces and beyond the 49,152 bytes copied whole; odd byte offsets
+  // (the kernels load 16 mask bytes at a time, unaligned); periods that broadcast across pieces.
+  const cases: [number, number, number][] = [[257, 257, 0], [70_001, 70_001, 3], [200_003, 200_003, 1], [42_000, 7, 5], [90_000, 30_000, 2]];
+  for (const [n, len, offset] of cases) {
+    it(`n = ${n}, mask of ${len} at byte offset ${offset}: bit for bit the copied mask's results, every reduction, all three losses and the count`, () => {
+      const g = ref.rng(n + len);
+      const x = ref.f32s(n, () => (g() - 0.5) * 20);
+      const p = ref.f32s(n, (i) => 1 / (1 + Math.exp(-x[i])));
+      const y = ref.f32s(n, () => (g() < 0.3 ? g() : Math.round(g())));
+      const m = Uint8Array.from({ length: len }, () => (g() < 0.7 ? 1 : 0));
+      const { buf, view } = wasmMask(m, offset);
+      try {
+        for (const [f, xs] of [
+          [bce.binaryCrossEntropyWithLogitsForwardBackward, x],
+          [bce.binaryCrossEntropyForwardBackward, p],
+          [bce.sigmoidFocalLossForwardBackward, x],
+        ] as const) {
+          for (const reduction of ['none', 'mean', 'sum'] as const) {
+            const a = f(xs, y, { mask: view, reduction });
+            const b = f(xs, y, { mask: m, reduction });
+            expect(a.grad).toEqual(b.grad);
+            if (reduction === 'none') expect(a.loss).toEqual(b.loss);
+            else expect(Object.is(a.loss, b.loss), `${f.name} ${reduction}`).toBe(true);
+          }
+        }
+        // The caller's bytes are read, not written.
+        expect(Array.from(view)).toEqual(Array.from(m));
+      } finally {
+        buf.free();
+      }
+    });
+  }
+  it('a byte above 1 is named at its index; an output overlapping it is the overlap RangeError; the pool and the accumulator take it', async () => {
+    const n = 60_000;
+    const m = new Uint8Array(n).fill(1);
+    m[59_999] = 7;
+    const { buf, view } = wasmMask(m, 1);
+    try {
+      const x = new Float32Array(n);
+      expect(() => bce.binaryCrossEntropyWithLogits(x, x, { mask: view })).toThrow('binaryCrossEntropyWithLogits: mask[59999] is 7; a mask holds 0 and 1 or booleans');
+      expect(() => bce.binaryCrossEntropyWithLogits(x, x, { mask: view.subarray(0, 59_999), reduction: 'sum' })).toThrow('length');
+      view[59_999] = 0;
+      const out = new Float32Array(buf.view.buffer, buf.view.byteOffset, 1000);
+      expect(() => bce.binaryCrossEntropyWithLogitsBackward(new Float32Array(1000), new Float32Array(1000), { mask: view.subarray(0, 1000), gradOut: out })).toThrow(RangeError);
+      const y = ref.f32s(n, (i) => i % 2);
+      const want = bce.binaryCrossEntropyWithLogits(x, y, { mask: m.fill(1).fill(0, 59_999) });
+      const pool = createPool({ threads: 1, threshold: 0 });
+      try {
+        expect(await pool.binaryCrossEntropyWithLogits(x, y, { mask: view })).toBe(want);
+      } finally {
+        await pool.close();
+      }
+      const acc = bce.createAccumulator({ loss: 'logits' });
+      acc.add(x.subarray(0, 30_000), y.subarray(0, 30_000), view.subarray(0, 30_000));
+      acc.add(x.subarray(30_000), y.subarray(30_000), view.subarray(30_000));
+      expect(acc.result().count).toBe(59_999);
+      expect(acc.result().mean).toBeCloseTo(want as number, 12);
+    } finally {
+      buf.free();
+    }
+  });
+});

@@ -38,6 +38,7 @@ import {
   Sharing,
   Slot,
   slotAddress,
+  WASM_MEMORY,
   type FloatInput,
   type FloatOutput,
 } from './memory.js';
@@ -678,10 +679,17 @@ function addRowLosses(rows: Rows, a: number, m: number): void {
 }
 
 /**
- * Where the mask is for the kernel: all of it copied once into its slot (up to `3 * PIECE` bytes: the
- * slot's last `PIECE` bytes are where `maskPiece` expands a piece), or -1 (copied piece by piece).
+ * Where the mask is for the kernel: a Uint8Array over the module's memory where it is (read in place,
+ * as a Float32Array operand there is: no copy, neither for the pass nor for the kept count's
+ * pre-pass); else all of it copied once into its slot (up to `3 * PIECE` bytes: the slot's last
+ * `PIECE` bytes are where `maskPiece` expands a piece), or -1 (copied piece by piece).
  */
 function placeMask(c: CheckedPass, fn: string): number {
+  const mask = c.mask!;
+  if (typedName(mask) === 'Uint8Array' && homeOf(mask) === WASM_MEMORY) {
+    checkStill(mask as Uint8Array, c.mLen, fn, 'mask');
+    return viewOffset(mask as Uint8Array);
+  }
   if (c.mLen > 3 * PIECE) return -1;
   const to = slotAddress(Slot.Mask);
   copyMask(c.mask!, 0, c.mLen, to, fn);

@@ -28,6 +28,8 @@
 //  3. list-schedule: of the operations whose operands are computed, the one on the longest latency
 //     path to the end of the run first (float add/mul 3 cycles, division 11, loads 5, integer and
 //     logic 1), looking at most `--window` operations (default 1000) ahead of the original order;
+//     while `--pressure` (default 24; 0: off) v128 values are live, the one that leaves the fewest
+//     live first (the operands it reads last, less the value it makes), then by that path;
 //  4. fold back into trees wherever a value is used right after it is computed (stack order), which
 //     keeps the scheduled order exactly;
 //  5. map the run's own locals onto as few as the order allows (smaller code, compresses better).
@@ -46,6 +48,7 @@ if (!input || !output) {
 const option = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
 const MIN_OPS = option('--min-ops', 64);
 const WINDOW = option('--window', 1000);
+const PRESSURE = option('--pressure', 24);
 const PER_FUNCTION = option('--per-function', 1);
 const DEFAULT_EXPORTS = 'bce_binary_cross_entropy,bce_binary_cross_entropy_with_logits,bce_binary_cross_entropy_options,bce_binary_cross_entropy_with_logits_options,bce_sigmoid_focal_loss!';
 // The functions to schedule, by export name: the loss kernels.
@@ -238,11 +241,14 @@ function scheduleFunction(module, func, count, unconditionalFirst, stats) {
     const readers = new Map(); // local -> statements that read its incoming value
     let lastOrdered = -1;
     const loadsSince = [];
+    const operands = items.map(() => new Set()); // the statements whose values it reads
     items.forEach((it, i) => {
       for (const g of it.gets) {
         const L = B.LocalGet.getIndex(g);
-        if (defAt.has(L)) preds[i].add(defAt.get(L));
-        else {
+        if (defAt.has(L)) {
+          preds[i].add(defAt.get(L));
+          operands[i].add(defAt.get(L));
+        } else {
           if (!readers.has(L)) readers.set(L, []);
           readers.get(L).push(i);
         }
@@ -281,22 +287,42 @@ function scheduleFunction(module, func, count, unconditionalFirst, stats) {
     // per-block path, a window covering their whole quad (the default, the same as none) runs the
     // plain logits pass in 0.89x the time of 480 on Node 24 and 26, and its mask loop in 0.92x
     // (Node 20 and 22, which schedule themselves, unchanged); the other loops are the same at
-    // either.
+    // either. Turboshaft allocates registers in the order given, and the critical-path order left
+    // about 200 spill reloads in a logits quad of 1,050 x64 instructions (perf annotate, Node 24):
+    // so while PRESSURE vector values are live, the pick is the candidate that leaves the fewest live
+    // (ties by height). bench:engines, fastest of 9 rounds, M elements/s at 1M, critical path only ->
+    // pressure 16 / 20 / 24: logits Node 24 297 -> 321 / 327 / 328, Node 26 322 -> 327 / 340 / 337,
+    // Chromium 295 -> 318 / 328 / 323; probabilities Node 24 264 -> 302 / 294 / 304, Node 26 280 ->
+    // 307 / 299 / 307; Node 20 the same (287 and 231 each); 64 elements the same or up to 7% faster.
     const order = [];
     const placed = new Array(n + 1).fill(false);
     const waiting = preds.map((p) => p.size);
     const ready = new Set();
     for (let i = 0; i < n; i++) if (!waiting[i]) ready.add(i);
     let oldest = 0;
+    const isVec = items.map((it) => it.type === B.v128);
+    const usesLeft = items.map(() => 0);
+    operands.forEach((ops) => ops.forEach((d) => usesLeft[d]++));
+    let live = 0;
+    const delta = (r) => (isVec[r] && usesLeft[r] > 0 ? 1 : 0) - [...operands[r]].filter((d) => isVec[d] && usesLeft[d] === 1).length;
     while (order.length < n) {
       while (placed[oldest]) oldest++;
       let pick = oldest; // always ready: its predecessors come before it
+      const tight = PRESSURE > 0 && live >= PRESSURE;
+      let dPick = tight ? delta(pick) : 0;
       for (const r of ready) {
-        if (r < oldest + WINDOW && (height[r] > height[pick] || (height[r] === height[pick] && r < pick))) pick = r;
+        if (r >= oldest + WINDOW) continue;
+        const dr = tight ? delta(r) : 0;
+        if (dr < dPick || (dr === dPick && (height[r] > height[pick] || (height[r] === height[pick] && r < pick)))) {
+          pick = r;
+          dPick = dr;
+        }
       }
       placed[pick] = true;
       ready.delete(pick);
       order.push(pick);
+      for (const d of operands[pick]) if (--usesLeft[d] === 0 && isVec[d]) live--;
+      if (isVec[pick] && usesLeft[pick] > 0) live++;
       for (const s of succs[pick]) if (--waiting[s] === 0) ready.add(s);
     }
     // Fold in stack order: a local that only this run reads, read once, by the statement right

@@ -43,7 +43,9 @@ export const sigmoidFocalLoss: <R extends Reduction = 'none'>(
  * The gradient of {@link sigmoidFocalLoss} w.r.t. the logits: PyTorch autograd of its formula,
  * `a (u^gamma (s - y) + gamma ce u^(gamma - 1) s (1 - s)(1 - 2y))` with `u = 1 - p_t` (finite wherever
  * autograd is: a zero `s (1 - s)(1 - 2y)` is multiplied in before a huge `ce` or gamma). Where autograd
- * is not finite (`u = 0`, i.e. p_t = 1 in float32, with gamma < 1) the second term is its limit, 0.
+ * is not finite (`u = 0`, i.e. p_t = 1 in float32, with gamma < 1) the second term is its limit, 0;
+ * where `u^(gamma - 1)` alone would overflow (gamma < 1, `u` subnormal) its product with
+ * `s (1 - s)(1 - 2y)` is formed exactly scaled, and stays finite.
  */
 export const sigmoidFocalLossBackward: <R extends Reduction = 'none'>(
   input: FloatInput,

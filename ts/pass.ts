@@ -72,7 +72,8 @@ export interface LossOptions<R extends Reduction = Reduction> {
   /**
    * Which elements count (1) and which do not (0), broadcast like `weight`: a masked-out element
    * gives loss 0 and gradient 0, is not range-checked (it may hold anything, NaN included), and is
-   * not counted by `'mean'`.
+   * not counted by `'mean'`. A Uint8Array over the module's memory (the bytes of a WasmBuffer) is
+   * read in place; any other mask is copied in.
    */
   mask?: MaskInput;
   /** For `reduction: 'rowMean'`: the row length `C` of row-major `[N, C]` data (it must divide the length). */

@@ -14,7 +14,8 @@
 //! gamma = 0, else `exp(gamma log u)`, whose relative error grows as |gamma log u| 2^-24. Where
 //! autograd is not finite, at `u = 0` (p_t = 1 in float32) for gamma < 1, the second term is taken
 //! as its limit 0 (ce is 0 there too); at x = +-inf, where PyTorch's ce is NaN, the gradient is NaN
-//! for every gamma > 0, as autograd's (for gamma = 0 it is the logits loss's, 0 or -+1).
+//! for every gamma > 0, as autograd's (for gamma = 0 it is the logits loss's, 0 or -+1). Where
+//! `u^(gamma - 1)` alone overflows (gamma < 1, u subnormal), `du u^(gamma - 1)` is formed scaled.
 //! With `gamma = 0` and `alpha < 0` the loss and gradient are the logits loss's, bit for bit.
 
 use crate::bce_with_logits::core_loss;
@@ -55,12 +56,12 @@ impl Power {
     }
 }
 
-/// The part of a block before the power of `u` (see the module comment).
+/// The part of a block before the power of `u` (see the module comment); `du = du/dx`.
 struct Pre {
     s: V,
-    sc: V,
     ce: V,
     u: V,
+    du: V,
 }
 
 impl Focal {
@@ -71,41 +72,51 @@ impl Focal {
         let sc = logistic.sigmoid_neg();
         let ce = core_loss::<false, true>(&logistic, x, y, V::splat(1.0));
         let u = s * (V::splat(1.0) - y) + sc * y;
-        Pre { s, sc, ce, u }
+        let du = s * sc * (V::splat(1.0) - (y + y));
+        Pre { s, ce, u, du }
     }
 
-    /// `(u^gamma, u^(gamma - 1))` of two blocks' `u` and `v`: by multiplications for an integral
-    /// gamma (a few ulps), times a square root for a half-integral one, else exp(gamma log u) and its
-    /// quotient by u (whose error grows with |gamma log u|). (The value for gamma = 0 is replaced by
-    /// 1 in `post`.) The squarings of both blocks side by side in one loop.
+    /// `(u^gamma, du u^(gamma - 1))` of two blocks: by multiplications for an integral gamma (a few
+    /// ulps), times a square root for a half-integral one, else exp(gamma log u) and its quotient by
+    /// u (whose error grows with |gamma log u|). (The value for gamma = 0 is replaced by 1 in
+    /// `post`.) The squarings of both blocks side by side in one loop. du first: |du| <= 1/4 and
+    /// u^(gamma - 1) <= 1 for gamma >= 1, so where du is 0 (|x| huge, y = 1/2) the product is 0
+    /// before it meets a ce or a gamma that would overflow in `post`.
     #[inline(always)]
-    fn power2(&self, u: V, v: V) -> ((V, V), (V, V)) {
+    fn power2(&self, a: &Pre, b: &Pre) -> ((V, V), (V, V)) {
+        let (u, v) = (a.u, b.u);
         let (k, half) = match self.power {
             Power::Int(k) => (k - 1, false),
             Power::Half(k) => (k, true),
-            Power::Real => return (self.power_real(u), self.power_real(v)),
+            Power::Real => return (self.power_real(a), self.power_real(b)),
         };
         let (pu, pv) = powi2(u, v, k);
         if half {
             // u^k sqrt(u), and its quotient by u (NaN at u = 0, where `post` takes the limit, 0).
             let (fu, fv) = (pu * u.sqrt(), pv * v.sqrt());
-            ((fu, fu / u), (fv, fv / v))
+            ((fu, a.du * (fu / u)), (fv, b.du * (fv / v)))
         } else {
-            ((pu * u, pu), (pv * v, pv))
+            ((pu * u, a.du * pu), (pv * v, b.du * pv))
         }
     }
 
     #[inline(always)]
-    fn power_real(&self, u: V) -> (V, V) {
+    fn power_real(&self, p: &Pre) -> (V, V) {
+        let u = p.u;
         let f = exp(V::splat(self.gamma) * log(u));
-        (f, f / u)
+        // du u^(gamma - 1) as (du k)(f / (u k)), k = 2^64 where u is subnormal: for gamma < 1,
+        // u^(gamma - 1) alone overflows there (up to 2^149 for gamma near 0) while the product,
+        // at most u^gamma in size (|du| <= u for targets in [0, 1]), does not; both scalings are
+        // exact. k = 1 elsewhere: bit for bit `du * (f / u)`.
+        let k = V::select(u.lt(V::splat(f32::MIN_POSITIVE)), V::splat(18_446_744_073_709_551_616.0), V::splat(1.0));
+        (f, (p.du * k) * (f / (u * k)))
     }
 
     #[inline(always)]
-    fn post<const L: bool, const G: bool>(&self, p: Pre, (f, f1): (V, V), y: V, w: V, g: V, d: V) -> (V, V) {
+    fn post<const L: bool, const G: bool>(&self, p: Pre, (f, du_f1): (V, V), y: V, w: V, g: V, d: V) -> (V, V) {
         let one = V::splat(1.0);
         let zero = V::splat(0.0);
-        let Pre { s, sc, ce, u } = p;
+        let Pre { s, ce, u, .. } = p;
         let gamma = V::splat(self.gamma);
         let gamma_zero = gamma.eq(zero);
         let f = V::select(gamma_zero, one, f);
@@ -114,11 +125,9 @@ impl Focal {
         let loss = if L { ce * f * a * w } else { one };
         let grad = if G {
             let sy = s - y;
-            let du = s * sc * (one - (y + y));
-            // du and u^(gamma - 1) first: |du| <= 1/4 and u^(gamma - 1) <= 1 for gamma >= 1, so
-            // where du is 0 (|x| huge, y = 1/2) the product is 0 before it meets a ce or a gamma that
-            // would overflow (`gamma * ce` first made inf * 0 = NaN where autograd is finite).
-            let term = du * f1 * ce * gamma;
+            // du u^(gamma - 1) from `power2` first (`gamma * ce` first made inf * 0 = NaN where
+            // autograd is finite).
+            let term = du_f1 * ce * gamma;
             // At u = 0 the term's limit, 0 (where autograd has 0 * inf for gamma < 1), unless ce is
             // NaN (x = +-inf: PyTorch's ce is NaN there, and so is autograd's gradient).
             let term = V::select(u.eq(zero) & ce.eq(ce), zero, term);
@@ -160,7 +169,7 @@ impl Loss for Focal {
     fn block<const L: bool, const G: bool>(&mut self, x: V, y: V, w: V, g: V, d: V) -> (V, V) {
         let p = Focal::pre(x, y);
         // (The second block's powers, unused, are dropped by the compiler.)
-        let f = self.power2(p.u, p.u).0;
+        let f = self.power2(&p, &p).0;
         self.post::<L, G>(p, f, y, w, g, d)
     }
 
@@ -171,7 +180,7 @@ impl Loss for Focal {
     fn block2<const L: bool, const G: bool>(&mut self, a: (V, V, V, V), b: (V, V, V, V), d: V) -> ((V, V), (V, V)) {
         let pa = Focal::pre(a.0, a.1);
         let pb = Focal::pre(b.0, b.1);
-        let (fa, fb) = self.power2(pa.u, pb.u);
+        let (fa, fb) = self.power2(&pa, &pb);
         let ra = self.post::<L, G>(pa, fa, a.1, a.2, a.3, d);
         let rb = self.post::<L, G>(pb, fb, b.1, b.2, b.3, d);
         (ra, rb)

@@ -185,6 +185,11 @@ mod imp {
         pub unsafe fn load<const K: usize>(p: *const u8) -> MaskBytes {
             MaskBytes(if K == 16 { v128_load(p as *const v128) } else { v128_load64_zero(p as *const u64) })
         }
+        /// `load` again, as a load of its own (volatile: not merged with the first).
+        #[inline(always)]
+        pub unsafe fn reload<const K: usize>(p: *const u8) -> MaskBytes {
+            MaskBytes(if K == 16 { core::ptr::read_volatile(p as *const v128) } else { u64x2(core::ptr::read_volatile(p as *const u64), 0) })
+        }
         #[inline(always)]
         pub fn above_one(self) -> M {
             M(u8x16_gt(self.0, u8x16_splat(1)))
@@ -447,6 +452,10 @@ mod imp {
                 *b = *p.add(j);
             }
             MaskBytes(b)
+        }
+        #[inline(always)]
+        pub unsafe fn reload<const K: usize>(p: *const u8) -> MaskBytes {
+            Self::load::<K>(p)
         }
         #[inline(always)]
         pub fn above_one(self) -> M {

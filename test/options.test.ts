@@ -622,6 +622,26 @@ describe("the divisor's pre-pass (a masked 'mean' counts the mask, 'weightedMean
   });
 });
 
+/**
+ * The fused logits, probabilities (`p`) and focal losses with mask `a` and with mask `b`: loss and
+ * gradient bit for bit, reductions 'none', 'mean' and 'sum'.
+ */
+function expectSameMasks(x: Float32Array, p: Float32Array, y: Float32Array, a: ArrayLike<number>, b: ArrayLike<number>): void {
+  for (const [f, xs] of [
+    [bce.binaryCrossEntropyWithLogitsForwardBackward, x],
+    [bce.binaryCrossEntropyForwardBackward, p],
+    [bce.sigmoidFocalLossForwardBackward, x],
+  ] as const) {
+    for (const reduction of ['none', 'mean', 'sum'] as const) {
+      const ra = f(xs, y, { mask: a as Uint8Array, reduction });
+      const rb = f(xs, y, { mask: b as Uint8Array, reduction });
+      expect(ra.grad).toEqual(rb.grad);
+      if (reduction === 'none') expect(ra.loss).toEqual(rb.loss);
+      else expect(Object.is(ra.loss, rb.loss), `${f.name} ${reduction}`).toBe(true);
+    }
+  }
+}
+
 describe('a broadcast mask is the mask it expands to, across pieces (16,384 elements each)', () => {
   // The kernels read one mask byte per element: a mask that lies in one stretch is read where it
   // is, any other piece is expanded (its period from the piece's phase, then doubled), from the
@@ -636,19 +656,7 @@ describe('a broadcast mask is the mask it expands to, across pieces (16,384 elem
     if (len === 1) m[0] = 1;
     const full = Uint8Array.from({ length: n }, (_, i) => m[i % len]);
     it(`period ${len} over ${n} elements: loss and gradient bit for bit, every reduction, both losses and the focal loss`, () => {
-      for (const [f, xs] of [
-        [bce.binaryCrossEntropyWithLogitsForwardBackward, x],
-        [bce.binaryCrossEntropyForwardBackward, ref.f32s(n, (i) => 1 / (1 + Math.exp(-x[i])))],
-        [bce.sigmoidFocalLossForwardBackward, x],
-      ] as const) {
-        for (const reduction of ['none', 'mean', 'sum'] as const) {
-          const a = f(xs, y, { mask: m, reduction });
-          const b = f(xs, y, { mask: full, reduction });
-          expect(a.grad).toEqual(b.grad);
-          if (reduction === 'none') expect(a.loss).toEqual(b.loss);
-          else expect(Object.is(a.loss, b.loss), `${f.name} ${reduction}`).toBe(true);
-        }
-      }
+      expectSameMasks(x, ref.f32s(n, (i) => 1 / (1 + Math.exp(-x[i]))), y, m, full);
       // From a plain array of booleans (copied and checked element by element) the same.
       const bools = Array.from(m, (v) => v === 1);
       expect(bce.binaryCrossEntropyWithLogitsForwardBackward(x, y, { mask: bools }).grad).toEqual(
@@ -678,19 +686,7 @@ describe("a mask in the module's memory (a Uint8Array over a WasmBuffer's bytes)
       const m = Uint8Array.from({ length: len }, () => (g() < 0.7 ? 1 : 0));
       const { buf, view } = wasmMask(m, offset);
       try {
-        for (const [f, xs] of [
-          [bce.binaryCrossEntropyWithLogitsForwardBackward, x],
-          [bce.binaryCrossEntropyForwardBackward, p],
-          [bce.sigmoidFocalLossForwardBackward, x],
-        ] as const) {
-          for (const reduction of ['none', 'mean', 'sum'] as const) {
-            const a = f(xs, y, { mask: view, reduction });
-            const b = f(xs, y, { mask: m, reduction });
-            expect(a.grad).toEqual(b.grad);
-            if (reduction === 'none') expect(a.loss).toEqual(b.loss);
-            else expect(Object.is(a.loss, b.loss), `${f.name} ${reduction}`).toBe(true);
-          }
-        }
+        expectSameMasks(x, p, y, view, m);
         // The caller's bytes are read, not written.
         expect(Array.from(view)).toEqual(Array.from(m));
       } finally {

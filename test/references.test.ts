@@ -97,7 +97,7 @@ interface Element {
   lossScale: number;
   grad: number;
   gradScale: number;
-  /** Ulps allowed against the exact value (EXACT_ULPS, more for the focal factor: see focalUlps). */
+  /** Ulps allowed against the exact value (EXACT_ULPS, more for the focal factor: see ref.focalUlps). */
   ulps: number;
 }
 
@@ -124,22 +124,7 @@ function element(a: Args, i: number, x = a.x[i], y = a.y[i]): Element {
     return { loss: ref.logits(x, y, w, p).value, lossScale: ref.logits(x, y, w, p).scale, grad: g.value, gradScale: g.scale, ulps: EXACT_ULPS };
   }
   const f = ref.focal(x, y, a.alpha, a.gamma, w);
-  return { loss: f.loss, lossScale: Math.abs(f.loss), grad: f.grad, gradScale: f.gradScale, ulps: focalUlps(a.gamma, f.m) };
-}
-
-/**
- * The focal loss's bound against the exact value, in ulps (the README's): EXACT_ULPS, plus 4 gamma
- * (an error of up to ~4 ulps in u = 1 - p_t becomes gamma times that in u^gamma: 3.6 measured for
- * soft targets a float32 step from 0 or 1), plus for an integral gamma up to 64 the roundings of its
- * squarings, 2 log2 gamma, for a half-integral one up to 63.5 (squarings and a square root)
- * 2 log2(gamma + 1), and otherwise 2 |gamma ln u| (u^gamma as exp(gamma log u): the roundings of log u
- * and of the product, |gamma ln u| 2^-24 each). gamma = 2: 14 ulps; gamma = 5.5 at u = 0.05: 4 + 22 + 33 = 59.
- */
-function focalUlps(gamma: number, u: number): number {
-  if (gamma === 0) return EXACT_ULPS;
-  if (Number.isInteger(gamma) && gamma <= 64) return EXACT_ULPS + 4 * gamma + 2 * Math.log2(gamma);
-  if (Number.isInteger(gamma - 0.5) && gamma <= 63.5) return EXACT_ULPS + 4 * gamma + 2 * Math.log2(gamma + 1);
-  return EXACT_ULPS + 4 * gamma + 2 * (u > 0 ? Math.abs(gamma * Math.log(u)) : 0);
+  return { loss: f.loss, lossScale: Math.abs(f.loss), grad: f.grad, gradScale: f.gradScale, ulps: ref.focalUlps(a.gamma, f.m) };
 }
 
 /** Half the change of an element's loss and gradient between two perturbed evaluations (the slack). */

@@ -687,13 +687,13 @@ function addRowLosses(rows: Rows, a: number, m: number): void {
  */
 function placeMask(c: CheckedPass, fn: string): number {
   const mask = c.mask!;
-  if (typedName(mask) === 'Uint8Array' && homeOf(mask) === WASM_MEMORY) {
+  if (c.mHome === WASM_MEMORY && typedName(mask) === 'Uint8Array') {
     checkStill(mask as Uint8Array, c.mLen, fn, 'mask');
     return viewOffset(mask as Uint8Array);
   }
   if (c.mLen > 3 * PIECE) return -1;
   const to = slotAddress(Slot.Mask);
-  copyMask(c.mask!, 0, c.mLen, to, fn);
+  copyMask(mask, 0, c.mLen, to, fn);
   return to;
 }
 

@@ -185,19 +185,13 @@ mod imp {
         pub unsafe fn load<const K: usize>(p: *const u8) -> MaskBytes {
             MaskBytes(if K == 16 { v128_load(p as *const v128) } else { v128_load64_zero(p as *const u64) })
         }
-        /// `load` again, as a load of its own (volatile: not merged with the first; through packed
-        /// wrappers, whose alignment is 1, as `p` has none).
+        /// `load::<8>` again, as a load of its own (volatile: not merged with the first; through a
+        /// packed wrapper, whose alignment is 1, as `p` has none).
         #[inline(always)]
-        pub unsafe fn reload<const K: usize>(p: *const u8) -> MaskBytes {
-            #[repr(C, packed)]
-            struct Bytes16(v128);
+        pub unsafe fn reload8(p: *const u8) -> MaskBytes {
             #[repr(C, packed)]
             struct Bytes8(u64);
-            MaskBytes(if K == 16 {
-                core::ptr::read_volatile(p as *const Bytes16).0
-            } else {
-                u64x2(core::ptr::read_volatile(p as *const Bytes8).0, 0)
-            })
+            MaskBytes(u64x2(core::ptr::read_volatile(p as *const Bytes8).0, 0))
         }
         #[inline(always)]
         pub fn above_one(self) -> M {
@@ -463,8 +457,8 @@ mod imp {
             MaskBytes(b)
         }
         #[inline(always)]
-        pub unsafe fn reload<const K: usize>(p: *const u8) -> MaskBytes {
-            Self::load::<K>(p)
+        pub unsafe fn reload8(p: *const u8) -> MaskBytes {
+            Self::load::<8>(p)
         }
         #[inline(always)]
         pub fn above_one(self) -> M {

@@ -337,7 +337,7 @@ unsafe fn pair<K: Loss, const L: bool, const G: bool, const X: bool>(
     // The kept lanes from a second load of the same bytes, after the test: the first load's value
     // then dies at the test instead of living through the two blocks (Node 24 and 26 spilled for
     // it: the raw probabilities kernel with a mask ran 0.88-0.93x the time with this).
-    let (m0, m1) = if X { MaskBytes::reload::<8>(p.mask.add(i)).kept2() } else { (all, all) };
+    let (m0, m1) = if X { MaskBytes::reload8(p.mask.add(i)).kept2() } else { (all, all) };
     let w0 = p.w.next();
     let w1 = p.w.next();
     let (g0, g1) = if G { (p.g.next(), p.g.next()) } else { (V::splat(1.0), V::splat(1.0)) };

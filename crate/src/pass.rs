@@ -273,20 +273,26 @@ unsafe fn quad<K: Loss, const L: bool, const G: bool, const X: bool>(
     let all = M::first_lanes(4);
     let mb = if X { MaskBytes::load::<16>(p.mask.add(i)) } else { MaskBytes::zero() };
     let (m0, m1, m2, m3) = if X { mb.kept4() } else { (all, all, all, all) };
-    // A mask byte above 1, or a bad input or target where the mask keeps the element. The common
-    // case takes one test of the data and one of the mask bytes.
-    if K::CHECKS || X {
+    // What sends the quad to `step`: a mask byte above 1, a bad input or target where the mask
+    // keeps the element, or a `Loss::special` lane. One test and one branch for all of them in the
+    // common case: with a test of the mask bytes and one of the special lanes, two branches,
+    // Turboshaft (Node 24, 26) ran the logits loss's masked quad 1.15-1.18x the time of the plain
+    // one at 1M elements, 1.06x with one (Node 20 1.0x either way).
+    let none = M::first_lanes(0);
+    let above = if X { mb.above_one() } else { none };
+    let special = if K::SPECIAL && L { K::special(x0) | K::special(x1) | K::special(x2) | K::special(x3) } else { none };
+    if K::CHECKS {
         let bad = |x: V, y: V| {
             let (bx, by) = K::bad(x, y);
             bx | by
         };
         let (b0, b1, b2, b3) = (bad(x0, y0), bad(x1, y1), bad(x2, y2), bad(x3, y3));
-        let above = if X { mb.above_one() } else { M::first_lanes(0) };
-        if (b0 | b1 | b2 | b3 | above).any() && (!X || (above | (b0 & m0) | (b1 & m1) | (b2 & m2) | (b3 & m3)).any()) {
+        if (b0 | b1 | b2 | b3 | above | special).any()
+            && (!X || (above | special | (b0 & m0) | (b1 & m1) | (b2 & m2) | (b3 & m3)).any())
+        {
             return false;
         }
-    }
-    if K::SPECIAL && L && (K::special(x0) | K::special(x1) | K::special(x2) | K::special(x3)).any() {
+    } else if (above | special).any() {
         return false;
     }
     let (w0, w1, w2, w3) = p.w.next4();

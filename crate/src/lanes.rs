@@ -193,6 +193,15 @@ mod imp {
             struct Bytes8(u64);
             MaskBytes(u64x2(core::ptr::read_volatile(p as *const Bytes8).0, 0))
         }
+        /// The kept lanes of the block of four bytes at `p`, from a load of its own (volatile: not
+        /// merged with the iteration's first load, whose value then dies at its test).
+        #[inline(always)]
+        pub unsafe fn kept_at(p: *const u8) -> M {
+            #[repr(C, packed)]
+            struct Bytes4(u32);
+            let b = u32x4_splat(core::ptr::read_volatile(p as *const Bytes4).0);
+            M(i32x4_extend_low_i16x8(i16x8_extend_low_i8x16(i8x16_neg(b))))
+        }
         #[inline(always)]
         pub fn above_one(self) -> M {
             M(u8x16_gt(self.0, u8x16_splat(1)))
@@ -459,6 +468,10 @@ mod imp {
         #[inline(always)]
         pub unsafe fn reload8(p: *const u8) -> MaskBytes {
             Self::load::<8>(p)
+        }
+        #[inline(always)]
+        pub unsafe fn kept_at(p: *const u8) -> M {
+            Self::load::<4>(p).kept(0)
         }
         #[inline(always)]
         pub fn above_one(self) -> M {

@@ -19,6 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { startChromium } from './chromium.mjs';
 import { CASES, caseName, measure } from './engine-cases.mjs';
 
 const args = process.argv.slice(2);
@@ -53,7 +54,7 @@ if (variants.length === 0) variants.push({ name: 'default', file: null });
 const self = fileURLToPath(import.meta.url);
 const engines = nodeEngines();
 const chromium = args.includes('--no-chromium') ? null : await startChromium();
-if (chromium) engines.push(chromium.engine);
+if (chromium) engines.push(chromiumEngine(chromium));
 
 console.log(
   `bce-wasm engines: ${engines.map((e) => e.name).join(', ')}; builds: ${variants.map((v) => v.name).join(', ')}; ` +
@@ -154,63 +155,26 @@ function nodeEngines() {
   }));
 }
 
-async function startChromium() {
-  const path = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!existsSync(path)) return null;
-  let playwright;
-  try {
-    playwright = await import('playwright-core');
-  } catch {
-    return null;
-  }
-  const { serve } = await import('../examples/browser/serve.mjs');
-  const { server, url } = await serve(0);
-  const browser = await playwright.chromium.launch({
-    executablePath: path,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
-  const name = `Chromium ${browser.version()}`;
+/** The engine that runs engine-cases.mjs in a fresh Chromium page (a `--wasm` build served to it). */
+function chromiumEngine(chromium) {
   return {
-    engine: {
-      name,
-      run: async (variant) => {
-        const page = await browser.newPage();
-        let timer;
-        const failed = new Promise((_, reject) => {
-          page.on('crash', () => reject(new Error('Error: the page crashed')));
-          timer = setTimeout(() => reject(new Error('Error: timed out after 300 s')), 300_000);
-        });
-        failed.catch(() => {}); // observed through the race below
-        try {
-          if (variant.file) {
+    name: chromium.name,
+    run: (variant) =>
+      chromium.inPage(
+        async ({ custom }) => {
+          const bce = await import('/dist/index.js');
+          await bce.init(custom ? '/__build.wasm' : undefined);
+          const { measure } = await import('/bench/engine-cases.mjs');
+          // Browsers coarsen performance.now(): longer samples.
+          return measure(bce, { sampleMs: 10 });
+        },
+        { custom: Boolean(variant.file) },
+        variant.file &&
+          ((page) => {
             const body = readFileSync(variant.file);
-            await page.route('**/__build.wasm', (route) =>
-              route.fulfill({ status: 200, contentType: 'application/wasm', body }),
-            );
-          }
-          // A same-origin document, so that the page can import the package and the cases.
-          await page.goto(`${url}bench/data.mjs`);
-          const measured = page.evaluate(async ({ custom }) => {
-            const bce = await import('/dist/index.js');
-            await bce.init(custom ? '/__build.wasm' : undefined);
-            const { measure } = await import('/bench/engine-cases.mjs');
-            // Browsers coarsen performance.now(): longer samples.
-            return measure(bce, { sampleMs: 10 });
-          }, { custom: Boolean(variant.file) });
-          return await Promise.race([measured, failed]);
-        } finally {
-          clearTimeout(timer);
-          await Promise.race([page.close(), new Promise((r) => setTimeout(r, 5000))]);
-        }
-      },
-    },
-    close: async () => {
-      await browser.close();
-      server.close();
-    },
+            return page.route('**/__build.wasm', (route) => route.fulfill({ status: 200, contentType: 'application/wasm', body }));
+          }),
+      ),
   };
 }
 

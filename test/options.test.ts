@@ -326,6 +326,20 @@ describe('errors', () => {
     expect(() => bce.binaryCrossEntropy(x, y, o as object)).toThrowError(message);
   });
 
+  it('a length-1 mask over an empty input: its element checked whatever the form (the kernels read none)', () => {
+    const inMemory = bce.createBuffer(1);
+    const forms = () => [[2], new Uint8Array([2]), new Uint8Array(inMemory.view.buffer, inMemory.view.byteOffset, 1).fill(2)];
+    for (const f of [bce.binaryCrossEntropy, bce.binaryCrossEntropyWithLogits, bce.sigmoidFocalLoss]) {
+      for (const reduction of ['none', 'mean', 'sum', 'weightedMean'] as const) {
+        for (const mask of forms()) {
+          expect(() => f([], [], { mask, reduction })).toThrowError(new TypeError(`${f.name}: mask[0] is 2; a mask holds 0 and 1 or booleans`));
+        }
+        for (const ok of [[1], new Uint8Array([0])]) expect(() => f([], [], { mask: ok, reduction })).not.toThrow();
+      }
+    }
+    inMemory.free();
+  });
+
   it('focal: gamma and alpha', () => {
     expect(() => bce.sigmoidFocalLoss(x, y, { gamma: -1 })).toThrowError(new RangeError('sigmoidFocalLoss: gamma must be a finite number >= 0, got -1'));
     expect(() => bce.sigmoidFocalLoss(x, y, { gamma: Infinity })).toThrowError(RangeError);

@@ -687,6 +687,11 @@ function addRowLosses(rows: Rows, a: number, m: number): void {
  */
 function placeMask(c: CheckedPass, fn: string): number {
   const mask = c.mask!;
+  // The kernels check a Uint8Array's bytes as they read them, and over an empty input they read
+  // none: its one possible byte (a mask of length 1) is checked here, as an array's elements are.
+  if (c.n === 0 && c.mLen === 1 && typedName(mask) === 'Uint8Array' && (mask as Uint8Array)[0] > 1) {
+    throw maskError(fn, 0, (mask as Uint8Array)[0]);
+  }
   if (c.mHome === WASM_MEMORY && typedName(mask) === 'Uint8Array') {
     checkStill(mask as Uint8Array, c.mLen, fn, 'mask');
     return viewOffset(mask as Uint8Array);

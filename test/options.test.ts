@@ -341,10 +341,54 @@ describe('errors', () => {
   });
 
   it('focal: gamma and alpha', () => {
-    expect(() => bce.sigmoidFocalLoss(x, y, { gamma: -1 })).toThrowError(new RangeError('sigmoidFocalLoss: gamma must be a finite number >= 0, got -1'));
+    expect(() => bce.sigmoidFocalLoss(x, y, { gamma: -1 })).toThrowError(new RangeError('sigmoidFocalLoss: gamma must be a finite number >= 0 in float32, got -1'));
     expect(() => bce.sigmoidFocalLoss(x, y, { gamma: Infinity })).toThrowError(RangeError);
     expect(() => bce.sigmoidFocalLoss(x, y, { alpha: Number.NaN })).toThrowError(RangeError);
     expect(() => bce.binaryCrossEntropyWithLogits(x, y, { gamma: 2 } as object)).toThrowError(/unknown option 'gamma'/);
+  });
+
+  it('option values: their type first (a Symbol or an object is never converted), then their range; gamma finite as a float32', () => {
+    let calls = 0;
+    const obj = {
+      valueOf() {
+        calls++;
+        return 0.1;
+      },
+    };
+    for (const key of ['labelSmoothing', 'alpha', 'gamma']) {
+      for (const v of [Symbol('s'), obj]) {
+        const message = (fn: string) => new TypeError(`${fn}: ${key} must be a number, got ${typeof v}`);
+        expect(() => bce.sigmoidFocalLoss(x, y, { [key]: v } as never)).toThrowError(message('sigmoidFocalLoss'));
+        expect(() => new bce.SigmoidFocalLoss({ [key]: v } as never)).toThrowError(message('SigmoidFocalLoss'));
+        expect(() => bce.createAccumulator({ loss: 'focal', [key]: v } as never)).toThrowError(message('createAccumulator'));
+      }
+    }
+    expect(calls).toBe(0);
+    expect(() => bce.sigmoidFocalLoss(x, y, { gamma: 1e39 })).toThrowError(new RangeError('sigmoidFocalLoss: gamma must be a finite number >= 0 in float32, got 1e+39'));
+    expect(bce.sigmoidFocalLossBackward([-3], [0], { gamma: 3.4028234663852886e38 })[0]).toBe(0);
+  });
+
+  it('messages name what is wrong', () => {
+    expect(() => bce.binaryCrossEntropy([0.5], [1], { mask: new DataView(new ArrayBuffer(4)) } as never)).toThrowError(
+      new TypeError('binaryCrossEntropy: mask must be a Uint8Array or an array of 0/1 numbers or booleans, got DataView'),
+    );
+    expect(() => bce.createAccumulator(null as never)).toThrowError(new TypeError('createAccumulator: options must be an object, got null'));
+    // At construction there is no input: no length to divide.
+    expect(() => new bce.BCEWithLogitsLoss({ reduction: 'rowMean', rowLength: 0 })).toThrowError(new RangeError('BCEWithLogitsLoss: rowLength must be a positive integer, got 0'));
+  });
+
+  it("'rowMean' with a mask: a gradOutput of numbers is taken as float32 first, as a Float32Array's is (then one rounding, as PyTorch's)", () => {
+    const g = 0.8142857142857143; // not a float32
+    const [xs, ys, mask] = [[0.5, -1, 2, 0.25, 3, -2], [1, 0, 1, 0, 1, 0], [1, 1, 1, 1, 1, 0]];
+    for (const f of [bce.binaryCrossEntropyWithLogitsBackward, bce.sigmoidFocalLossBackward, bce.binaryCrossEntropyBackward]) {
+      const xf = f === bce.binaryCrossEntropyBackward ? xs.map((v) => 1 / (1 + Math.exp(-v))) : xs;
+      const want = f(xf, ys, { reduction: 'rowMean', rowLength: 3, mask, gradOutput: Float32Array.of(g, g) });
+      expect(f(xf, ys, { reduction: 'rowMean', rowLength: 3, mask, gradOutput: [g, g] })).toEqual(want);
+      expect(f(xf, ys, { reduction: 'rowMean', rowLength: 3, mask, gradOutput: g })).toEqual(want);
+    }
+    // PyTorch 2.15 float32 autograd of binary_cross_entropy_with_logits over row 0's three elements,
+    // backward(tensor(g, float32)): -0.10247531533241272.
+    expect(bce.binaryCrossEntropyWithLogitsBackward(xs, ys, { reduction: 'rowMean', rowLength: 3, mask, gradOutput: g })[0]).toBe(-0.10247531533241272);
   });
 
   it("gradOutput for 'rowMean': a number or one per row", () => {

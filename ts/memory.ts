@@ -366,6 +366,9 @@ function newBuffer(lengthOrValues: number | FloatInput): WasmBuffer {
   return buf;
 }
 
+/** What a mask may be, in error messages. */
+export const MASK_KINDS = 'a Uint8Array or an array of 0/1 numbers or booleans';
+
 /**
  * The element count of a float input; TypeError naming `name` for anything that is not one (a
  * BigInt64Array included), RangeError for an array-like whose length is not a valid length.
@@ -395,7 +398,7 @@ export function lengthOf(x: unknown, fn: string, arg?: string): number {
     }
   }
   throw new TypeError(
-    `${named(fn, arg)} must be a Float32Array, an array of numbers or a WasmBuffer, got ${describe(x)}`,
+    `${named(fn, arg)} must be ${arg === 'mask' ? MASK_KINDS : 'a Float32Array, an array of numbers or a WasmBuffer'}, got ${describe(x)}`,
   );
 }
 

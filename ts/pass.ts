@@ -28,6 +28,7 @@ import {
   viewOffset,
   memoryBuffer,
   lengthOf,
+  MASK_KINDS,
   named,
   notANumber,
   newResult,
@@ -398,14 +399,17 @@ export function checkPass(
   const wLen = weight === undefined ? 0 : broadcastLength(weight, whole, fn, 'weight');
   const pLen = posWeight === undefined ? 0 : broadcastLength(posWeight, whole, fn, 'posWeight');
   const { labelSmoothing: e = 0, mask, rowLength: C, alpha = 0.25, gamma = 2 } = o;
-  const smooth = number(e, fn, 'labelSmoothing', e <= 1 && e >= 0, 'a number from 0 to 1');
+  const smooth = number(e, fn, 'labelSmoothing', (e) => e <= 1 && e >= 0, 'a number from 0 to 1');
   const mLen = mask === undefined ? 0 : broadcastLength(mask as ArrayLike<number>, whole, fn, 'mask');
   const rows = reduction === 'rowMean';
   if (rows !== (C !== undefined)) throw new TypeError(`${fn}: reduction 'rowMean' and rowLength go together`);
-  const rowLength = rows ? number(C, fn, 'rowLength', Number.isInteger(C) && C! > 0 && n % C! === 0, `a positive integer that divides the length ${n}`) : 0;
+  const rowLength = rows
+    ? number(C, fn, 'rowLength', (C) => Number.isInteger(C) && C > 0 && n % C === 0, `a positive integer${n ? ` that divides the length ${n}` : ''}`)
+    : 0;
   // Decided here on the double (a float32 alpha of -1e-50 would be -0, i.e. alpha >= 0).
-  const a = number(alpha, fn, 'alpha', (alpha >= 0 && alpha <= 1) || (alpha < 0 && alpha > -Infinity), 'from 0 to 1, or negative and finite for no alpha factor');
-  const g = number(gamma, fn, 'gamma', gamma >= 0 && gamma < Infinity, 'a finite number >= 0');
+  const a = number(alpha, fn, 'alpha', (a) => (a >= 0 && a <= 1) || (a < 0 && a > -Infinity), 'from 0 to 1, or negative and finite for no alpha factor');
+  // Finite in float32 too: the kernel's gamma is a float32.
+  const g = number(gamma, fn, 'gamma', (g) => g >= 0 && Math.fround(g) < Infinity, 'a finite number >= 0 in float32');
   const none = reduction === 'none';
   if (wantLoss && none) what |= LOSS_STORE;
   if (out !== undefined && !none) {
@@ -657,7 +661,8 @@ function rowGradPiece(rows: Rows, a: number, m: number, fn: string): number {
   for (let r = (a / C) | 0, i = 0; i < m; r++) {
     const gr = typeof g === 'object' ? g[r] : g ?? 1;
     if (typeof gr !== 'number') throw notANumber(named(fn, 'gradOutput'), r, gr);
-    const v = byCount ? gr / counts[r] : gr;
+    // (As a float32 first, as PyTorch's gradOutput is: then one rounding of the quotient.)
+    const v = byCount ? Math.fround(gr) / counts[r] : gr;
     const end = Math.min(m, (r + 1) * C - a);
     h.fill(v, (to >>> 2) + i, (to >>> 2) + end);
     i = end;
@@ -1109,7 +1114,7 @@ function statusError(status: number, fn: string, ptr: number, offset: number): E
 /** TypeError unless the options are a plain object (not an array, a Map, a string...). */
 export function checkOptionsObject(o: unknown, fn: string): void {
   if (typeof o !== 'object' || o === null || Array.isArray(o) || o instanceof Map || o instanceof Set || ArrayBuffer.isView(o)) {
-    throw new TypeError(`${fn}: options must be an object like { reduction: 'sum' }, got ${o === null ? 'null' : Array.isArray(o) ? 'an array' : typeof o === 'object' ? (o as object).constructor.name : typeof o}`);
+    throw new TypeError(`${fn}: options must be an object, got ${Array.isArray(o) ? 'an array' : describe(o)}`);
   }
 }
 
@@ -1121,10 +1126,10 @@ export function reductionOf(r: unknown, fn: string): Reduction {
   throw new RangeError(`${fn}: '${r}' is not a valid value for reduction (use 'none', 'mean', 'sum', 'weightedMean' or 'rowMean')`);
 }
 
-/** A numeric option: TypeError unless a number, RangeError unless `ok`. */
-function number(v: unknown, fn: string, arg: string, ok: boolean, range: string): number {
+/** A numeric option: TypeError unless a number, then RangeError unless `ok(v)` (never a conversion of `v`). */
+function number(v: unknown, fn: string, arg: string, ok: (v: number) => boolean, range: string): number {
   if (typeof v !== 'number') throw new TypeError(`${fn}: ${arg} must be a number, got ${typeof v}`);
-  if (!ok) throw new RangeError(`${fn}: ${arg} must be ${range}, got ${v}`);
+  if (!ok(v)) throw new RangeError(`${fn}: ${arg} must be ${range}, got ${v}`);
   return v;
 }
 
@@ -1132,7 +1137,7 @@ function number(v: unknown, fn: string, arg: string, ok: boolean, range: string)
  * `n` is the whole's length. */
 export function broadcastLength(x: FloatInput, n: number, fn: string, name: string): number {
   if (name === 'mask' && (isWasmBuffer(x) || x === null || typeof x !== 'object')) {
-    throw new TypeError(`${fn}: mask must be a Uint8Array or an array of 0/1 numbers or booleans, ${isWasmBuffer(x) ? 'not a WasmBuffer (its values are float32; pass a Uint8Array)' : `got ${x === null ? 'null' : typeof x}`}`);
+    throw new TypeError(`${fn}: mask must be ${MASK_KINDS}, ${isWasmBuffer(x) ? 'not a WasmBuffer (its values are float32; pass a Uint8Array)' : `got ${x === null ? 'null' : typeof x}`}`);
   }
   const len = lengthOf(x, fn, name);
   // PyTorch's broadcasting: a length that divides the input's, or 1 (also over an empty input).

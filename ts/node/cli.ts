@@ -52,7 +52,8 @@ function numberIn(name: string, lo: number, hi: number, what: string) {
   return (v: string): number => {
     const n = parseField(v);
     if (n === undefined) throw new InvalidArgumentError(`${name} must be ${what}: ${quoted(v)} is not a decimal number (digits with an optional sign, point and exponent: 0.5, -1, 1e-3)`);
-    if (!Number.isFinite(n) || n < lo || n > hi) throw new InvalidArgumentError(`${name} must be ${what}, got ${v}`);
+    // Finite as the float32 the kernels take, as in numberList.
+    if (!Number.isFinite(Math.fround(n)) || n < lo || n > hi) throw new InvalidArgumentError(`${name} must be ${what}, got ${v}`);
     return n;
   };
 }
@@ -104,7 +105,7 @@ program
   .allowExcessArguments(false)
   .option('--logits', 'predictions are logits: BCEWithLogitsLoss instead of BCELoss')
   .option('--focal', "torchvision's sigmoid_focal_loss of the logits instead (with --logits)")
-  .option('--gamma <g>', 'focal loss: the focusing exponent, a number >= 0 (default 2)', numberIn('--gamma', 0, Infinity, 'a finite number >= 0'))
+  .option('--gamma <g>', 'focal loss: the focusing exponent, a number >= 0 (default 2)', numberIn('--gamma', 0, Infinity, 'a finite number >= 0 in float32'))
   .option('--alpha <a>', 'focal loss: the weight of the positive class, at most 1; negative: no class weighting (default 0.25)',
     numberIn('--alpha', -Infinity, 1, 'a finite number at most 1'))
   .option('--label-smoothing <e>', 'smooth the targets: y * (1 - e) + e / 2, e in [0, 1]', numberIn('--label-smoothing', 0, 1, 'a number from 0 to 1'))

@@ -274,8 +274,8 @@ unsafe fn quad<K: Loss, const L: bool, const G: bool, const X: bool>(
     // What sends the quad to `step`: a mask byte above 1, a bad input or target where the mask
     // keeps the element, or a `Loss::special` lane. One test and one branch for all of them in the
     // common case: with a test of the mask bytes and one of the special lanes, two branches,
-    // Turboshaft (Node 24, 26) ran the logits loss's masked quad 1.15-1.18x the time of the plain
-    // one at 1M elements, 1.06x with one (Node 20 1.0x either way).
+    // Turboshaft (Node 24, 26) ran the logits loss's raw masked kernel 1.15-1.18x the time of the
+    // plain one at 1M elements, about 1.10x with one (Node 20 1.0x either way).
     let none = M::first_lanes(0);
     let above = if X { mb.above_one() } else { none };
     let special = if K::SPECIAL && L { K::special(x0) | K::special(x1) | K::special(x2) | K::special(x3) } else { none };
@@ -301,7 +301,7 @@ unsafe fn quad<K: Loss, const L: bool, const G: bool, const X: bool>(
     // Each block's kept lanes from a load of its own four mask bytes, which the scheduler places
     // where they are used, instead of from `mb`, which then lived through the four blocks: the
     // logits loss's raw masked kernel at 1M elements ran 1.10x the plain one's time on Node 24
-    // that way, 1.06x this way (the fastest of 6 interleaved processes; Node 20 1.0x either way).
+    // that way, 1.06-1.07x this way (the fastest of 6 interleaved processes; Node 20 1.0x either way).
     let kept = |o: usize| if X { MaskBytes::kept_at(p.mask.add(i + o)) } else { all };
     let (m0, m1, m2, m3) = (kept(0), kept(4), kept(8), kept(12));
     let sy = |y: V| sm.apply(y);

@@ -157,6 +157,26 @@ describe('the focal loss', () => {
     }
   });
 
+  it("alpha near 1: 1 - alpha as torchvision takes it (in float64, rounded once), not from the float32 alpha (an outside tester: 19% off at alpha 0.9999999)", () => {
+    const x = ref.f32s(300, () => (next() - 0.5) * 20);
+    for (const alpha of [0.9999, 0.9999999, 0.99999999, 1e-8, 0.5]) {
+      for (const yv of [0, 1, 0.3]) {
+        const y = new Float32Array(x.length).fill(yv);
+        const r = bce.sigmoidFocalLossForwardBackward(x, y, { alpha });
+        const loss = r.loss as Float32Array;
+        for (let i = 0; i < x.length; i++) {
+          const w = ref.focal(x[i], y[i], alpha, 2);
+          const bound = ref.focalUlps(2, w.m);
+          if (w.loss >= 2 ** -126) expect(Math.abs(loss[i] - w.loss), `loss x=${x[i]} y=${yv} alpha=${alpha}`).toBeLessThanOrEqual(bound * ref.ulp32(w.loss));
+          if (w.gradScale >= 2 ** -126) expect(Math.abs(r.grad[i] - w.grad), `grad x=${x[i]} y=${yv} alpha=${alpha}`).toBeLessThanOrEqual(bound * ref.ulp32(w.gradScale));
+        }
+      }
+    }
+    // torchvision 0.29.2, float32: sigmoid_focal_loss([0.5, 0.2], [1, 0], alpha=0.9999999, reduction='none')[1].
+    const r = bce.sigmoidFocalLoss([0.5, 0.2], [1, 0], { alpha: 0.9999999 }) as Float32Array;
+    expect(Math.abs(r[1] - 2.4129125364424908e-8)).toBeLessThanOrEqual(4 * ref.ulp32(2.4129125364424908e-8));
+  });
+
   it('gamma = 0, alpha < 0 is binaryCrossEntropyWithLogits bit for bit, in every reduction', () => {
     for (const reduction of REDUCTIONS) {
       expect(bce.sigmoidFocalLossForwardBackward(logits, target, { gamma: 0, alpha: -1, reduction })).toEqual(

@@ -1043,7 +1043,7 @@ function generalPass(
     } else if (kind === Kind.Focal) {
       if (!opts) onesPiece(m);
       s = k.bce_sigmoid_focal_loss(
-        xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, mPtr, c.alpha, c.gamma, flags,
+        xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, mPtr, c.alpha, 1 - c.alpha, c.gamma, flags,
       );
     } else {
       s = opts

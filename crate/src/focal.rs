@@ -2,7 +2,7 @@
 //!
 //! s    = sigmoid(x),  ce = BCEWithLogits(x, y)          (the logits loss of `bce_with_logits.rs`)
 //! u    = 1 - p_t = s (1 - y) + (1 - s) y                (p_t = s y + (1 - s)(1 - y))
-//! a    = alpha y + (1 - alpha)(1 - y)  if alpha >= 0, else 1
+//! a    = alpha y + (1 - alpha)(1 - y)  if alpha >= 0, else 1    (1 - alpha from the caller: see below)
 //! loss = ce * u^gamma * a * w
 //! grad = g * a * (u^gamma (s - y) + s (1 - s) (1 - 2y) u^(gamma - 1) ce gamma) * w / d
 //!
@@ -26,6 +26,10 @@ use wasm_bindgen::prelude::wasm_bindgen;
 
 struct Focal {
     alpha: f32,
+    /// `1 - alpha`, computed by the caller from its double `alpha` and rounded once, as torchvision's
+    /// `(1 - alpha) * (1 - targets)` does (1 - alpha of the float32 alpha differs near 1: 19% at
+    /// alpha = 0.9999999).
+    alpha_c: f32,
     gamma: f32,
     power: Power,
 }
@@ -121,7 +125,7 @@ impl Focal {
         let gamma_zero = gamma.eq(zero);
         let f = V::select(gamma_zero, one, f);
         let alpha = V::splat(self.alpha);
-        let a = V::select(alpha.ge(zero), alpha * y + (one - alpha) * (one - y), one);
+        let a = V::select(alpha.ge(zero), alpha * y + V::splat(self.alpha_c) * (one - y), one);
         let loss = if L { ce * f * a * w } else { one };
         let grad = if G {
             let sy = s - y;
@@ -195,7 +199,8 @@ impl Loss for Focal {
 
 /// The focal loss over `n` elements of `x` (logits) and `y` (target). Arguments as for
 /// `bce_binary_cross_entropy_options`, whose mask `m` this always reads (all 1 for none), plus
-/// `alpha` (negative: no alpha factor) and `gamma` (>= 0). Returns the float64 loss sum as
+/// `alpha` (negative: no alpha factor), `alpha_c` (`1 - alpha`, computed in float64 by the caller and
+/// rounded once) and `gamma` (>= 0). Returns the float64 loss sum as
 /// `bce_binary_cross_entropy` does (failures: status 4 for a bad mask byte, index in
 /// `bce_error_index()`; 3 for a bad `what`).
 ///
@@ -218,10 +223,11 @@ pub unsafe fn bce_sigmoid_focal_loss(
     smooth_b: f32,
     m: usize,
     alpha: f32,
+    alpha_c: f32,
     gamma: f32,
     what: u32,
 ) -> f64 {
     let pass = Pass::new(x, y, n, (w, w_len, w_phase), (g, g_len), grad_div, loss_out, grad_out)
         .with_options(smooth_a, smooth_b, m);
-    dispatch_fused(&mut Focal { alpha, gamma, power: Power::of(gamma) }, pass, what)
+    dispatch_fused(&mut Focal { alpha, alpha_c, gamma, power: Power::of(gamma) }, pass, what)
 }

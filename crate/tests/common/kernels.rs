@@ -342,7 +342,8 @@ fn expanded_mask(a: &Args, always: bool) -> Option<Vec<u8>> {
 }
 
 /// `bce_sigmoid_focal_loss` on `a` (its x, y, weight, grad_output, grad_div, smooth, mask) with
-/// `alpha`, `gamma`: the outputs as `run` gives them.
+/// `alpha`, `gamma` (and `1 - alpha` in float64, rounded once, as the facade passes it): the outputs
+/// as `run` gives them.
 pub fn focal(a: Args, alpha: f32, gamma: f32, what: u32) -> Out {
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let n = a.x.len();
@@ -357,7 +358,7 @@ pub fn focal(a: Args, alpha: f32, gamma: f32, what: u32) -> Out {
         focal::bce_sigmoid_focal_loss(
             a.x.as_ptr() as usize, a.y.as_ptr() as usize, n, w as usize, w_len, a.weight_phase, g as usize, g_len,
             a.grad_div, lo.as_mut_ptr() as usize, gr.as_mut_ptr() as usize, sa, sb, mask.as_ptr() as usize, alpha,
-            gamma, what,
+            (1.0 - alpha as f64) as f32, gamma, what,
         )
     };
     let (status, error_index, sum) = read_globals(ret, what);

@@ -1,7 +1,7 @@
 // node scripts/minify-dist.mjs DIR: rewrites every .js file under DIR without whitespace and with
 // terser's compression, and with local names shortened (`mangle`: the variables, parameters and
 // functions inside each module, never an export, a property, a class's own name, which messages show,
-// nor any error message; the public functions' names are exports, or set by ops.ts), for the default
+// nor any error message; the public functions' names are exports, or set by losses.ts), for the default
 // entry's gzipped size budget (test/web-entry.test.ts). The .d.ts files keep every doc comment.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -20,7 +20,7 @@ export {
   type BCEOptions,
   type BCEBackwardOptions,
   type BCEForwardBackwardOptions,
-} from './bce.js';
+} from './losses.js';
 export {
   binaryCrossEntropyWithLogits,
   binaryCrossEntropyWithLogitsBackward,
@@ -29,7 +29,7 @@ export {
   type BCEWithLogitsForwardOptions,
   type BCEWithLogitsBackwardOptions,
   type BCEWithLogitsForwardBackwardOptions,
-} from './bce_with_logits.js';
+} from './losses.js';
 export {
   sigmoidFocalLoss,
   sigmoidFocalLossBackward,
@@ -38,7 +38,7 @@ export {
   type FocalForwardOptions,
   type FocalBackwardOptions,
   type FocalForwardBackwardOptions,
-} from './focal.js';
+} from './losses.js';
 export { Sigmoid, BCELoss, BCEWithLogitsLoss, SigmoidFocalLoss, type CallOptions } from './modules.js';
 export {
   createAccumulator,

@@ -1,10 +1,10 @@
 // torch.nn-style module classes over the functional API, options fixed at construction; both loss
-// classes are made from the families in ops.ts.
+// classes are made from the families in losses.ts.
 
-import type { BCEWithLogitsOptions } from './bce_with_logits.js';
-import type { FocalOptions } from './focal.js';
+import type { BCEWithLogitsOptions } from './losses.js';
+import type { FocalOptions } from './losses.js';
 import type { FloatInput, FloatOutput } from './memory.js';
-import { FAMILIES, OPS, type Family, type OpName } from './ops.js';
+import { FAMILIES, OPS, type Family, type OpName } from './losses.js';
 import {
   checkKeys,
   checkOptionsObject,

@@ -4,7 +4,7 @@
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { OPS, type OpName } from '../ops.js';
+import { OPS, type OpName } from '../losses.js';
 import {
   addressIn,
   copyChecked,
@@ -49,13 +49,13 @@ import {
   type PassResult,
   type Reduction,
 } from '../pass.js';
-import type { BCEBackwardOptions, BCEForwardBackwardOptions, BCEOptions } from '../bce.js';
+import type { BCEBackwardOptions, BCEForwardBackwardOptions, BCEOptions } from '../losses.js';
 import type {
   BCEWithLogitsBackwardOptions,
   BCEWithLogitsForwardBackwardOptions,
   BCEWithLogitsForwardOptions,
-} from '../bce_with_logits.js';
-import type { FocalBackwardOptions, FocalForwardBackwardOptions, FocalForwardOptions } from '../focal.js';
+} from '../losses.js';
+import type { FocalBackwardOptions, FocalForwardBackwardOptions, FocalForwardOptions } from '../losses.js';
 import { checkMapOutput, mapPass } from '../sigmoid.js';
 import { init, isInitialized } from '../wasm.js';
 
@@ -700,7 +700,7 @@ export function createPool(options?: PoolOptions): Pool {
     return scatter(kind, jobs, taken).then(() => deliverShared(out, at, so, kind, 'out'));
   }
 
-  // The loss methods, one per entry of the operation table (ts/ops.ts).
+  // The loss methods, one per entry of the operation table (ts/losses.ts).
   const methods = Object.fromEntries(
     (Object.keys(OPS) as OpName[]).map((name) => {
       const { kind, what } = OPS[name];

@@ -388,6 +388,66 @@ describe('errors', () => {
     expect(bce.sigmoidFocalLossBackward([-3], [0], { gamma: 3.4028234663852886e38 })[0]).toBe(0);
   });
 
+  it('null is not undefined: an out of null or a reduction of null is refused on every path (an outside tester: taken as absent on some)', () => {
+    const outNull = new TypeError('binaryCrossEntropy: out must be a Float32Array or a WasmBuffer, got null');
+    expect(() => bce.binaryCrossEntropy(x, y, { out: null } as never)).toThrowError(outNull);
+    expect(() => bce.binaryCrossEntropy(x, y, { out: null, reduction: 'none' } as never)).toThrowError(outNull);
+    expect(() => new bce.BCELoss({ reduction: 'sum' }).forward(x, y, null as never)).toThrowError(/^BCELoss.forward: out must be a Float32Array or a WasmBuffer, got null$/);
+    const nullReduction = (fn: string) => new TypeError(`${fn}: reduction must be a string, got object`);
+    expect(() => bce.binaryCrossEntropy(x, y, { reduction: null } as never)).toThrowError(nullReduction('binaryCrossEntropy'));
+    expect(() => bce.binaryCrossEntropy(x, y, { reduction: null, weight: [1] } as never)).toThrowError(nullReduction('binaryCrossEntropy'));
+    expect(() => bce.sigmoidFocalLoss(x, y, { reduction: null } as never)).toThrowError(nullReduction('sigmoidFocalLoss'));
+    expect(() => new bce.BCELoss({ reduction: null } as never)).toThrowError(nullReduction('BCELoss'));
+  });
+
+  it('an empty input\'s one-element mask is checked on every path: the accumulator\'s chunks too', () => {
+    for (const mask of [new Uint8Array([2]), [0.5], [2]]) {
+      const acc = bce.createAccumulator();
+      expect(() => acc.add([], [], mask)).toThrowError(new TypeError(`accumulator.add: mask[0] is ${mask[0]}; a mask holds 0 and 1 or booleans`));
+    }
+    const acc = bce.createAccumulator();
+    acc.add([], [], [1]);
+    acc.add([], [], new Uint8Array([0]));
+    expect(acc.result().count).toBe(0);
+  });
+
+  it('a freed WasmBuffer is named as the argument it is, and refused by constructors as by calls', () => {
+    const freed = bce.createBuffer([1, 1]);
+    freed.free();
+    const gone = (where: string) => new TypeError(`${where}: this WasmBuffer was freed and cannot be used again`);
+    expect(() => bce.binaryCrossEntropyBackward([0.5, 0.5], [1, 0], { reduction: 'rowMean', rowLength: 1, gradOutput: freed })).toThrowError(
+      gone('binaryCrossEntropyBackward: gradOutput'),
+    );
+    expect(() => new bce.BCELoss({ weight: freed })).toThrowError(gone('BCELoss: weight'));
+    expect(() => new bce.BCEWithLogitsLoss({ posWeight: freed })).toThrowError(gone('BCEWithLogitsLoss: posWeight'));
+    expect(() => bce.createAccumulator({ weight: freed })).toThrowError(gone('createAccumulator: weight'));
+  });
+
+  it("createAccumulator: loss is type-checked before it is shown (never converted); hints name the loss that has the option", () => {
+    let converted = 0;
+    const loss = {
+      toString() {
+        converted++;
+        return 'logits';
+      },
+    };
+    expect(() => bce.createAccumulator({ loss } as never)).toThrowError(new TypeError("createAccumulator: loss must be 'probabilities', 'logits' or 'focal', got object"));
+    expect(() => bce.createAccumulator({ loss: Symbol('s') } as never)).toThrowError(TypeError);
+    expect(converted).toBe(0);
+    expect(() => bce.createAccumulator({ loss: 'x' } as never)).toThrowError(new RangeError("createAccumulator: loss must be 'probabilities', 'logits' or 'focal', got 'x'"));
+    // (Before: "pass logits: true", refused next to loss: 'probabilities'.)
+    expect(() => bce.createAccumulator({ loss: 'probabilities', posWeight: [1] } as never)).toThrowError(
+      new TypeError("createAccumulator: posWeight exists only for the logits loss (loss: 'logits'), as in PyTorch"),
+    );
+    expect(() => bce.createAccumulator({ logits: false, alpha: 0.5 } as never)).toThrowError(
+      new TypeError("createAccumulator: alpha and gamma are options of the focal loss (loss: 'focal')"),
+    );
+  });
+
+  it('createBuffer(-0) has length +0', () => {
+    expect(Object.is(bce.createBuffer(-0).length, 0)).toBe(true);
+  });
+
   it('messages name what is wrong', () => {
     expect(() => bce.binaryCrossEntropy([0.5], [1], { mask: new DataView(new ArrayBuffer(4)) } as never)).toThrowError(
       new TypeError('binaryCrossEntropy: mask must be a Uint8Array or an array of 0/1 numbers or booleans, got DataView'),

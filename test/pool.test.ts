@@ -447,6 +447,24 @@ describe('createPool options', () => {
     expect(() => createPool({ workers: 2 } as never)).toThrowError(`createPool: unknown option 'workers'${valid}`);
     expect(() => createPool(2 as never)).toThrowError(TypeError);
     expect(() => createPool(null as never)).toThrowError('createPool: options must be an object, not null');
+    // As the loss functions refuse them for their options.
+    expect(() => createPool(new Map() as never)).toThrowError('createPool: options must be an object, not a Map');
+    expect(() => createPool(new Float32Array(2) as never)).toThrowError('createPool: options must be an object, not a Float32Array');
+  });
+
+  it("an empty input's one-element mask is checked in the pool as in one call, for every reduction (an outside tester: 'sum' and 'none' resolved)", async () => {
+    const pool = createPool({ threads: 2, threshold: 0 });
+    try {
+      for (const reduction of ['sum', 'none', 'mean', 'weightedMean'] as const) {
+        for (const mask of [new Uint8Array([2]), [0.5]]) {
+          await expect(pool.binaryCrossEntropy([], [], { mask, reduction })).rejects.toThrowError(
+            new TypeError(`binaryCrossEntropy: mask[0] is ${mask[0]}; a mask holds 0 and 1 or booleans`),
+          );
+        }
+      }
+    } finally {
+      await pool.close();
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 // Streaming loss over data larger than memory: chunks of any size in sequence, one result.
 
 import { enter, leave, lengthOf, type FloatInput } from './memory.js';
-import { broadcastLength, checkKeys, checkOptionsObject, checkOptionValues, checkPass, Kind, keptSum, lastSum, LOSS, readOptions, runRead, type MaskInput } from './pass.js';
+import { broadcastLength, checkKeys, checkOptionsObject, checkOptionValues, checkPass, Kind, keptSum, lastSum, LOSS, maskElements, readOptions, runRead, type MaskInput } from './pass.js';
 
 /** Options of {@link createAccumulator}. */
 export interface AccumulatorOptions {
@@ -73,7 +73,8 @@ export function createAccumulator(options: AccumulatorOptions = {}): Accumulator
     throw new TypeError(`createAccumulator: logits must be a boolean, got ${typeof logits}`);
   }
   if (name !== undefined && name !== 'probabilities' && name !== 'logits' && name !== 'focal') {
-    throw new RangeError(`createAccumulator: loss must be 'probabilities', 'logits' or 'focal', got ${String(name)}`);
+    const s = typeof name === 'string';
+    throw new (s ? RangeError : TypeError)(`createAccumulator: loss must be 'probabilities', 'logits' or 'focal', got ${s ? `'${name}'` : typeof name}`);
   }
   // (The focal loss takes logits too.)
   if (logits !== undefined && name !== undefined && logits !== (name !== 'probabilities')) {
@@ -81,10 +82,10 @@ export function createAccumulator(options: AccumulatorOptions = {}): Accumulator
   }
   const kind = name === 'focal' ? Kind.Focal : logits || name === 'logits' ? Kind.Logits : Kind.Probabilities;
   if (kind !== Kind.Logits && posWeight !== undefined) {
-    throw new TypeError('createAccumulator: posWeight exists only for the logits loss (as in PyTorch); pass logits: true');
+    throw new TypeError("createAccumulator: posWeight exists only for the logits loss (loss: 'logits'), as in PyTorch");
   }
   if (kind !== Kind.Focal && (alpha !== undefined || gamma !== undefined)) {
-    throw new TypeError("createAccumulator: alpha and gamma are options of the focal loss; pass loss: 'focal'");
+    throw new TypeError("createAccumulator: alpha and gamma are options of the focal loss (loss: 'focal')");
   }
   const fn = 'accumulator.add';
   const base = { reduction: 'sum' as const, weight, posWeight, labelSmoothing, alpha, gamma };
@@ -102,7 +103,10 @@ export function createAccumulator(options: AccumulatorOptions = {}): Accumulator
         const n = lengthOf(input, fn, 'input');
         // An empty chunk adds nothing, and its mask (checked above) need not broadcast over the whole.
         const m = n === 0 ? undefined : chunkMask ?? mask;
-        if (chunkMask !== undefined) broadcastLength(chunkMask as ArrayLike<number>, n, fn, 'mask');
+        // An empty chunk's mask (one element at most) is read by no kernel: its element is checked here.
+        if (chunkMask !== undefined && broadcastLength(chunkMask as ArrayLike<number>, n, fn, 'mask') && n === 0) {
+          maskElements(chunkMask, 0, 1, new Uint8Array(1), fn);
+        }
         const chunk = { offset: added, maskAt: chunkMask === undefined ? 0 : added };
         const o = readOptions(kind, fn, { ...base, mask: m }, LOSS);
         const c = checkPass(fn, input, target, o, LOSS, chunk);

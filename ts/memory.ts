@@ -336,7 +336,7 @@ function newBuffer(lengthOrValues: number | FloatInput): WasmBuffer {
     if (!Number.isInteger(lengthOrValues) || lengthOrValues < 0 || lengthOrValues > MAX_BUFFER_LENGTH) {
       throw new RangeError(`${fn}: length must be an integer from 0 to ${MAX_BUFFER_LENGTH}, got ${lengthOrValues}`);
     }
-    const buf = new WasmBuffer(lengthOrValues);
+    const buf = new WasmBuffer(lengthOrValues || 0); // (-0 is a length of 0, not -0)
     bufferView(buf).fill(0);
     return buf;
   }

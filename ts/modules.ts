@@ -9,6 +9,7 @@ import {
   checkKeys,
   checkOptionsObject,
   checkOptionValues,
+  POS_WEIGHT_HINT,
   runPass,
   type AnyOptions,
   type ForwardBackward,
@@ -52,7 +53,7 @@ class LossModule<R extends Reduction, O extends LossOptions<R>> {
 
   constructor(name: string, family: Family, options: O) {
     checkOptionsObject(options, name);
-    checkKeys(options, family.options, name);
+    checkKeys(options, family.options, name, name === 'BCELoss' ? POS_WEIGHT_HINT : undefined);
     const o = pick(options, family.options);
     const { kind, what } = OPS[family.forwardBackward];
     checkOptionValues(kind, name, o, what);

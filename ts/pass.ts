@@ -28,6 +28,7 @@ import {
   viewOffset,
   memoryBuffer,
   lengthOf,
+  liveAddress,
   MASK_KINDS,
   named,
   notANumber,
@@ -304,7 +305,8 @@ function readValues(kind: Kind, options: AnyOptions, what: number, keys: number)
   return {
     keys,
     weight: options.weight,
-    reduction: options.reduction ?? (kind === Kind.Focal ? 'none' : undefined),
+    // (=== undefined, not ??: a null reduction is checked, and refused, as on every other path.)
+    reduction: options.reduction === undefined ? (kind === Kind.Focal ? 'none' : undefined) : options.reduction,
     out: options.out,
     gradOut: options.gradOut,
     posWeight: kind === Kind.Logits ? options.posWeight : undefined,
@@ -338,10 +340,10 @@ export function checkKeys(options: object, allowed: readonly string[], fn: strin
 }
 
 /** posWeight (or a spelling of it) on the probability loss: the option exists, on the other loss. */
-const POS_WEIGHT_HINT = (key: string): string | undefined =>
+export const POS_WEIGHT_HINT = (key: string): string | undefined =>
   closest(key, ['posWeight']) === undefined
     ? undefined
-    : `${key} exists only for the logits loss (as in PyTorch, pos_weight); use binaryCrossEntropyWithLogits`;
+    : `${key} exists only for the logits loss (as in PyTorch, pos_weight); use binaryCrossEntropyWithLogits or BCEWithLogitsLoss`;
 
 function unknownOption(key: string, allowed: readonly string[], fn: string): TypeError {
   const guess = closest(key, allowed);
@@ -401,6 +403,9 @@ export function checkPass(
   const { labelSmoothing: e = 0, mask, rowLength: C, alpha = 0.25, gamma = 2 } = o;
   const smooth = number(e, fn, 'labelSmoothing', (e) => e <= 1 && e >= 0, 'a number from 0 to 1');
   const mLen = mask === undefined ? 0 : broadcastLength(mask as ArrayLike<number>, whole, fn, 'mask');
+  // The kernels check a mask's bytes as they read them, and over an empty input they read none: its
+  // one possible element (a mask of length 1) is checked here, whatever the path.
+  if (whole === 0 && mLen === 1) maskElements(mask!, 0, 1, new Uint8Array(1), fn);
   const rows = reduction === 'rowMean';
   if (rows !== (C !== undefined)) throw new TypeError(`${fn}: reduction 'rowMean' and rowLength go together`);
   const rowLength = rows
@@ -413,7 +418,8 @@ export function checkPass(
   const none = reduction === 'none';
   if (wantLoss && none) what |= LOSS_STORE;
   if (out !== undefined && !none) {
-    checkOutput(out, out.length, fn, 'out'); // an out of the wrong type (an options object, say) is named as such first
+    // An out of the wrong type (null, an options object) is named as such first (its length unread).
+    if (!isWasmBuffer(out) && !isFloat32Array(out)) checkOutput(out, 0, fn, 'out');
     throw new TypeError(`${fn}: out receives element losses, so it needs reduction 'none' (got '${reduction}')`);
   }
   const c: CheckedPass = {
@@ -626,7 +632,7 @@ function rowMeanPass(kind: Kind, fn: string, input: FloatInput, target: FloatInp
   const byCount = counts.some((k) => k !== C);
   const g = c.gradOutput;
   const perElement = c.wantGrad && (typeof g === 'object' || byCount);
-  const rows: Rows = { C, counts, byCount, perElement, g: isWasmBuffer(g) ? bufferView(g) : g, sums: new Float64Array(c.wantLoss ? N : 0) };
+  const rows: Rows = { C, counts, byCount, perElement, g: isWasmBuffer(g) ? (liveAddress(g, fn, 'gradOutput'), bufferView(g)) : g, sums: new Float64Array(c.wantLoss ? N : 0) };
   const r = generalPass(
     kind, fn, input, target,
     { ...o, reduction: 'none', rowLength: undefined, out: undefined, gradOutput: perElement ? undefined : g },
@@ -692,11 +698,6 @@ function addRowLosses(rows: Rows, a: number, m: number): void {
  */
 function placeMask(c: CheckedPass, fn: string): number {
   const mask = c.mask!;
-  // The kernels check a Uint8Array's bytes as they read them, and over an empty input they read
-  // none: its one possible byte (a mask of length 1) is checked here, as an array's elements are.
-  if (c.n === 0 && c.mLen === 1 && typedName(mask) === 'Uint8Array' && (mask as Uint8Array)[0] > 1) {
-    throw maskError(fn, 0, (mask as Uint8Array)[0]);
-  }
   if (c.mHome === WASM_MEMORY && typedName(mask) === 'Uint8Array') {
     checkStill(mask as Uint8Array, c.mLen, fn, 'mask');
     return viewOffset(mask as Uint8Array);
@@ -1163,7 +1164,8 @@ export function checkOptionValues(kind: Kind, name: string, options: AnyOptions,
   const mn = mask === undefined ? 0 : lengthOf(mask as FloatInput, name, 'mask');
   if (mask !== undefined) maskElements(mask, 0, mn, new Uint8Array(mn), name);
   for (const [arg, w] of [['weight', o.weight], ['posWeight', o.posWeight]] as const) {
-    if (w !== undefined && !isWasmBuffer(w)) {
+    if (isWasmBuffer(w)) liveAddress(w, name, arg);
+    else if (w !== undefined) {
       const wn = lengthOf(w, name, arg);
       copyChecked(w, 0, wn, new Float32Array(wn), 0, name, arg);
     }

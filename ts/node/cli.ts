@@ -48,12 +48,12 @@ function positiveInt(name: string, max = Infinity) {
 }
 
 /** A finite number from `lo` to `hi` in the decimal grammar above (a usage error otherwise). */
-function numberIn(name: string, lo: number, hi: number, what: string) {
+function numberIn(name: string, lo: number, hi: number, what: string, float32 = false) {
   return (v: string): number => {
     const n = parseField(v);
     if (n === undefined) throw new InvalidArgumentError(`${name} must be ${what}: ${quoted(v)} is not a decimal number (digits with an optional sign, point and exponent: 0.5, -1, 1e-3)`);
-    // Finite as the float32 the kernels take, as in numberList.
-    if (!Number.isFinite(Math.fround(n)) || n < lo || n > hi) throw new InvalidArgumentError(`${name} must be ${what}, got ${v}`);
+    // With `float32`, finite as the float32 the kernel takes (1e39 is not), as in numberList.
+    if (!Number.isFinite(float32 ? Math.fround(n) : n) || n < lo || n > hi) throw new InvalidArgumentError(`${name} must be ${what}, got ${v}`);
     return n;
   };
 }
@@ -105,7 +105,7 @@ program
   .allowExcessArguments(false)
   .option('--logits', 'predictions are logits: BCEWithLogitsLoss instead of BCELoss')
   .option('--focal', "torchvision's sigmoid_focal_loss of the logits instead (with --logits)")
-  .option('--gamma <g>', 'focal loss: the focusing exponent, a number >= 0 (default 2)', numberIn('--gamma', 0, Infinity, 'a finite number >= 0 in float32'))
+  .option('--gamma <g>', 'focal loss: the focusing exponent, a number >= 0 (default 2)', numberIn('--gamma', 0, Infinity, 'a finite number >= 0 in float32', true))
   .option('--alpha <a>', 'focal loss: the weight of the positive class, at most 1; negative: no class weighting (default 0.25)',
     numberIn('--alpha', -Infinity, 1, 'a finite number at most 1'))
   .option('--label-smoothing <e>', 'smooth the targets: y * (1 - e) + e / 2, e in [0, 1]', numberIn('--label-smoothing', 0, 1, 'a number from 0 to 1'))

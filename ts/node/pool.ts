@@ -121,6 +121,7 @@ const OPTION_KEYS = ['threads', 'threshold'] as const;
 function kindOf(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
+  if (v instanceof Map || v instanceof Set || ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
   if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
   if (typeof v === 'bigint') return `the bigint ${v}n`;
   return `${/^[aeiou]/.test(typeof v) ? 'an' : 'a'} ${typeof v}`;
@@ -128,7 +129,7 @@ function kindOf(v: unknown): string {
 
 function checkOptions(options: unknown): { threads: number; threshold: number } {
   if (options === undefined) return { threads: availableParallelism(), threshold: DEFAULT_THRESHOLD };
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+  if (typeof options !== 'object' || options === null || Array.isArray(options) || options instanceof Map || options instanceof Set || ArrayBuffer.isView(options)) {
     throw new TypeError(`createPool: options must be an object, not ${kindOf(options)}`);
   }
   // The facade's check and message: "unknown option 'thread' (did you mean 'threads'?); valid ...".

@@ -604,6 +604,10 @@ describe('bce-wasm score: numbers in options are decimal', () => {
     for (const v of ['inf', 'Infinity', 'nan', '1e39']) {
       expectError(run('score', pred, targ, ...logits, '--gamma', v), 2, new RegExp(`--gamma must be a finite number >= 0 in float32, got ${v}$`, 'm'));
     }
+    // Only --gamma needs a finite float32: any finite negative --alpha means no alpha factor, as in the library.
+    const r = run('score', pred, targ, ...logits, '--alpha', '-1e39');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('alpha -1e+39');
   });
 
   it("decimal forms Python's float() reads give the value they spell", () => {

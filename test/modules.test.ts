@@ -70,7 +70,7 @@ describe('torch.nn-style modules', () => {
     expect(() => new BCEWithLogitsLoss({ pos_weight: [1] })).toThrowError(/unknown option 'pos_weight' \(did you mean 'posWeight'\?\)/);
     // BCELoss has no posWeight: the hint the function gives, naming the class that has it.
     for (const key of ['posWeight', 'pos_weight']) {
-      const hint = `BCELoss: ${key} exists only for the logits loss (as in PyTorch, pos_weight); use binaryCrossEntropyWithLogits or BCEWithLogitsLoss`;
+      const hint = `BCELoss: posWeight${key === 'posWeight' ? '' : ` ('${key}')`} exists only for the logits loss (as in PyTorch, pos_weight); use binaryCrossEntropyWithLogits or BCEWithLogitsLoss`;
       expect(() => new BCELoss({ [key]: [1] } as never)).toThrowError(new TypeError(hint));
       expect(() => binaryCrossEntropy([0.5], [1], { [key]: [1] } as never)).toThrowError(hint.replace('BCELoss', 'binaryCrossEntropy'));
     }

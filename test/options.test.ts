@@ -393,7 +393,7 @@ describe('errors', () => {
     expect(() => bce.binaryCrossEntropy(x, y, { out: null } as never)).toThrowError(outNull);
     expect(() => bce.binaryCrossEntropy(x, y, { out: null, reduction: 'none' } as never)).toThrowError(outNull);
     expect(() => new bce.BCELoss({ reduction: 'sum' }).forward(x, y, null as never)).toThrowError(/^BCELoss.forward: out must be a Float32Array or a WasmBuffer, got null$/);
-    const nullReduction = (fn: string) => new TypeError(`${fn}: reduction must be a string, got object`);
+    const nullReduction = (fn: string) => new TypeError(`${fn}: reduction must be a string, got null`);
     expect(() => bce.binaryCrossEntropy(x, y, { reduction: null } as never)).toThrowError(nullReduction('binaryCrossEntropy'));
     expect(() => bce.binaryCrossEntropy(x, y, { reduction: null, weight: [1] } as never)).toThrowError(nullReduction('binaryCrossEntropy'));
     expect(() => bce.sigmoidFocalLoss(x, y, { reduction: null } as never)).toThrowError(nullReduction('sigmoidFocalLoss'));
@@ -441,6 +441,50 @@ describe('errors', () => {
     );
     expect(() => bce.createAccumulator({ logits: false, alpha: 0.5 } as never)).toThrowError(
       new TypeError("createAccumulator: alpha and gamma are options of the focal loss (loss: 'focal')"),
+    );
+  });
+
+  it('options are read once on every path: a reduction getter too (an outside tester: twice on the general path)', () => {
+    for (const [f, lean] of [[bce.binaryCrossEntropy, true], [bce.sigmoidFocalLoss, false], [bce.binaryCrossEntropyWithLogits, false]] as const) {
+      let reads = 0;
+      const o = {};
+      Object.defineProperty(o, 'reduction', {
+        enumerable: true,
+        get() {
+          return ++reads === 1 ? 'sum' : 'none';
+        },
+      });
+      const xs = lean ? new Float32Array([0.5]) : [0.5, 0.25];
+      const r = f(xs, lean ? new Float32Array([1]) : [1, 0], o);
+      expect(typeof r, f.name).toBe('number');
+      expect(reads, f.name).toBe(1);
+    }
+  });
+
+  it('data in the options\' place (a WasmBuffer meant as out, an ArrayBuffer) is refused, not read as no options', () => {
+    const buf = bce.createBuffer(1);
+    expect(() => bce.sigmoidFocalLoss([1], [1], buf as never)).toThrowError(new TypeError('sigmoidFocalLoss: options must be an object, got WasmBuffer'));
+    expect(() => bce.binaryCrossEntropy([0.5], [1], new ArrayBuffer(4) as never)).toThrowError(new TypeError('binaryCrossEntropy: options must be an object, got ArrayBuffer'));
+    expect(() => new bce.BCELoss().backward([0.5], [1], buf as never)).toThrowError(new TypeError('BCELoss.backward: options must be an object, got WasmBuffer'));
+    expect(() => bce.createAccumulator(buf as never)).toThrowError(TypeError);
+    buf.free();
+  });
+
+  it('messages run no user code (a function element is named by its kind, not its toString) and name null as null', () => {
+    const f = () => 1;
+    f.toString = () => {
+      throw new Error('user code ran');
+    };
+    expect(() => bce.binaryCrossEntropyWithLogits([0.5], [1], { weight: [f] } as never)).toThrowError(
+      new TypeError('binaryCrossEntropyWithLogits: weight[0] is function, not a number'),
+    );
+    expect(() => bce.binaryCrossEntropy([0.5], [1], { reduction: null } as never)).toThrowError(new TypeError('binaryCrossEntropy: reduction must be a string, got null'));
+    expect(() => bce.sigmoidFocalLoss([0.5], [1], { gamma: null } as never)).toThrowError(new TypeError('sigmoidFocalLoss: gamma must be a number, got null'));
+  });
+
+  it('the posWeight hint names posWeight when the key is a misspelling of it (which the logits loss would refuse too)', () => {
+    expect(() => bce.binaryCrossEntropy([0.5], [1], { pos_weight: [1] } as never)).toThrowError(
+      new TypeError("binaryCrossEntropy: posWeight ('pos_weight') exists only for the logits loss (as in PyTorch, pos_weight); use binaryCrossEntropyWithLogits or BCEWithLogitsLoss"),
     );
   });
 

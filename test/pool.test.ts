@@ -450,6 +450,18 @@ describe('createPool options', () => {
     // As the loss functions refuse them for their options.
     expect(() => createPool(new Map() as never)).toThrowError('createPool: options must be an object, not a Map');
     expect(() => createPool(new Float32Array(2) as never)).toThrowError('createPool: options must be an object, not a Float32Array');
+    expect(Object.is(createPool({ threshold: -0 }).threshold, 0)).toBe(true);
+  });
+
+  it("the pool's loss methods carry their names, as the functions do", async () => {
+    const pool = createPool({ threads: 1 });
+    try {
+      for (const name of ['binaryCrossEntropy', 'binaryCrossEntropyWithLogitsBackward', 'sigmoidFocalLossForwardBackward', 'sigmoid'] as const) {
+        expect(pool[name].name).toBe(name);
+      }
+    } finally {
+      await pool.close();
+    }
   });
 
   it("an empty input's one-element mask is checked in the pool as in one call, for every reduction (an outside tester: 'sum' and 'none' resolved)", async () => {

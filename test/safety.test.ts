@@ -171,7 +171,7 @@ describe('unknown option keys: TypeError naming the key and the likely one', () 
   it('posWeight (or a misspelling of it) on the probability loss says where it belongs', () => {
     for (const key of ['posWeight', 'pos_weight']) {
       expect(() => bce.binaryCrossEntropy([0.5], [1], { [key]: [2] } as object)).toThrowError(
-        `binaryCrossEntropy: ${key} exists only for the logits loss`,
+        `binaryCrossEntropy: posWeight${key === 'posWeight' ? '' : ` ('${key}')`} exists only for the logits loss`,
       );
     }
   });

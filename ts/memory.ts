@@ -514,7 +514,8 @@ function slotView(slot: Slot, m: number): Float32Array {
 
 /** TypeError for element `index` of `name` that is `v`, not a number. */
 export function notANumber(name: string, index: number, v: unknown): TypeError {
-  const what = v === undefined ? 'undefined (a hole or a missing element)' : typeof v === 'string' ? `the string '${v}'` : describe(v) + (typeof v === 'object' ? '' : ` ${String(v)}`);
+  // (A function or an object by its kind: String() would run its toString.)
+  const what = v === undefined ? 'undefined (a hole or a missing element)' : typeof v === 'string' ? `the string '${v}'` : describe(v) + (typeof v === 'object' || typeof v === 'function' ? '' : ` ${String(v)}`);
   return new TypeError(`${name}[${index}] is ${what}, not a number`);
 }
 

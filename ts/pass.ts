@@ -302,11 +302,13 @@ function optionKeys(kind: Kind, fn: string, options: object, what: number): numb
 
 /** Every option's value, read once, in a fixed order. */
 function readValues(kind: Kind, options: AnyOptions, what: number, keys: number): PassOptions {
+  const weight = options.weight;
+  const r = options.reduction;
   return {
     keys,
-    weight: options.weight,
-    // (=== undefined, not ??: a null reduction is checked, and refused, as on every other path.)
-    reduction: options.reduction === undefined ? (kind === Kind.Focal ? 'none' : undefined) : options.reduction,
+    weight,
+    // (Read once; === undefined, not ??: a null reduction is checked, and refused, as on every other path.)
+    reduction: r === undefined ? (kind === Kind.Focal ? 'none' : undefined) : r,
     out: options.out,
     gradOut: options.gradOut,
     posWeight: kind === Kind.Logits ? options.posWeight : undefined,
@@ -343,7 +345,7 @@ export function checkKeys(options: object, allowed: readonly string[], fn: strin
 export const POS_WEIGHT_HINT = (key: string): string | undefined =>
   closest(key, ['posWeight']) === undefined
     ? undefined
-    : `${key} exists only for the logits loss (as in PyTorch, pos_weight); use binaryCrossEntropyWithLogits or BCEWithLogitsLoss`;
+    : `posWeight${key === 'posWeight' ? '' : ` ('${key}')`} exists only for the logits loss (as in PyTorch, pos_weight); use binaryCrossEntropyWithLogits or BCEWithLogitsLoss`;
 
 function unknownOption(key: string, allowed: readonly string[], fn: string): TypeError {
   const guess = closest(key, allowed);
@@ -1114,7 +1116,8 @@ function statusError(status: number, fn: string, ptr: number, offset: number): E
 
 /** TypeError unless the options are a plain object (not an array, a Map, a string...). */
 export function checkOptionsObject(o: unknown, fn: string): void {
-  if (typeof o !== 'object' || o === null || Array.isArray(o) || o instanceof Map || o instanceof Set || ArrayBuffer.isView(o)) {
+  // (Data in the options' place, a WasmBuffer meant as out say, is refused rather than read as {}.)
+  if (typeof o !== 'object' || o === null || Array.isArray(o) || o instanceof Map || o instanceof Set || ArrayBuffer.isView(o) || o instanceof ArrayBuffer || o instanceof WasmBuffer) {
     throw new TypeError(`${fn}: options must be an object, got ${Array.isArray(o) ? 'an array' : describe(o)}`);
   }
 }
@@ -1123,13 +1126,13 @@ export function checkOptionsObject(o: unknown, fn: string): void {
 export function reductionOf(r: unknown, fn: string): Reduction {
   if (r === undefined || r === 'mean') return 'mean';
   if (r === 'sum' || r === 'none' || r === 'weightedMean' || r === 'rowMean') return r;
-  if (typeof r !== 'string') throw new TypeError(`${fn}: reduction must be a string, got ${typeof r}`);
+  if (typeof r !== 'string') throw new TypeError(`${fn}: reduction must be a string, got ${r === null ? 'null' : typeof r}`);
   throw new RangeError(`${fn}: '${r}' is not a valid value for reduction (use 'none', 'mean', 'sum', 'weightedMean' or 'rowMean')`);
 }
 
 /** A numeric option: TypeError unless a number, then RangeError unless `ok(v)` (never a conversion of `v`). */
 function number(v: unknown, fn: string, arg: string, ok: (v: number) => boolean, range: string): number {
-  if (typeof v !== 'number') throw new TypeError(`${fn}: ${arg} must be a number, got ${typeof v}`);
+  if (typeof v !== 'number') throw new TypeError(`${fn}: ${arg} must be a number, got ${v === null ? 'null' : typeof v}`);
   if (!ok(v)) throw new RangeError(`${fn}: ${arg} must be ${range}, got ${v}`);
   return v;
 }

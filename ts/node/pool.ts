@@ -148,7 +148,7 @@ function checkOptions(options: unknown): { threads: number; threshold: number } 
     threshold:
       o.threshold === undefined
         ? DEFAULT_THRESHOLD
-        : number('threshold', o.threshold, (v) => v === Infinity || (Number.isInteger(v) && v >= 0), 'a non-negative integer or Infinity'),
+        : number('threshold', o.threshold, (v) => v === Infinity || (Number.isInteger(v) && v >= 0), 'a non-negative integer or Infinity') || 0, // (-0 is 0)
   };
 }
 
@@ -705,7 +705,9 @@ export function createPool(options?: PoolOptions): Pool {
   const methods = Object.fromEntries(
     (Object.keys(OPS) as OpName[]).map((name) => {
       const { kind, what } = OPS[name];
-      return [name, (i: FloatInput, t: FloatInput, o?: AnyOptions) => loss(kind, name, what, i, t, o)];
+      const method = (i: FloatInput, t: FloatInput, o?: AnyOptions) => loss(kind, name, what, i, t, o);
+      Object.defineProperty(method, 'name', { value: name }); // as the functions' names
+      return [name, method];
     }),
   ) as unknown as LossMethods;
   return {

@@ -1,10 +1,8 @@
 // torch.nn-style module classes over the functional API, options fixed at construction; both loss
 // classes are made from the families in losses.ts.
 
-import type { BCEWithLogitsOptions } from './losses.js';
-import type { FocalOptions } from './losses.js';
 import type { FloatInput, FloatOutput } from './memory.js';
-import { FAMILIES, OPS, type Family, type OpName } from './losses.js';
+import { FAMILIES, OPS, type BCEWithLogitsOptions, type Family, type FocalOptions, type OpName } from './losses.js';
 import {
   checkKeys,
   checkOptionsObject,

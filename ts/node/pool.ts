@@ -4,7 +4,19 @@
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { OPS, type OpName } from '../losses.js';
+import {
+  OPS,
+  type BCEBackwardOptions,
+  type BCEForwardBackwardOptions,
+  type BCEOptions,
+  type BCEWithLogitsBackwardOptions,
+  type BCEWithLogitsForwardBackwardOptions,
+  type BCEWithLogitsForwardOptions,
+  type FocalBackwardOptions,
+  type FocalForwardBackwardOptions,
+  type FocalForwardOptions,
+  type OpName,
+} from '../losses.js';
 import {
   addressIn,
   copyChecked,
@@ -49,13 +61,6 @@ import {
   type PassResult,
   type Reduction,
 } from '../pass.js';
-import type { BCEBackwardOptions, BCEForwardBackwardOptions, BCEOptions } from '../losses.js';
-import type {
-  BCEWithLogitsBackwardOptions,
-  BCEWithLogitsForwardBackwardOptions,
-  BCEWithLogitsForwardOptions,
-} from '../losses.js';
-import type { FocalBackwardOptions, FocalForwardBackwardOptions, FocalForwardOptions } from '../losses.js';
 import { checkMapOutput, mapPass } from '../sigmoid.js';
 import { init, isInitialized } from '../wasm.js';
 

@@ -364,7 +364,9 @@ describe('errors', () => {
     expect(() => bce.sigmoidFocalLoss(x, y, { gamma: -1 })).toThrowError(new RangeError('sigmoidFocalLoss: gamma must be a finite number >= 0 in float32, got -1'));
     expect(() => bce.sigmoidFocalLoss(x, y, { gamma: Infinity })).toThrowError(RangeError);
     expect(() => bce.sigmoidFocalLoss(x, y, { alpha: Number.NaN })).toThrowError(RangeError);
-    expect(() => bce.binaryCrossEntropyWithLogits(x, y, { gamma: 2 } as object)).toThrowError(/unknown option 'gamma'/);
+    expect(() => bce.binaryCrossEntropyWithLogits(x, y, { gamma: 2 } as object)).toThrowError(
+      new TypeError('binaryCrossEntropyWithLogits: gamma is an option of the focal loss; use sigmoidFocalLoss or SigmoidFocalLoss'),
+    );
   });
 
   it('option values: their type first (a Symbol or an object is never converted), then their range; gamma finite as a float32', () => {
@@ -486,6 +488,21 @@ describe('errors', () => {
     expect(() => bce.binaryCrossEntropy([0.5], [1], { pos_weight: [1] } as never)).toThrowError(
       new TypeError("binaryCrossEntropy: posWeight ('pos_weight') exists only for the logits loss (as in PyTorch, pos_weight); use binaryCrossEntropyWithLogits or BCEWithLogitsLoss"),
     );
+  });
+
+  it("an option of another loss says where it exists, in every entry point (an outside tester: the hints differed between them)", () => {
+    const focalHint = (fn: string, key: string, typed = key) =>
+      new TypeError(`${fn}: ${key}${typed === key ? '' : ` ('${typed}')`} is an option of the focal loss; use sigmoidFocalLoss or SigmoidFocalLoss`);
+    const logitsHint = (fn: string) =>
+      new TypeError(`${fn}: posWeight exists only for the logits loss (as in PyTorch, pos_weight); use binaryCrossEntropyWithLogits or BCEWithLogitsLoss`);
+    expect(() => bce.binaryCrossEntropyWithLogits(x, y, { alpha: 0.5 } as never)).toThrowError(focalHint('binaryCrossEntropyWithLogits', 'alpha'));
+    expect(() => bce.binaryCrossEntropy(x, y, { gama: 1 } as never)).toThrowError(focalHint('binaryCrossEntropy', 'gamma', 'gama'));
+    expect(() => new bce.BCEWithLogitsLoss({ gamma: 2 } as never)).toThrowError(focalHint('BCEWithLogitsLoss', 'gamma'));
+    expect(() => bce.sigmoidFocalLoss(x, y, { posWeight: [1] } as never)).toThrowError(logitsHint('sigmoidFocalLoss'));
+    expect(() => new bce.SigmoidFocalLoss({ posWeight: [1] } as never)).toThrowError(logitsHint('SigmoidFocalLoss'));
+    // A misspelling of the loss's own option is still that.
+    expect(() => bce.sigmoidFocalLoss(x, y, { gama: 1 } as never)).toThrowError(/unknown option 'gama' \(did you mean 'gamma'\?\)/);
+    expect(() => bce.binaryCrossEntropyWithLogits(x, y, { weights: [1] } as never)).toThrowError(/unknown option 'weights' \(did you mean 'weight'\?\)/);
   });
 
   it('createBuffer(-0) has length +0', () => {

@@ -7,7 +7,7 @@ import {
   checkKeys,
   checkOptionsObject,
   checkOptionValues,
-  POS_WEIGHT_HINT,
+  otherLossHint,
   runPass,
   type AnyOptions,
   type ForwardBackward,
@@ -51,9 +51,9 @@ class LossModule<R extends Reduction, O extends LossOptions<R>> {
 
   constructor(name: string, family: Family, options: O) {
     checkOptionsObject(options, name);
-    checkKeys(options, family.options, name, name === 'BCELoss' ? POS_WEIGHT_HINT : undefined);
-    const o = pick(options, family.options);
     const { kind, what } = OPS[family.forwardBackward];
+    checkKeys(options, family.options, name, otherLossHint(kind));
+    const o = pick(options, family.options);
     checkOptionValues(kind, name, o, what);
     this.#name = name;
     this.#family = family;

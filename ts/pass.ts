@@ -292,7 +292,7 @@ function optionKeys(kind: Kind, fn: string, options: object, what: number): numb
     if (typeof bit === 'number' && (bit & mask) !== 0) {
       keys |= bit;
     } else {
-      checkKeys(options, KEYS[v], fn, kind === Kind.Probabilities ? POS_WEIGHT_HINT : undefined);
+      checkKeys(options, KEYS[v], fn, otherLossHint(kind));
       keys |= UNKNOWN_KEY;
     }
   }
@@ -341,11 +341,19 @@ export function checkKeys(options: object, allowed: readonly string[], fn: strin
   }
 }
 
-/** posWeight (or a spelling of it) on the probability loss: the option exists, on the other loss. */
-export const POS_WEIGHT_HINT = (key: string): string | undefined =>
-  closest(key, ['posWeight']) === undefined
-    ? undefined
-    : `posWeight${key === 'posWeight' ? '' : ` ('${key}')`} exists only for the logits loss (as in PyTorch, pos_weight); use binaryCrossEntropyWithLogits or BCEWithLogitsLoss`;
+/**
+ * An option of another loss (or a spelling of one) on loss `kind`: where it exists. posWeight on the
+ * probability and focal losses, alpha and gamma on the probability and logits losses.
+ */
+export const otherLossHint =
+  (kind: Kind) =>
+  (key: string): string | undefined => {
+    const p = kind === Kind.Logits ? undefined : closest(key, ['posWeight']);
+    const o = p ?? (kind === Kind.Focal ? undefined : closest(key, ['alpha', 'gamma']));
+    return o === undefined
+      ? undefined
+      : `${o}${o === key ? '' : ` ('${key}')`} ${p ? 'exists only for the logits loss (as in PyTorch, pos_weight); use binaryCrossEntropyWithLogits or BCEWithLogitsLoss' : 'is an option of the focal loss; use sigmoidFocalLoss or SigmoidFocalLoss'}`;
+  };
 
 function unknownOption(key: string, allowed: readonly string[], fn: string): TypeError {
   const guess = closest(key, allowed);

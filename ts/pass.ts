@@ -1130,17 +1130,20 @@ export function checkOptionsObject(o: unknown, fn: string): void {
   }
 }
 
+/** `typeof v`, but 'null' for null: what a message says a value of the wrong type is. */
+const typeName = (v: unknown): string => (v === null ? 'null' : typeof v);
+
 /** The reduction option, checked: TypeError for a non-string, RangeError for an unknown name. */
 export function reductionOf(r: unknown, fn: string): Reduction {
   if (r === undefined || r === 'mean') return 'mean';
   if (r === 'sum' || r === 'none' || r === 'weightedMean' || r === 'rowMean') return r;
-  if (typeof r !== 'string') throw new TypeError(`${fn}: reduction must be a string, got ${r === null ? 'null' : typeof r}`);
+  if (typeof r !== 'string') throw new TypeError(`${fn}: reduction must be a string, got ${typeName(r)}`);
   throw new RangeError(`${fn}: '${r}' is not a valid value for reduction (use 'none', 'mean', 'sum', 'weightedMean' or 'rowMean')`);
 }
 
 /** A numeric option: TypeError unless a number, then RangeError unless `ok(v)` (never a conversion of `v`). */
 function number(v: unknown, fn: string, arg: string, ok: (v: number) => boolean, range: string): number {
-  if (typeof v !== 'number') throw new TypeError(`${fn}: ${arg} must be a number, got ${v === null ? 'null' : typeof v}`);
+  if (typeof v !== 'number') throw new TypeError(`${fn}: ${arg} must be a number, got ${typeName(v)}`);
   if (!ok(v)) throw new RangeError(`${fn}: ${arg} must be ${range}, got ${v}`);
   return v;
 }
@@ -1149,7 +1152,7 @@ function number(v: unknown, fn: string, arg: string, ok: (v: number) => boolean,
  * `n` is the whole's length. */
 export function broadcastLength(x: FloatInput, n: number, fn: string, name: string): number {
   if (name === 'mask' && (isWasmBuffer(x) || x === null || typeof x !== 'object')) {
-    throw new TypeError(`${fn}: mask must be ${MASK_KINDS}, ${isWasmBuffer(x) ? 'not a WasmBuffer (its values are float32; pass a Uint8Array)' : `got ${x === null ? 'null' : typeof x}`}`);
+    throw new TypeError(`${fn}: mask must be ${MASK_KINDS}, ${isWasmBuffer(x) ? 'not a WasmBuffer (its values are float32; pass a Uint8Array)' : `got ${typeName(x)}`}`);
   }
   const len = lengthOf(x, fn, name);
   // PyTorch's broadcasting: a length that divides the input's, or 1 (also over an empty input).

@@ -103,10 +103,10 @@ export function createAccumulator(options: AccumulatorOptions = {}): Accumulator
         const n = lengthOf(input, fn, 'input');
         // An empty chunk adds nothing, and its mask (checked above) need not broadcast over the whole.
         const m = n === 0 ? undefined : chunkMask ?? mask;
-        // An empty chunk's mask (one element at most) is read by no kernel: its element is checked here.
-        if (chunkMask !== undefined && broadcastLength(chunkMask as ArrayLike<number>, n, fn, 'mask') && n === 0) {
-          maskElements(chunkMask, 0, 1, new Uint8Array(1), fn);
-        }
+        const ml = chunkMask === undefined ? 0 : broadcastLength(chunkMask as ArrayLike<number>, n, fn, 'mask');
+        // An empty chunk's mask (one element at most) is read by no kernel, and is not passed on (m
+        // above): its element is checked here, as checkPass checks an empty call's.
+        if (n === 0 && ml === 1) maskElements(chunkMask!, 0, 1, new Uint8Array(1), fn);
         const chunk = { offset: added, maskAt: chunkMask === undefined ? 0 : added };
         const o = readOptions(kind, fn, { ...base, mask: m }, LOSS);
         const c = checkPass(fn, input, target, o, LOSS, chunk);

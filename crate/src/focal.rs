@@ -37,11 +37,11 @@ struct Focal {
 /// How `u^gamma` is computed (see the module comment).
 #[derive(Clone, Copy)]
 enum Power {
-    /// gamma = k, an integer from 1 to 64: squarings.
+    /// gamma = k, an integer from 1 to 64 (or 0, as 1: see `of`): squarings.
     Int(u32),
     /// gamma = k + 1/2, k from 0 to 63: squarings and a square root.
     Half(u32),
-    /// Any other gamma (0 included): `exp(gamma log u)`.
+    /// Any other gamma: `exp(gamma log u)`.
     Real,
 }
 
@@ -50,8 +50,10 @@ impl Power {
     fn of(gamma: f32) -> Power {
         // (gamma - 0.5 is exact for gamma in [0.5, 64].)
         let h = gamma - 0.5;
-        if gamma >= 1.0 && gamma <= 64.0 && gamma == (gamma as u32) as f32 {
-            Power::Int(gamma as u32)
+        if gamma <= 64.0 && gamma == (gamma as u32) as f32 {
+            // (gamma = 0 too: `post` replaces its u^gamma by 1 and drops its term, so any finite
+            // power does, and the squarings' cost 0 multiplications: not exp(0 log u).)
+            Power::Int((gamma as u32).max(1))
         } else if h >= 0.0 && h <= 63.0 && h == (h as u32) as f32 {
             Power::Half(h as u32)
         } else {

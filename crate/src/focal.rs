@@ -75,7 +75,7 @@ impl Focal {
     fn pre(x: V, y: V) -> Pre {
         let logistic = Logistic::of(x);
         let s = logistic.sigmoid();
-        let sc = logistic.sigmoid_neg();
+        let sc = logistic.sigmoid_neg(s);
         let ce = core_loss::<false, true>(&logistic, x, y, V::splat(1.0));
         let u = s * (V::splat(1.0) - y) + sc * y;
         let du = s * sc * (V::splat(1.0) - (y + y));

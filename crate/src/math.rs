@@ -200,12 +200,12 @@ impl Logistic {
         self.x.pmin(V::splat(0.0)) - self.log1p_t()
     }
 
-    /// `sigmoid(-x) = 1 - sigmoid(x)` to the same accuracy as `sigmoid` (the other quotient,
-    /// corrected alike): no cancellation where sigmoid(x) is near 1.
+    /// `sigmoid(-x) = 1 - sigmoid(x)` from `s = sigmoid(x)` without a second division: `t s` for
+    /// x >= 0 (`t / (1 + t)`), `1 - s` below (s <= 1/2 there: no cancellation). No cancellation
+    /// where sigmoid(x) is near 1.
     #[inline(always)]
-    pub fn sigmoid_neg(&self) -> V {
-        let q = V::select(self.positive, self.t, V::splat(1.0)) / self.d;
-        q - q * self.err * self.inv_d
+    pub fn sigmoid_neg(&self, s: V) -> V {
+        V::select(self.positive, self.t * s, V::splat(1.0) - s)
     }
 
     /// `log1p(t) = log(d) + err / d`, the shared part of logsigmoid and softplus.

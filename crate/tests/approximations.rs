@@ -49,6 +49,14 @@ fn sigmoid_ref(x: f64) -> f64 {
 fn logsigmoid_ref(x: f64) -> f64 {
     logsigmoid64(x)
 }
+fn sigmoid_neg_ref(x: f64) -> f64 {
+    sigmoid64(-x)
+}
+/// `sigmoid(-x)` as the focal loss forms it, from the same `exp(-|x|)` and `sigmoid(x)`.
+fn sigmoid_neg(x: V) -> V {
+    let l = math::Logistic::of(x);
+    l.sigmoid_neg(l.sigmoid())
+}
 fn log_clamped_ref(x: f64) -> f64 {
     cmax64(x.ln(), -100.0)
 }
@@ -56,7 +64,7 @@ fn log1m_clamped_ref(x: f64) -> f64 {
     cmax64((-x).ln_1p(), -100.0)
 }
 
-const APPROX: [Approx; 7] = [
+const APPROX: [Approx; 8] = [
     Approx {
         name: "exp",
         f: math::exp,
@@ -100,6 +108,15 @@ const APPROX: [Approx; 7] = [
         bound: 1.646,
         domain: Domain::All,
         worst: 1.262_334_465_980_529_8,
+        core: (-40.0, 40.0),
+    },
+    Approx {
+        name: "sigmoid_neg",
+        f: sigmoid_neg,
+        reference: sigmoid_neg_ref,
+        bound: 2.375,
+        domain: Domain::All,
+        worst: 3.441_828_3,
         core: (-40.0, 40.0),
     },
     Approx {
@@ -315,6 +332,14 @@ fn sigmoid_accuracy() {
 fn logsigmoid_accuracy() {
     let a = approx("logsigmoid");
     let st = sweep(&a, &[0.0, -0.0, 16.635_532, -16.635_532, 87.336_54, 103.972_08, 88.722_84, -100.0], 5);
+    report(&a, &st);
+}
+
+#[test]
+fn sigmoid_neg_accuracy() {
+    let a = approx("sigmoid_neg");
+    let st =
+        sweep(&a, &[0.0, -0.0, 87.336_54, 103.972_08, 88.722_84, -16.635_532, -8.317_766, 16.635_532], 8);
     report(&a, &st);
 }
 
@@ -564,7 +589,9 @@ fn full(a: &Approx) -> Stats {
 #[ignore]
 fn full_sweep() {
     let mut failed = Vec::new();
-    for a in &APPROX {
+    // BCE_SWEEP=name1,name2: only those.
+    let only = std::env::var("BCE_SWEEP").ok();
+    for a in APPROX.iter().filter(|a| only.as_ref().map_or(true, |o| o.split(',').any(|n| n == a.name))) {
         let t = std::time::Instant::now();
         let st = full(a);
         println!(

@@ -408,24 +408,24 @@ describe('pool aliasing: the synchronous call\'s overlap checks, before any work
 describe('createPool options', () => {
   it.each([Number.NaN, 0, -1, 2.5, Infinity, -Infinity, 1025])('threads: %s is a RangeError naming threads', (threads) => {
     expect(() => createPool({ threads })).toThrowError(RangeError);
-    expect(() => createPool({ threads })).toThrowError(`createPool: threads must be an integer from 1 to 1024, not ${threads}`);
+    expect(() => createPool({ threads })).toThrowError(`createPool: threads must be an integer from 1 to 1024, got ${threads}`);
   });
 
   it.each([['2'], [null], [2n], [[2]]])('threads: %o (not a number) is a TypeError naming threads', (threads) => {
     expect(() => createPool({ threads: threads as never })).toThrowError(TypeError);
-    expect(() => createPool({ threads: threads as never })).toThrowError(/^createPool: threads must be a number, not /);
+    expect(() => createPool({ threads: threads as never })).toThrowError(/^createPool: threads must be a number, got /);
   });
 
   it.each([Number.NaN, -1, 2.5, -Infinity])('threshold: %s is a RangeError naming threshold', (threshold) => {
     expect(() => createPool({ threshold })).toThrowError(RangeError);
     expect(() => createPool({ threshold })).toThrowError(
-      `createPool: threshold must be a non-negative integer or Infinity, not ${threshold}`,
+      `createPool: threshold must be a non-negative integer or Infinity, got ${threshold}`,
     );
   });
 
   it("threshold: '100' is a TypeError; 0 (pool every call) and Infinity (never) are valid; undefined means the default", async () => {
     expect(() => createPool({ threshold: '100' as never })).toThrowError(TypeError);
-    expect(() => createPool({ threshold: '100' as never })).toThrowError(/^createPool: threshold must be a number, not /);
+    expect(() => createPool({ threshold: '100' as never })).toThrowError(/^createPool: threshold must be a number, got /);
     const { z, y } = data(10, 9);
     for (const threshold of [0, Infinity]) {
       const p = createPool({ threads: 2, threshold });
@@ -446,10 +446,23 @@ describe('createPool options', () => {
     expect(() => createPool({ treshold: 2 } as never)).toThrowError(`createPool: unknown option 'treshold' (did you mean 'threshold'?)${valid}`);
     expect(() => createPool({ workers: 2 } as never)).toThrowError(`createPool: unknown option 'workers'${valid}`);
     expect(() => createPool(2 as never)).toThrowError(TypeError);
-    expect(() => createPool(null as never)).toThrowError('createPool: options must be an object, not null');
-    // As the loss functions refuse them for their options.
-    expect(() => createPool(new Map() as never)).toThrowError('createPool: options must be an object, not a Map');
-    expect(() => createPool(new Float32Array(2) as never)).toThrowError('createPool: options must be an object, not a Float32Array');
+    // As the loss functions refuse them for their options, with their message.
+    for (const [v, shown] of [
+      [null, 'null'],
+      [new Map(), 'Map'],
+      [new Float32Array(2), 'Float32Array'],
+      [new ArrayBuffer(8), 'ArrayBuffer'],
+      [[], 'an array'],
+    ] as const) {
+      expect(() => createPool(v as never)).toThrowError(`createPool: options must be an object, got ${shown}`);
+      expect(() => bce.binaryCrossEntropy([0.5], [1], v as never)).toThrowError(`binaryCrossEntropy: options must be an object, got ${shown}`);
+    }
+    const b = bce.createBuffer(2);
+    try {
+      expect(() => createPool(b as never)).toThrowError('createPool: options must be an object, got WasmBuffer');
+    } finally {
+      b.free();
+    }
     expect(Object.is(createPool({ threshold: -0 }).threshold, 0)).toBe(true);
   });
 

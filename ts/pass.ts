@@ -1123,7 +1123,7 @@ function statusError(status: number, fn: string, ptr: number, offset: number): E
 }
 
 /** TypeError unless the options are a plain object (not an array, a Map, a string...). */
-export function checkOptionsObject(o: unknown, fn: string): void {
+export function checkOptionsObject(o: unknown, fn: string): asserts o is object {
   // (Data in the options' place, a WasmBuffer meant as out say, is refused rather than read as {}.)
   if (typeof o !== 'object' || o === null || Array.isArray(o) || o instanceof Map || o instanceof Set || ArrayBuffer.isView(o) || o instanceof ArrayBuffer || o instanceof WasmBuffer) {
     throw new TypeError(`${fn}: options must be an object, got ${Array.isArray(o) ? 'an array' : describe(o)}`);

@@ -7,8 +7,9 @@
 //! grad = g * a * (u^gamma (s - y) + s (1 - s) (1 - 2y) u^(gamma - 1) ce gamma) * w / d
 //!
 //! (`du/dx = s (1 - s) (1 - 2y)`, `dce/dx = s - y`: PyTorch autograd of that formula.) `1 - s` is
-//! `sigmoid(-x)` computed as accurately as `s`, so `u` does not cancel where p_t is near 1, and
-//! everything comes from the one `exp(-|x|)` of the logits loss. `u^gamma` is a product of
+//! `sigmoid(-x)` formed from `s` without a second division (`math::Logistic::sigmoid_neg`, 2.375
+//! ulp), so `u` does not cancel where p_t is near 1, and everything comes from the one `exp(-|x|)`
+//! of the logits loss. `u^gamma` is a product of
 //! squarings for an integral gamma up to 64 (a few ulps), the same times `sqrt(u)` for a gamma of
 //! k + 1/2 up to 63.5 (sqrt is correctly rounded: no exponential or logarithm), exactly 1 for
 //! gamma = 0, else `exp(gamma log u)`, whose relative error grows as |gamma log u| 2^-24. Where

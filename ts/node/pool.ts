@@ -43,6 +43,7 @@ import {
 } from '../memory.js';
 import {
   checkKeys,
+  checkOptionsObject,
   checkPass,
   divisorOf,
   type MaskInput,
@@ -134,15 +135,15 @@ function kindOf(v: unknown): string {
 
 function checkOptions(options: unknown): { threads: number; threshold: number } {
   if (options === undefined) return { threads: availableParallelism(), threshold: DEFAULT_THRESHOLD };
-  if (typeof options !== 'object' || options === null || Array.isArray(options) || options instanceof Map || options instanceof Set || ArrayBuffer.isView(options)) {
-    throw new TypeError(`createPool: options must be an object, not ${kindOf(options)}`);
-  }
+  // The facade's check and message (data in the options' place, an ArrayBuffer or a WasmBuffer
+  // among it, is refused rather than read as {}).
+  checkOptionsObject(options, 'createPool');
   // The facade's check and message: "unknown option 'thread' (did you mean 'threads'?); valid ...".
   checkKeys(options, OPTION_KEYS, 'createPool');
   const o = options as PoolOptions;
   const number = (name: string, v: unknown, ok: (v: number) => boolean, range: string): number => {
-    if (typeof v !== 'number') throw new TypeError(`createPool: ${name} must be a number, not ${kindOf(v)}`);
-    if (!ok(v)) throw new RangeError(`createPool: ${name} must be ${range}, not ${v}`);
+    if (typeof v !== 'number') throw new TypeError(`createPool: ${name} must be a number, got ${kindOf(v)}`);
+    if (!ok(v)) throw new RangeError(`createPool: ${name} must be ${range}, got ${v}`);
     return v;
   };
   return {

@@ -715,6 +715,12 @@ describe('findings of an outside test', () => {
     expect(() => bce.binaryCrossEntropy([0.5, 0.5, 0.5, 0.5], [1, 0, 1, 0], { reduction: 'none', mask, out: o })).toThrowError(/: out overlaps mask/);
   });
 
+  it("a BigInt element of a number array is shown as the mask's message shows it, not as the number it reads like", () => {
+    expect(() => bce.binaryCrossEntropy([0.5, 1n] as never, [1, 0])).toThrowError(new TypeError('binaryCrossEntropy: input[1] is the BigInt 1n, not a number'));
+    expect(() => bce.binaryCrossEntropy([0.5, 0.5], [1, 0], { weight: [2n] as never })).toThrowError(new TypeError('binaryCrossEntropy: weight[0] is the BigInt 2n, not a number'));
+    expect(() => bce.binaryCrossEntropy([0.5, 0.5], [1, 0], { mask: [1, 1n] as never })).toThrowError(new TypeError('binaryCrossEntropy: mask[1] is the BigInt 1n; a mask holds 0 and 1 or booleans'));
+  });
+
   it("'rowMean' gradOutput elements are checked to be numbers, as for 'none' (also through the pool)", async () => {
     const o = { reduction: 'rowMean', rowLength: 1, gradOutput: ['a', null] } as never;
     expect(() => bce.binaryCrossEntropyBackward([0.2, 0.7], [0, 1], o)).toThrowError(

@@ -515,7 +515,9 @@ function slotView(slot: Slot, m: number): Float32Array {
 /** TypeError for element `index` of `name` that is `v`, not a number. */
 export function notANumber(name: string, index: number, v: unknown): TypeError {
   // (A function or an object by its kind: String() would run its toString.)
-  const what = v === undefined ? 'undefined (a hole or a missing element)' : typeof v === 'string' ? `the string '${v}'` : describe(v) + (typeof v === 'object' || typeof v === 'function' ? '' : ` ${String(v)}`);
+  // (A BigInt as the mask's message shows it: 'bigint 1' would read as the number 1.)
+  const what =
+    v === undefined ? 'undefined (a hole or a missing element)' : typeof v === 'string' ? `the string '${v}'` : typeof v === 'bigint' ? `the BigInt ${v}n` : describe(v) + (typeof v === 'object' || typeof v === 'function' ? '' : ` ${String(v)}`);
   return new TypeError(`${name}[${index}] is ${what}, not a number`);
 }
 

@@ -10,8 +10,8 @@
 //! `sigmoid(-x)` formed from `s` without a second division (`math::Logistic::sigmoid_neg`, 2.375
 //! ulp), so `u` does not cancel where p_t is near 1, and everything comes from the one `exp(-|x|)`
 //! of the logits loss. `u^gamma` is a product of
-//! squarings for an integral gamma up to 64 (a few ulps), the same times `sqrt(u)` for a gamma of
-//! k + 1/2 up to 63.5 (sqrt is correctly rounded: no exponential or logarithm), exactly 1 for
+//! squarings for an integral gamma (a few ulps), the same times `sqrt(u)` for a gamma of
+//! k + 1/2 (sqrt is correctly rounded: no exponential or logarithm), exactly 1 for
 //! gamma = 0, else `exp(gamma log u)`, whose relative error grows as |gamma log u| 2^-24. Where
 //! autograd is not finite, at `u = 0` (p_t = 1 in float32) for gamma < 1, the second term is taken
 //! as its limit 0 (ce is 0 there too); at x = +-inf, where PyTorch's ce is NaN, the gradient is NaN
@@ -38,9 +38,9 @@ struct Focal {
 /// How `u^gamma` is computed (see the module comment).
 #[derive(Clone, Copy)]
 enum Power {
-    /// gamma = k, an integer from 1 to 64 (or 0, as 1: see `of`): squarings.
+    /// gamma = k, an integer from 1 to 2^32 - 1 (or 0, as 1: see `of`): squarings.
     Int(u32),
-    /// gamma = k + 1/2, k from 0 to 63: squarings and a square root.
+    /// gamma = k + 1/2: squarings and a square root.
     Half(u32),
     /// Any other gamma: `exp(gamma log u)`.
     Real,
@@ -49,13 +49,16 @@ enum Power {
 impl Power {
     #[inline(always)]
     fn of(gamma: f32) -> Power {
-        // (gamma - 0.5 is exact for gamma in [0.5, 64].)
+        // Every integral gamma below 2^32 (at most 32 squarings; above 64 an integral gamma took
+        // exp(gamma log u) before, NaN for a negative u, a target outside [0, 1], where torchvision's
+        // power is finite) and every half-integral one (gamma - 0.5 is exact below 2^23, and above
+        // it every float32 is an integer).
         let h = gamma - 0.5;
-        if gamma <= 64.0 && gamma == (gamma as u32) as f32 {
+        if gamma == (gamma as u32) as f32 {
             // (gamma = 0 too: `post` replaces its u^gamma by 1 and drops its term, so any finite
             // power does, and the squarings' cost 0 multiplications: not exp(0 log u).)
             Power::Int((gamma as u32).max(1))
-        } else if h >= 0.0 && h <= 63.0 && h == (h as u32) as f32 {
+        } else if h >= 0.0 && h == (h as u32) as f32 {
             Power::Half(h as u32)
         } else {
             Power::Real

@@ -139,9 +139,10 @@ impl Focal {
             // autograd is finite).
             let term = du_f1 * ce * gamma;
             // At u = 0 the term's limit, 0 (where autograd has 0 * inf for gamma < 1), unless ce is
-            // NaN (x = +-inf: PyTorch's ce is NaN there, and so is autograd's gradient).
-            let term = V::select(u.eq(zero) & ce.eq(ce), zero, term);
-            let core = V::select(gamma_zero, sy, f * sy + term) * a;
+            // NaN (x = +-inf: PyTorch's ce is NaN there, and so is autograd's gradient); none for
+            // gamma = 0 (f = 1 there: `1 * sy + 0` is sy, never -0, bit for bit the logits loss's).
+            let term = V::select((u.eq(zero) & ce.eq(ce)) | gamma_zero, zero, term);
+            let core = (f * sy + term) * a;
             g * core * w / d
         } else {
             one

@@ -176,6 +176,33 @@ describe('pool', () => {
     expect(e.message).toBe('pool.binaryCrossEntropyWithLogits: out: this WasmBuffer was freed and cannot be used again');
   });
 
+  it("an out that is a WasmBuffer's view, the buffer freed in flight and its memory taken by another: rejects, the other untouched", async () => {
+    // (An outside tester's finding: the results went into the new buffer.)
+    const n = 1 << 16;
+    const { z, y } = data(n, 14);
+    for (const [name, call] of [
+      ['out', (v: Float32Array) => pool.sigmoid(z, v)],
+      ['out', (v: Float32Array) => pool.binaryCrossEntropyWithLogits(z, y, { reduction: 'none', out: v })],
+      ['gradOut', (v: Float32Array) => pool.sigmoidFocalLossBackward(z, y, { gradOut: v })],
+    ] as const) {
+      const buf = bce.createBuffer(n);
+      const at = buf.view.byteOffset;
+      const p = rejection(call(buf.view));
+      buf.free();
+      const victim = bce.createBuffer(n);
+      try {
+        expect(victim.view.byteOffset, 'the memory is reused').toBe(at);
+        victim.view.fill(-1);
+        const e = await p;
+        expect(e).toBeInstanceOf(TypeError);
+        expect(e.message).toMatch(new RegExp(`^pool\\.\\w+: ${name}: this WasmBuffer was freed`));
+        expect(victim.view.every((v) => v === -1)).toBe(true);
+      } finally {
+        victim.free();
+      }
+    }
+  });
+
   it.each(LOSSES)('%s: a freed WasmBuffer as any argument is the synchronous call\'s TypeError, naming the function and the argument', async (name) => {
     const n = 2000;
     const { z, y } = data(n, 13);

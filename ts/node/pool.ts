@@ -453,12 +453,14 @@ function deliverShared(out: FloatOutput | undefined, at: number, result: Float32
   // The caller's shared array, which the workers wrote through a view of their own (sharedOutput).
   if (!isWasmBuffer(out) && viewBuffer(out) === viewBuffer(result) && viewOffset(out) === viewOffset(result)) return out;
   let view: Float32Array;
+  // A WasmBuffer's own view whose buffer was freed while the call was in flight: its memory may be
+  // another buffer's now. The TypeError naming it, as for the buffer itself.
+  const owner = isWasmBuffer(out) ? out : at >= 0 ? owners.get(out) : undefined;
+  if (owner !== undefined) liveAddress(owner, `pool.${fn}`, arg);
   if (isWasmBuffer(out)) {
-    liveAddress(out, `pool.${fn}`, arg); // freed while the call was in flight: a TypeError naming it
     view = bufferView(out);
   } else if (at >= 0 && viewLength(out) !== result.length) {
     view = new Float32Array(memoryBuffer(), at, result.length);
-    const owner = owners.get(out);
     if (owner !== undefined) owners.set(view, owner);
   } else {
     view = out;

@@ -60,3 +60,36 @@ describe('an empty chunk adds nothing', () => {
     expect(() => acc.add([], [], 'x' as never)).toThrowError(TypeError);
   });
 });
+
+describe('result() after memory grows', () => {
+  it('a stream mask and weight in WebAssembly memory: the totals, and the broadcast check on the lengths read by add()', () => {
+    // (An outside tester's finding: result() read the operands' lengths again, from views that a
+    // growth had detached, and threw: the sums were lost.)
+    const mb = bce.createBuffer(2);
+    const wb = bce.createBuffer(4);
+    const mask = new Uint8Array(mb.view.buffer, mb.view.byteOffset, 8);
+    mask.set([1, 0, 1, 1, 0, 1, 1, 1]);
+    wb.view.set([0.5, 1, 2, 3]);
+    const weight = wb.view;
+    const x = new Float32Array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]);
+    const y = new Float32Array(8).fill(1);
+    const acc = bce.createAccumulator({ logits: true, mask, weight });
+    acc.add(x, y);
+    const before = acc.result();
+    expect(before.count).toBe(6);
+    const odd = bce.createAccumulator({ logits: true, mask, weight });
+    odd.add(x.subarray(0, 4), y.subarray(0, 4));
+    const other = bce.createBuffer(1 << 24); // grows memory: mask and weight are detached views now
+    try {
+      expect(mask.length).toBe(0);
+      expect(acc.result()).toEqual(before);
+      expect(acc.result().sum).toBe(bce.binaryCrossEntropyWithLogits(x, y, { mask: [1, 0, 1, 1, 0, 1, 1, 1], weight: [0.5, 1, 2, 3], reduction: 'sum' }));
+      // 4 elements: the weight (4) broadcasts, the mask (8) does not, by the lengths add() read.
+      expect(() => odd.result()).toThrowError(new RangeError('accumulator.result: mask of length 8 does not broadcast over input of length 4: its length must divide the input length (one value per class of [..., C] data, or per element)'));
+    } finally {
+      other.free();
+      mb.free();
+      wb.free();
+    }
+  });
+});

@@ -50,6 +50,8 @@ export interface Accumulator {
 }
 
 const KEYS = ['logits', 'loss', 'weight', 'posWeight', 'labelSmoothing', 'mask', 'alpha', 'gamma'];
+/** The operands that broadcast over the whole stream. */
+const OPERANDS = ['weight', 'posWeight', 'mask'];
 
 /**
  * An accumulator of the mean and sum of BCE (or BCE with logits, or the focal loss) over chunks
@@ -92,6 +94,10 @@ export function createAccumulator(options: AccumulatorOptions = {}): Accumulator
   // Checked once here: non-empty arrays (their divisibility waits for the total), option values,
   // the mask's and plain weights' elements.
   checkOptionValues(kind, fn0, { ...base, mask }, LOSS);
+  // The stream operands' lengths for result()'s check that they broadcast over the total, as the
+  // last add() (or the creation) read them: not read again there, where a view of WebAssembly memory
+  // may have been detached by a growth since.
+  let lens = [weight, posWeight, mask].map((x, i) => (x === undefined ? 0 : lengthOf(x as FloatInput, fn0, OPERANDS[i])));
   let sum = 0;
   let added = 0;
   let count = 0;
@@ -110,6 +116,7 @@ export function createAccumulator(options: AccumulatorOptions = {}): Accumulator
         const chunk = { offset: added, maskAt: chunkMask === undefined ? 0 : added };
         const o = readOptions(kind, fn, { ...base, mask: m }, LOSS);
         const c = checkPass(fn, input, target, o, LOSS, chunk);
+        if (n > 0) lens = [c.wLen, c.pLen, chunkMask === undefined ? c.mLen : lens[2]];
         runRead(kind, fn, input, target, o, LOSS, chunk);
         const s = lastSum();
         const kept = m === undefined ? n : keptSum(c, fn, added, undefined, chunk.maskAt);
@@ -123,9 +130,7 @@ export function createAccumulator(options: AccumulatorOptions = {}): Accumulator
       }
     },
     result(): AccumulatedLoss {
-      for (const [name, w] of [['weight', weight], ['posWeight', posWeight], ['mask', mask]] as const) {
-        if (w !== undefined) broadcastLength(w as ArrayLike<number>, added, 'accumulator.result', name);
-      }
+      [weight, posWeight, mask].forEach((w, i) => w !== undefined && broadcastLength({ length: lens[i] }, added, 'accumulator.result', OPERANDS[i]));
       return { mean: sum / count, sum, count, weightSum, weightedMean: sum / weightSum };
     },
     get count() {

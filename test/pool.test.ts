@@ -261,6 +261,24 @@ describe('pool', () => {
     await expect(p.binaryCrossEntropy([0.5], [1])).rejects.toThrowError(/closed/);
   });
 
+  it('starts its workers under node --input-type=module -e (and -p), whose flags a worker cannot start with', () => {
+    // (An outside tester's finding: the workers inherited those flags and every split call rejected.)
+    const lib = new URL('../dist/index.js', import.meta.url).href;
+    const poolJs = new URL('../dist/node/pool.js', import.meta.url).href;
+    const code = `const L = await import('${lib}'); await L.init();
+const { createPool } = await import('${poolJs}');
+const pool = createPool({ threads: 2, threshold: 0 });
+const x = new Float32Array(1 << 15).fill(0.25);
+const got = await pool.binaryCrossEntropy(x, x);
+console.log(got === L.binaryCrossEntropy(x, x) ? 'same' : 'differs');
+await pool.close();`;
+    const run = (args: string[], input?: string) => spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 30_000, input });
+    for (const r of [run(['--input-type=module', '-e', code]), run(['--input-type=module'], code), run(['--no-warnings', '--input-type', 'module', '--eval', code])]) {
+      expect(r.stderr).toBe('');
+      expect(r.stdout.trim()).toBe('same');
+    }
+  });
+
   it('never keeps the process alive: a script that forgets close() exits by itself', () => {
     const script = fileURLToPath(new URL('./fixtures/pool-no-close.mjs', import.meta.url));
     const out = execFileSync(process.execPath, [script], { encoding: 'utf8', timeout: 30_000 });

@@ -228,7 +228,7 @@ class PoolWorker {
     closed: () => boolean,
     private readonly onRetired: (w: PoolWorker) => void,
   ) {
-    this.worker = new Worker(new URL('./pool_worker.js', import.meta.url));
+    this.worker = new Worker(new URL('./pool_worker.js', import.meta.url), { execArgv: workerExecArgv() });
     this.ready = new Promise<void>((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
@@ -425,6 +425,22 @@ function maskBytes(mask: MaskInput, scratch: SharedScratch, taken: SharedArrayBu
   }
   maskElements(mask, 0, n, out, fn);
   return out;
+}
+
+/**
+ * The parent's Node flags, which a worker inherits, less those about the main program's own source
+ * (`-e`/`-p` and their code, `--input-type`, `-i`, `-c`): with them a worker, which runs a file, does
+ * not start (`node --input-type=module -e ...` made every split call reject).
+ */
+function workerExecArgv(): string[] {
+  const flags: string[] = [];
+  const a = process.execArgv;
+  for (let i = 0; i < a.length; i++) {
+    const f = a[i];
+    if (/^(-[a-z]*[ep][a-z]*|--eval|--print|--input-type)$/.test(f)) i++; // and its value
+    else if (!/^(--eval=|--print=|--input-type=|-i$|--interactive$|-c$|--check$)/.test(f)) flags.push(f);
+  }
+  return flags;
 }
 
 /** Where workers write a result of `n` floats: the caller's shared array, or a new shared one. */

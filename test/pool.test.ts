@@ -273,10 +273,20 @@ const got = await pool.binaryCrossEntropy(x, x);
 console.log(got === L.binaryCrossEntropy(x, x) ? 'same' : 'differs');
 await pool.close();`;
     const run = (args: string[], input?: string) => spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 30_000, input });
-    for (const r of [run(['--input-type=module', '-e', code]), run(['--input-type=module'], code), run(['--no-warnings', '--input-type', 'module', '--eval', code])]) {
+    for (const r of [
+      run(['--input-type=module', '-e', code]),
+      run(['--input-type=module'], code),
+      run(['--no-warnings', '--input-type', 'module', '--eval', code]),
+      // A V8 flag beside them, which a worker inherits but refuses in an explicit list.
+      run(['--max-old-space-size=3000', '--stack-size=900', '--input-type=module', '-e', code]),
+    ]) {
       expect(r.stderr).toBe('');
       expect(r.stdout.trim()).toBe('same');
     }
+    // And with V8 flags alone, inherited as they are.
+    const r = fixture('pool-no-close.mjs', ['--max-old-space-size=3000']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('done 0.6931\nsmall 0.6931\nfresh 1000');
   });
 
   it('never keeps the process alive: a script that forgets close() exits by itself', () => {

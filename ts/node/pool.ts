@@ -228,7 +228,7 @@ class PoolWorker {
     closed: () => boolean,
     private readonly onRetired: (w: PoolWorker) => void,
   ) {
-    this.worker = new Worker(new URL('./pool_worker.js', import.meta.url), { execArgv: workerExecArgv() });
+    this.worker = startWorker(new URL('./pool_worker.js', import.meta.url));
     this.ready = new Promise<void>((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
@@ -355,13 +355,22 @@ class PoolWorker {
  * than the copy). A call takes a buffer and gives it back when done; a concurrent call that finds it
  * taken allocates its own.
  */
+/**
+ * The longest call that is split across workers: its operands are shared with them as
+ * SharedArrayBuffers, and Node cannot send one of 4 GiB or more to a worker (the call rejected with
+ * "Unable to deserialize cloned data"). Longer calls run on the calling thread.
+ */
+const MAX_SPLIT = 2 ** 30 - 1;
+
 class SharedScratch {
   #free: SharedArrayBuffer[] = [];
 
   take(bytes: number): SharedArrayBuffer {
     const i = this.#free.findIndex((b) => b.byteLength >= bytes);
     if (i >= 0) return this.#free.splice(i, 1)[0];
-    return new SharedArrayBuffer(Math.max(64, 2 ** Math.ceil(Math.log2(Math.max(bytes, 1)))));
+    // A power of two up to 256 MiB (for reuse), the size itself above (a power of two of 2^29 + 4
+    // floats was 4 GiB, more than a worker can be sent: see MAX_SPLIT).
+    return new SharedArrayBuffer(bytes > 2 ** 28 ? bytes : Math.max(64, 2 ** Math.ceil(Math.log2(Math.max(bytes, 1)))));
   }
 
   give(buffers: SharedArrayBuffer[]): void {
@@ -415,7 +424,7 @@ function float32(x: FloatInput, fn: string, arg: string): Float32Array {
 function maskBytes(mask: MaskInput, scratch: SharedScratch, taken: SharedArrayBuffer[], fn: string): Uint8Array {
   const n = lengthOf(mask, fn, 'mask');
   const bytes = typedName(mask) === 'Uint8Array';
-  if (bytes && viewBuffer(mask as Uint8Array) instanceof SharedArrayBuffer) return new Uint8Array(viewBuffer(mask as Uint8Array), viewOffset(mask as Uint8Array), n);
+  if (bytes && viewBuffer(mask as Uint8Array) instanceof SharedArrayBuffer && viewBuffer(mask as Uint8Array).byteLength < 2 ** 32) return new Uint8Array(viewBuffer(mask as Uint8Array), viewOffset(mask as Uint8Array), n);
   const buffer = scratch.take(n);
   taken.push(buffer);
   const out = new Uint8Array(buffer, 0, n);
@@ -428,19 +437,29 @@ function maskBytes(mask: MaskInput, scratch: SharedScratch, taken: SharedArrayBu
 }
 
 /**
- * The parent's Node flags, which a worker inherits, less those about the main program's own source
- * (`-e`/`-p` and their code, `--input-type`, `-i`, `-c`): with them a worker, which runs a file, does
- * not start (`node --input-type=module -e ...` made every split call reject).
+ * A worker running `url`. It inherits the process's Node flags, except those about the main
+ * program's own source (`-e`/`-p` and their code, `--input-type`, `-i`, `-c`): with them a worker,
+ * which runs a file, does not start (`node --input-type=module -e ...` made every split call reject).
+ * Only then are its flags given explicitly, and in an explicit list Node refuses V8 and per-process
+ * flags (`--max-old-space-size=...`), which it names: those are left out too.
  */
-function workerExecArgv(): string[] {
-  const flags: string[] = [];
+function startWorker(url: URL): Worker {
   const a = process.execArgv;
+  const flags: string[] = [];
   for (let i = 0; i < a.length; i++) {
     const f = a[i];
     if (/^(-[a-z]*[ep][a-z]*|--eval|--print|--input-type)$/.test(f)) i++; // and its value
     else if (!/^(--eval=|--print=|--input-type=|-i$|--interactive$|-c$|--check$)/.test(f)) flags.push(f);
   }
-  return flags;
+  if (flags.length === a.length) return new Worker(url);
+  try {
+    return new Worker(url, { execArgv: flags });
+  } catch (e) {
+    const refused = (e as { code?: unknown }).code === 'ERR_WORKER_INVALID_EXEC_ARGV' && /flags: (.*)$/.exec((e as Error).message);
+    if (!refused) throw e;
+    const bad = new Set(refused[1].split(', '));
+    return new Worker(url, { execArgv: flags.filter((f) => !bad.has(f)) });
+  }
 }
 
 /** Where workers write a result of `n` floats: the caller's shared array, or a new shared one. */
@@ -455,7 +474,8 @@ function sharedOutput(out: FloatOutput | undefined, n: number): Float32Array {
 function sharedView(x: unknown): Float32Array | undefined {
   if (!isFloat32Array(x)) return undefined;
   const buffer = viewBuffer(x);
-  return buffer instanceof SharedArrayBuffer ? new Float32Array(buffer, viewOffset(x), viewLength(x)) : undefined;
+  // (A SharedArrayBuffer of 4 GiB or more cannot be sent to a worker: such an operand is copied.)
+  return buffer instanceof SharedArrayBuffer && buffer.byteLength < 2 ** 32 ? new Float32Array(buffer, viewOffset(x), viewLength(x)) : undefined;
 }
 
 /**
@@ -653,7 +673,7 @@ export function createPool(options?: PoolOptions): Pool {
     const c = checkPass(fn, input, target, o, what);
     const { n } = c;
     // ('rowMean' runs on the calling thread: its chunks would have to be whole rows.)
-    if (n < threshold || threads < 2 || c.reduction === 'rowMean') return Promise.resolve(runRead(kind, fn, input, target, o, what));
+    if (n < threshold || threads < 2 || n > MAX_SPLIT || c.reduction === 'rowMean') return Promise.resolve(runRead(kind, fn, input, target, o, what));
     // A freed WasmBuffer operand: the synchronous call's TypeError naming it, in its order (before
     // the divisor's pre-pass reads the mask).
     addressIn(input, c.xHome, fn, 'input');
@@ -716,7 +736,7 @@ export function createPool(options?: PoolOptions): Pool {
 
   function startMap(kind: 'sigmoid' | 'logSigmoid', x: FloatInput, out?: FloatOutput): Promise<Float32Array> {
     const n = lengthOf(x, kind, 'input');
-    if (n < threshold || threads < 2) return Promise.resolve(mapPass(kind === 'sigmoid' ? 'bce_sigmoid' : 'bce_logsigmoid', kind, x, out));
+    if (n < threshold || threads < 2 || n > MAX_SPLIT) return Promise.resolve(mapPass(kind === 'sigmoid' ? 'bce_sigmoid' : 'bce_logsigmoid', kind, x, out));
     const at = checkMapOutput(kind, x, n, out);
     const taken: SharedArrayBuffer[] = [];
     const sx = shared(x, scratch, taken, kind, 'input');

@@ -390,6 +390,13 @@ describe('bce-wasm --version', () => {
       expect(r.stdout).toMatch(/Usage: /);
     }
   });
+
+  it('no command at all is a usage error: the help on stderr, exit 2 (it exited 0)', () => {
+    const r = run();
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^Usage: bce-wasm /);
+  });
 });
 
 describe('bce-wasm score: negative zero', () => {

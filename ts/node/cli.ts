@@ -239,6 +239,13 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 // No top-level await: Node 20-22's module evaluation with one has a rare fatal V8 check
 // ('Check failed: (location_) != nullptr', nodejs/node#53238), seen here in about one run in 150.
 async function main(): Promise<void> {
+  // No command at all is a usage error (commander shows the help and ends as for `help`): the help
+  // on stderr, exit 2.
+  if (process.argv.length <= 2) {
+    program.outputHelp({ error: true });
+    process.exitCode = EXIT.usage;
+    return;
+  }
   try {
     await program.parseAsync(process.argv);
   } catch (e) {

@@ -537,6 +537,22 @@ describe('bce-wasm score: label smoothing, focal loss, masks, weighted and per-r
     ref.expectUlps(Float32Array.from(out.rowMean, (v: number | string) => Number(v)), want, 1);
   });
 
+  it('--reduction rowMean without --out and more than 2^24 rows: a usage error naming --out (it ended in a stack trace past V8\'s longest string)', () => {
+    const n = 2 ** 24 + 1;
+    const xs = npy('many-x.npy', new Float32Array(n).fill(0.25), [n]);
+    const ys = npy('many-y.npy', new Uint8Array(n).fill(1), [n]);
+    const r = run('score', xs, ys, '--reduction', 'rowMean');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`error: --reduction rowMean: ${n} row means are too many to print as JSON (at most 16777216); write them to a file with --out FILE.npy\n`);
+    const outFile = join(dir, 'many-out.npy');
+    expect(run('score', xs, ys, '--reduction', 'rowMean', '--out', outFile, '--quiet').code).toBe(0);
+    const back = readFileSync(outFile);
+    const means = new Float32Array(back.buffer.slice(back.byteOffset + back.length - 4 * n));
+    expect(means.length).toBe(n);
+    expect(means.every((v) => v === Math.fround(Math.log(4)))).toBe(true);
+    for (const f of [xs, ys, outFile]) rmSync(f);
+  });
+
   const usage: [string, string[], RegExp][] = [
     ['--label-smoothing above 1', ['--label-smoothing', '1.5'], /--label-smoothing must be a number from 0 to 1/],
     ['--label-smoothing not a number', ['--label-smoothing', 'x'], /--label-smoothing must be a number from 0 to 1/],

@@ -202,6 +202,9 @@ const lossName = (o: CliOptions) => (o.focal ? 'sigmoid_focal_loss' : o.logits ?
 const toJson = (value: object): string =>
   JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)) + '\n';
 
+/** The most row means printed as JSON (more must go to --out). */
+const MAX_JSON_ROWS = 2 ** 24;
+
 /** What is printed: text, or one JSON object (always JSON for row means not written to --out). */
 function report(predictions: string, targets: string, r: Score, o: CliOptions): string {
   const loss = lossName(o);
@@ -213,6 +216,11 @@ function report(predictions: string, targets: string, r: Score, o: CliOptions): 
   };
   const { rowMean, ...rest } = r;
   if (rowMean && o.out === undefined) {
+    // JSON of more than 2^24 numbers nears the longest string the engine makes (about 28M row means
+    // of 19 characters ended in 'Invalid string length' and a stack trace): a usage error instead.
+    if (rowMean.length > MAX_JSON_ROWS) {
+      throw new UsageError(`--reduction rowMean: ${rowMean.length} row means are too many to print as JSON (at most ${MAX_JSON_ROWS}); write them to a file with --out FILE.npy`);
+    }
     return toJson({ loss, reduction: o.reduction, ...settings, shape: r.shape, rowLength: r.rowLength, rows: rowMean.length, rowMean: Array.from(rowMean) });
   }
   const out = rowMean ? { out: o.out, rows: rowMean.length } : {};

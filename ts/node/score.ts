@@ -653,8 +653,23 @@ export async function score(predictions: string, targets: string, pool: Pool, op
     // Element losses are needed per column and per row; otherwise the pool sums.
     const perElement = options.perClass || reduction === 'rowMean';
     let perClass: { sum: number; count: number }[] | undefined;
-    const rowSums: number[] = [];
-    const rowKept: number[] = [];
+    // Row means as each row ends (rows are contiguous in the stream): 4 bytes a row, in a Float32Array
+    // grown by doubling (plain arrays of sums stopped Node at about 112M rows), the current row's sum
+    // and kept count in float64.
+    let rowMeans = new Float32Array(0);
+    let rows = 0;
+    let rowSum = 0;
+    let rowKept = 0;
+    const endRow = (): void => {
+      if (rows === rowMeans.length) {
+        const grown = new Float32Array(Math.max(1024, 2 * rows));
+        grown.set(rowMeans);
+        rowMeans = grown;
+      }
+      rowMeans[rows++] = rowSum / rowKept;
+      rowSum = 0;
+      rowKept = 0;
+    };
     let sum = 0;
     let count = 0; // elements read
     let kept = 0; // elements counted (kept by the mask)
@@ -731,13 +746,9 @@ export async function score(predictions: string, targets: string, pool: Pool, op
             perClass[k % c].count += counted;
           }
           if (reduction === 'rowMean') {
-            const r = Math.floor(k / c);
-            if (r === rowSums.length) {
-              rowSums.push(0);
-              rowKept.push(0);
-            }
-            rowSums[r] += losses[i];
-            rowKept[r] += counted;
+            rowSum += losses[i];
+            rowKept += counted;
+            if ((k + 1) % c === 0) endRow();
           }
           chunkSum += losses[i];
         }
@@ -757,7 +768,8 @@ export async function score(predictions: string, targets: string, pool: Pool, op
       result.weightSum = weightSum;
     }
     if (reduction === 'rowMean') {
-      result.rowMean = Float32Array.from(rowSums, (v, r) => v / rowKept[r]);
+      if (count % columns() !== 0) endRow(); // (a last row cut short: its mean too)
+      result.rowMean = rowMeans.subarray(0, rows);
       result.rowLength = columns();
     }
     return result;

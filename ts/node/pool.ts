@@ -351,17 +351,17 @@ class PoolWorker {
 }
 
 /**
- * Reusable SharedArrayBuffers for copying non-shared inputs (allocating one per call costs far more
- * than the copy). A call takes a buffer and gives it back when done; a concurrent call that finds it
- * taken allocates its own.
- */
-/**
  * The longest call that is split across workers: its operands are shared with them as
  * SharedArrayBuffers, and Node cannot send one of 4 GiB or more to a worker (the call rejected with
  * "Unable to deserialize cloned data"). Longer calls run on the calling thread.
  */
 const MAX_SPLIT = 2 ** 30 - 1;
 
+/**
+ * Reusable SharedArrayBuffers for copying non-shared inputs (allocating one per call costs far more
+ * than the copy). A call takes a buffer and gives it back when done; a concurrent call that finds it
+ * taken allocates its own.
+ */
 class SharedScratch {
   #free: SharedArrayBuffer[] = [];
 

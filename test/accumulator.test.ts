@@ -92,4 +92,15 @@ describe('result() after memory grows', () => {
       wb.free();
     }
   });
+
+  it('a failed add leaves what result() checks as it was (it took the lengths of the failed chunk)', () => {
+    const w = [1, 2, 3];
+    const acc = bce.createAccumulator({ weight: w });
+    acc.add([0.2, 0.5, 0.7], [0, 1, 1]);
+    const before = acc.result();
+    w.push(4);
+    expect(() => acc.add([0.1, 0.2, 1.5, 0.3], [0, 0, 1, 1])).toThrowError(/input\[5\] = 1\.5/);
+    expect(acc.count).toBe(3);
+    expect(acc.result()).toEqual(before);
+  });
 });

@@ -255,6 +255,15 @@ describe('the focal loss', () => {
     }
   });
 
+  it('a gamma of 2^31 or more (every float32 there an even integer) gives u^gamma of an even power, as torchvision: 2^32 came out odd', () => {
+    // x = 20, y = 2 (outside [0, 1]): 1 - p_t rounds to -1, so u^gamma is 1 and the loss is ce = -20,
+    // torchvision's value for these (float32) gammas; 2^32 took 2^32 - 1 (u32 saturation) and gave +20.
+    for (const gamma of [2 ** 31, 2 ** 32, 4294967295, 4294967040, 1e10, 3e38]) {
+      const l = bce.sigmoidFocalLoss([20, -3], [2, -0.5], { gamma, alpha: -1 }) as Float32Array;
+      expect(Array.from(l), `gamma ${gamma}`).toEqual([-20, -0]);
+    }
+  });
+
   it("a half-integral gamma (k + 1/2) takes u^k sqrt(u): loss and gradient within 6 + 5 gamma + 2 log2(gamma + 1) ulps", () => {
     // exp(gamma log u), which these gammas took before, was 32.9 ulps off at gamma 1.5 (allowed 16.1 here).
     const n = 20_001;

@@ -201,6 +201,18 @@ describe('pool', () => {
         victim.free();
       }
     }
+    // Both outputs checked before either is written: a freed gradOut left out written.
+    for (const views of [true, false]) {
+      const a = bce.createBuffer(n);
+      const b = bce.createBuffer(n);
+      a.view.fill(7);
+      const p = rejection(pool.binaryCrossEntropyWithLogitsForwardBackward(z, y, { reduction: 'none', out: views ? a.view : a, gradOut: views ? b.view : b }));
+      b.free();
+      const e = await p;
+      expect(e.message).toMatch(/^pool\.binaryCrossEntropyWithLogitsForwardBackward: gradOut: this WasmBuffer was freed/);
+      expect(a.view.every((v) => v === 7), 'out untouched').toBe(true);
+      a.free();
+    }
   });
 
   it.each(LOSSES)('%s: a freed WasmBuffer as any argument is the synchronous call\'s TypeError, naming the function and the argument', async (name) => {

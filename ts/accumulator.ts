@@ -116,11 +116,12 @@ export function createAccumulator(options: AccumulatorOptions = {}): Accumulator
         const chunk = { offset: added, maskAt: chunkMask === undefined ? 0 : added };
         const o = readOptions(kind, fn, { ...base, mask: m }, LOSS);
         const c = checkPass(fn, input, target, o, LOSS, chunk);
-        if (n > 0) lens = [c.wLen, c.pLen, chunkMask === undefined ? c.mLen : lens[2]];
         runRead(kind, fn, input, target, o, LOSS, chunk);
         const s = lastSum();
         const kept = m === undefined ? n : keptSum(c, fn, added, undefined, chunk.maskAt);
         const w = weight === undefined ? kept : keptSum(c, fn, added, weight, chunk.maskAt);
+        // (Only once the chunk is added: a failed add leaves everything as it was.)
+        if (n > 0) lens = [c.wLen, c.pLen, chunkMask === undefined ? c.mLen : lens[2]];
         count += kept;
         weightSum += w;
         sum += s;

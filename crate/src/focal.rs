@@ -38,7 +38,7 @@ struct Focal {
 /// How `u^gamma` is computed (see the module comment).
 #[derive(Clone, Copy)]
 enum Power {
-    /// gamma = k, an integer from 1 to 2^32 - 1 (or 0, as 1: see `of`): squarings.
+    /// gamma = k, an integer from 1 to 2^31 (0 as 1, and above 2^31 as 2^31: see `of`): squarings.
     Int(u32),
     /// gamma = k + 1/2: squarings and a square root.
     Half(u32),
@@ -49,12 +49,18 @@ enum Power {
 impl Power {
     #[inline(always)]
     fn of(gamma: f32) -> Power {
-        // Every integral gamma below 2^32 (at most 32 squarings; above 64 an integral gamma took
-        // exp(gamma log u) before, NaN for a negative u, a target outside [0, 1], where torchvision's
-        // power is finite) and every half-integral one (gamma - 0.5 is exact below 2^23, and above
-        // it every float32 is an integer).
+        // Every integral gamma (at most 31 squarings; above 64 an integral gamma took exp(gamma log u)
+        // before, NaN for a negative u, a target outside [0, 1], where torchvision's power is finite)
+        // and every half-integral one (gamma - 0.5 is exact below 2^23, and above it every float32
+        // is an integer).
         let h = gamma - 0.5;
-        if gamma == (gamma as u32) as f32 {
+        // From 2^31 on every float32 is an even integer, and u^gamma in float32 is u^(2^31): 0, 1 or
+        // inf by |u| (|u| = 1 -+ 2^-24 is already 0 or inf there), its derivative's power odd, as
+        // PyTorch's gamma - 1 in float64 is (`gamma as u32` saturates: 2^32 came back as 2^32 - 1,
+        // odd, and the sign of u^gamma with it).
+        if gamma >= 2_147_483_648.0 {
+            Power::Int(1 << 31)
+        } else if gamma == (gamma as u32) as f32 {
             // (gamma = 0 too: `post` replaces its u^gamma by 1 and drops its term, so any finite
             // power does, and the squarings' cost 0 multiplications: not exp(0 log u).)
             Power::Int((gamma as u32).max(1))

@@ -374,8 +374,9 @@ class SharedScratch {
   }
 
   give(buffers: SharedArrayBuffer[]): void {
-    // Keep a few, the largest.
-    this.#free.push(...buffers);
+    // Keep a few, the largest, up to 256 MiB each (a larger one, sized exactly for its call, is
+    // dropped: one call of 2^28 elements kept 2 GiB after its pool was closed).
+    this.#free.push(...buffers.filter((b) => b.byteLength <= 2 ** 28));
     this.#free.sort((a, b) => b.byteLength - a.byteLength).splice(4);
   }
 }
@@ -489,10 +490,7 @@ function deliverShared(out: FloatOutput | undefined, at: number, result: Float32
   // The caller's shared array, which the workers wrote through a view of their own (sharedOutput).
   if (!isWasmBuffer(out) && viewBuffer(out) === viewBuffer(result) && viewOffset(out) === viewOffset(result)) return out;
   let view: Float32Array;
-  // A WasmBuffer's own view whose buffer was freed while the call was in flight: its memory may be
-  // another buffer's now. The TypeError naming it, as for the buffer itself.
-  const owner = isWasmBuffer(out) ? out : at >= 0 ? owners.get(out) : undefined;
-  if (owner !== undefined) liveAddress(owner, `pool.${fn}`, arg);
+  const owner = liveOutput(out, at, fn, arg);
   if (isWasmBuffer(out)) {
     view = bufferView(out);
   } else if (at >= 0 && viewLength(out) !== result.length) {
@@ -503,6 +501,17 @@ function deliverShared(out: FloatOutput | undefined, at: number, result: Float32
   }
   TYPED_SET.call(view, result);
   return view;
+}
+
+/**
+ * The WasmBuffer that output `out` (at byte address `at`, -1 outside WebAssembly memory) is or is a
+ * `view` of, if any; a TypeError naming it if that buffer was freed while the call was in flight (its
+ * memory may be another buffer's now), as for the buffer itself.
+ */
+function liveOutput(out: FloatOutput | undefined, at: number, fn: string, arg: string): WasmBuffer | undefined {
+  const owner = out === undefined ? undefined : isWasmBuffer(out) ? out : at >= 0 ? owners.get(out) : undefined;
+  if (owner !== undefined) liveAddress(owner, `pool.${fn}`, arg);
+  return owner;
 }
 
 /** The error a call rejects with: a CallFailed as `pool.<fn>: <why>`, any other error as it is. */
@@ -712,6 +721,9 @@ export function createPool(options?: PoolOptions): Pool {
         out: lossOut?.subarray(a, b), gradOut: gradOut?.subarray(a, b),
       }));
       return scatter(fn, jobs, taken).then((sum) => {
+        // Both outputs' buffers checked before either is written (a freed gradOut left out written).
+        if (c.wantLoss && c.none) liveOutput(c.out, c.lossAddr, fn, 'out');
+        if (c.wantGrad) liveOutput(c.gradOut, c.gradAddr, fn, 'gradOut');
         const loss = !c.wantLoss ? 0 : c.none ? deliverShared(c.out, c.lossAddr, lossOut!, fn, 'out') : c.reduction === 'sum' ? sum : sum / divisor!;
         return resultOf(what, loss, c.wantGrad ? deliverShared(c.gradOut, c.gradAddr, gradOut!, fn, 'gradOut') : new Float32Array(0));
       });

@@ -512,12 +512,18 @@ function slotView(slot: Slot, m: number): Float32Array {
   return v;
 }
 
+/**
+ * A string or a BigInt element as the messages about elements show it, so that neither reads as a
+ * number ('1' or 1n as 1); undefined for anything else.
+ */
+export const quotedElement = (v: unknown): string | undefined =>
+  typeof v === 'string' ? `the string '${v}'` : typeof v === 'bigint' ? `the BigInt ${v}n` : undefined;
+
 /** TypeError for element `index` of `name` that is `v`, not a number. */
 export function notANumber(name: string, index: number, v: unknown): TypeError {
   // (A function or an object by its kind: String() would run its toString.)
-  // (A BigInt as the mask's message shows it: 'bigint 1' would read as the number 1.)
   const what =
-    v === undefined ? 'undefined (a hole or a missing element)' : typeof v === 'string' ? `the string '${v}'` : typeof v === 'bigint' ? `the BigInt ${v}n` : describe(v) + (typeof v === 'object' || typeof v === 'function' ? '' : ` ${String(v)}`);
+    v === undefined ? 'undefined (a hole or a missing element)' : quotedElement(v) ?? describe(v) + (typeof v === 'object' || typeof v === 'function' ? '' : ` ${String(v)}`);
   return new TypeError(`${name}[${index}] is ${what}, not a number`);
 }
 

@@ -32,6 +32,7 @@ import {
   MASK_KINDS,
   named,
   notANumber,
+  quotedElement,
   newResult,
   overlapError,
   PIECE,
@@ -784,7 +785,7 @@ export function maskElements(src: MaskInput, from: number, count: number, to: Ui
 
 export function maskError(fn: string, i: number, v: unknown): TypeError {
   // Numbers as they are; anything else by its kind, so that a boxed 1 or a BigInt 1n does not read as 1.
-  const shown = typeof v === 'string' ? `the string '${v}'` : typeof v === 'number' || v == null ? String(v) : typeof v === 'bigint' ? `the BigInt ${v}n` : `${/^[AEIOU]/i.test(describe(v)) ? 'an' : 'a'} ${describe(v)}`;
+  const shown = quotedElement(v) ?? (typeof v === 'number' || v == null ? String(v) : `${/^[AEIOU]/i.test(describe(v)) ? 'an' : 'a'} ${describe(v)}`);
   return new TypeError(`${fn}: mask[${i}] is ${shown}; a mask holds 0 and 1 or booleans`);
 }
 

@@ -52,12 +52,11 @@ impl Power {
         // Every integral gamma (at most 31 squarings; above 64 an integral gamma took exp(gamma log u)
         // before, NaN for a negative u, a target outside [0, 1], where torchvision's power is finite)
         // and every half-integral one (gamma - 0.5 is exact below 2^23, and above it every float32
-        // is an integer).
+        // is an integer). From 2^31 on every float32 is an even integer, and u^gamma in float32 is
+        // u^(2^31): 0, 1 or inf by |u| (|u| = 1 -+ 2^-24 is already 0 or inf there), its derivative's
+        // power odd, as PyTorch's gamma - 1 in float64 is (`gamma as u32` saturates: 2^32 came back
+        // as 2^32 - 1, odd, and the sign of u^gamma with it).
         let h = gamma - 0.5;
-        // From 2^31 on every float32 is an even integer, and u^gamma in float32 is u^(2^31): 0, 1 or
-        // inf by |u| (|u| = 1 -+ 2^-24 is already 0 or inf there), its derivative's power odd, as
-        // PyTorch's gamma - 1 in float64 is (`gamma as u32` saturates: 2^32 came back as 2^32 - 1,
-        // odd, and the sign of u^gamma with it).
         if gamma >= 2_147_483_648.0 {
             Power::Int(1 << 31)
         } else if gamma == (gamma as u32) as f32 {

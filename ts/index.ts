@@ -39,7 +39,7 @@ export {
   type FocalBackwardOptions,
   type FocalForwardBackwardOptions,
 } from './losses.js';
-export { Sigmoid, BCELoss, BCEWithLogitsLoss, SigmoidFocalLoss, type CallOptions } from './modules.js';
+export { Sigmoid, BCELoss, BCEWithLogitsLoss, SigmoidFocalLoss, type CallOptions } from './losses.js';
 export {
   createAccumulator,
   type Accumulator,

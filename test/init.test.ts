@@ -50,6 +50,33 @@ describe('init', () => {
     expect(m.isInitialized()).toBe(true);
   });
 
+  it('an init() still pending when initSync() finishes leaves the instance that buffers live in', async () => {
+    // (It adopted a second instance when it settled: every buffer made before then, and the scratch,
+    // pointed into the first one's memory, and the next call trapped.)
+    const m = await fresh();
+    const pending = m.init();
+    m.initSync(bytes);
+    const memory = m.wasmMemory();
+    const x = m.createBuffer([0.9, 0.2]);
+    const y = m.createBuffer([1, 0]);
+    const before = m.binaryCrossEntropy(x, y);
+    await pending;
+    expect(m.wasmMemory()).toBe(memory);
+    expect(m.binaryCrossEntropy(x, y)).toBe(before);
+    expect(Array.from(x.view)).toEqual([Math.fround(0.9), Math.fround(0.2)]);
+  });
+
+  it('a WebAssembly module that is not the kernels is refused, and init can be retried', async () => {
+    const m = await fresh();
+    const empty = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]); // a valid module with no exports
+    expect(() => m.initSync(empty)).toThrowError(new TypeError('bce-wasm: that module is not bce_wasm.wasm'));
+    expect(m.isInitialized()).toBe(false);
+    await expect(m.init(empty)).rejects.toThrowError(/not bce_wasm\.wasm/);
+    expect(m.isInitialized()).toBe(false);
+    await m.init(bytes);
+    expect(m.sigmoid([0])[0]).toBe(0.5);
+  });
+
   it('concurrent init calls share one instance', async () => {
     const m = await fresh();
     const [a, b] = [m.init(), m.init()];

@@ -70,8 +70,15 @@ export function wasmMemory(): WebAssembly.Memory {
   return kernels().memory;
 }
 
+/**
+ * Makes `instance` the kernels: unless an instance already is (an `initSync()` that finished while an
+ * `init()` was pending: buffers live in that one's memory), and only if it is bce-wasm's module.
+ */
 function adopt(instance: WebAssembly.Instance): void {
-  exportsOrNull = instance.exports as unknown as KernelExports;
+  const e = instance.exports as unknown as KernelExports;
+  if (exportsOrNull !== null) return;
+  if (typeof e.bce_sigmoid_focal_loss !== 'function') throw new TypeError('bce-wasm: that module is not bce_wasm.wasm');
+  exportsOrNull = e;
 }
 
 /**
@@ -89,10 +96,13 @@ export function init(source?: InitSource): Promise<void> {
     const url = simdSupported()
       ? new URL('./bce_wasm.wasm', import.meta.url)
       : new URL('./bce_wasm_scalar.wasm', import.meta.url);
-    pending = instantiate(source ?? url).then(adopt, (err) => {
-      pending = null;
-      throw err;
-    });
+    pending = instantiate(source ?? url)
+      .then(adopt)
+      .catch((err) => {
+        pending = null;
+        // (An initSync() meanwhile has made the kernels: init() has nothing left to do.)
+        if (exportsOrNull === null) throw err;
+      });
   }
   return pending;
 }

@@ -104,3 +104,24 @@ describe('result() after memory grows', () => {
     expect(acc.result()).toEqual(before);
   });
 });
+
+describe('an array-like whose length answers otherwise when read again', () => {
+  it('is refused by add(), which leaves everything as it was (the count was 16, the sum over 8)', () => {
+    const acc = bce.createAccumulator({ logits: true });
+    acc.add([0, 0], [1, 1]);
+    const before = acc.result();
+    let reads = 0;
+    const x = new Array(16).fill(0);
+    const liar = new Proxy(x, { get: (o, k) => (k === 'length' ? (reads++ === 0 ? 16 : 8) : Reflect.get(o, k)) });
+    const t = new Proxy(new Array(16).fill(1), { get: (o, k) => (k === 'length' ? 8 : Reflect.get(o, k)) });
+    expect(() => acc.add(liar, t)).toThrowError(new RangeError('accumulator.add: input changed length during the call'));
+    expect(acc.result()).toEqual(before);
+    // Read once, one length for everything: the count, the sum and the mean agree.
+    reads = 0;
+    const steady = new Proxy(x, { get: (o, k) => (k === 'length' ? (reads++, 16) : Reflect.get(o, k)) });
+    acc.add(steady, new Array(16).fill(1));
+    const r = acc.result();
+    expect(r.count).toBe(18);
+    expect(r.mean).toBeCloseTo(Math.LN2, 6);
+  });
+});

@@ -633,6 +633,50 @@ describe("an outside tester's fourth round: objects posing as arguments, and arg
     expect(bce.binaryCrossEntropy(p, y, { mask, reduction: 'sum' })).toBeCloseTo(19_999 * Math.LN2, 2);
   });
 
+  it("a rowMean's per-row gradOutput in WebAssembly memory is read across a growth that a getter causes (was a TypeError)", () => {
+    // The pass read it through a view taken before, which the growth detached.
+    const x = [0.3, -0.2, 0.7, 1.1, -0.4, 0.9, 0.1, -1.3];
+    const t = [1, 0, 1, 1, 0, 0, 1, 0];
+    const want = bce.binaryCrossEntropyWithLogitsBackward(x, t, { reduction: 'rowMean', rowLength: 4, gradOutput: [1, 2] });
+    for (const grow of ['input', 'mask']) {
+      // A WasmBuffer, and a Float32Array of the caller's over the module's memory (made just before the call).
+      for (const made of [() => bce.createBuffer([1, 2]), () => new Float32Array(bce.wasmMemory().buffer, bce.createBuffer([1, 2]).view.byteOffset, 2)]) {
+        const gradOutput = made();
+        const xs = [...x];
+        const mask = [1, 1, 1, 1, 1, 1, 1, 1];
+        Object.defineProperty(grow === 'input' ? xs : mask, 5, { get: () => (bce.wasmMemory().grow(1), grow === 'input' ? x[5] : 1) });
+        const got = bce.binaryCrossEntropyWithLogitsBackward(xs, t, { reduction: 'rowMean', rowLength: 4, gradOutput, ...(grow === 'mask' ? { mask } : {}) });
+        expect(Array.from(got)).toEqual(Array.from(want));
+      }
+    }
+  });
+
+  it("a view of the module's memory that a getter's growth detaches before its address is taken is refused by name (its offset read 0: the weight sum came from address 0)", () => {
+    const n = 8;
+    const x = new Float32Array(n).fill(0.5);
+    const y = new Float32Array(n).fill(1);
+    const want = bce.binaryCrossEntropy(x, y, { reduction: 'weightedMean', weight: new Float32Array(n).fill(2) });
+    const w = bce.createBuffer(new Float32Array(n).fill(2));
+    const weight = new Float32Array(bce.wasmMemory().buffer, w.view.byteOffset, n); // the caller's own view
+    expect(bce.binaryCrossEntropy(x, y, { reduction: 'weightedMean', weight })).toBe(want);
+    const mask: number[] = new Array(n).fill(1);
+    Object.defineProperty(mask, 3, { get: () => (bce.wasmMemory().grow(1), 1) });
+    expect(() => bce.binaryCrossEntropy(x, y, { reduction: 'weightedMean', weight, mask })).toThrowError(/^binaryCrossEntropy: weight shrank or was detached during the call/);
+    w.free();
+  });
+
+  it("a length that answers otherwise when read again does not split rowMean's counts from its pass (rows were left 0)", () => {
+    // rowMean checked its arrays, then the pass checked them again: a Proxy's length read 4 then 2
+    // gave four rows, two of them never computed.
+    const x = [0, 0, 0, 0];
+    const t = [1, 1, 1, 1];
+    let reads = 0;
+    const liar = new Proxy(x, { get: (o, k) => (k === 'length' ? (reads++ === 0 ? 4 : 2) : Reflect.get(o, k)) });
+    const got = bce.binaryCrossEntropyWithLogits(liar, t, { reduction: 'rowMean', rowLength: 1 });
+    expect(reads).toBe(1);
+    expect(Array.from(got)).toEqual(new Array(4).fill(Math.fround(Math.LN2)));
+  });
+
   it('an operand or output that a getter shrinks or detaches during the call is a TypeError naming it (was NaN, or a raw engine error)', () => {
     const n = 20_000;
     const target = () => {

@@ -116,7 +116,9 @@ export function createAccumulator(options: AccumulatorOptions = {}): Accumulator
         const chunk = { offset: added, maskAt: chunkMask === undefined ? 0 : added };
         const o = readOptions(kind, fn, { ...base, mask: m }, LOSS);
         const c = checkPass(fn, input, target, o, LOSS, chunk);
-        runRead(kind, fn, input, target, o, LOSS, chunk);
+        // The pass, the count and the totals from this one check (a length read again could differ: a getter).
+        if (c.n !== n) throw new RangeError(`${fn}: input changed length during the call`);
+        runRead(kind, fn, input, target, o, LOSS, { ...chunk, checked: c });
         const s = lastSum();
         const kept = m === undefined ? n : keptSum(c, fn, added, undefined, chunk.maskAt);
         const w = weight === undefined ? kept : keptSum(c, fn, added, weight, chunk.maskAt);

@@ -440,7 +440,11 @@ let temp: Float32Array | undefined;
 
 /** TypeError for a typed array that is shorter than `end` now (shrunk or detached by a getter during the call). */
 export function checkStill(x: ArrayBufferView, end: number, fn: string, arg?: string): void {
-  if (viewLength(x) < end) throw new TypeError(`${named(fn, arg)} shrank or was detached during the call`);
+  if (viewLength(x) < end) throw stillError(fn, arg);
+}
+
+function stillError(fn: string, arg?: string): TypeError {
+  return new TypeError(`${named(fn, arg)} shrank or was detached during the call`);
 }
 
 /**
@@ -561,7 +565,10 @@ export function homeOf(x: unknown): object | null {
 export function addressIn(x: unknown, home: object | null, fn: string, arg?: string): number {
   if (home !== WASM_MEMORY) return -1;
   if (isWasmBuffer(x)) return liveAddress(x, fn, arg);
-  return isFloat32Array(x) ? viewOffset(x) : -1;
+  if (!isFloat32Array(x)) return -1;
+  // A view of the module's memory that a getter's growth detached after the check (its offset would read 0).
+  if (viewBuffer(x) !== memoryBuffer()) throw stillError(fn, arg);
+  return viewOffset(x);
 }
 
 /** How two arrays share memory (see {@link sharing}). */

@@ -164,6 +164,8 @@ export interface Chunk {
   divisor?: number;
   /** The index in the whole of the mask's element 0 (default 0; a mask of this chunk alone: `offset`). */
   maskAt?: number;
+  /** The caller's check of the pass's arguments, if it made one (their lengths are not read again). */
+  checked?: CheckedPass;
 }
 
 /** The checked arguments of a pass (see {@link checkPass}). */
@@ -633,6 +635,10 @@ function rowMeanPass(kind: Kind, fn: string, input: FloatInput, target: FloatInp
   const c = checkPass(fn, input, target, o, what);
   const { n, rowLength: C, mask, mLen } = c;
   const N = n / C;
+  const g = c.gradOutput;
+  // A per-row gradOutput in WebAssembly memory by its address, taken before any element is read (a
+  // getter may grow memory and detach any view of it), read through the current heap.
+  const gAddr = typeof g === 'object' ? addressIn(g, c.gHome, fn, 'gradOutput') : -1;
   const counts = new Float64Array(N).fill(C);
   if (mask !== undefined) {
     counts.fill(0);
@@ -641,16 +647,12 @@ function rowMeanPass(kind: Kind, fn: string, input: FloatInput, target: FloatInp
   // Per-row counts only where the mask drops something: a mask that keeps everything is no mask,
   // bit for bit (the kernel divides by C rather than each element by its row's count).
   const byCount = counts.some((k) => k !== C);
-  const g = c.gradOutput;
   const perElement = c.wantGrad && (typeof g === 'object' || byCount);
-  const rows: Rows = { C, counts, byCount, perElement, g: isWasmBuffer(g) ? (liveAddress(g, fn, 'gradOutput'), bufferView(g)) : g, sums: new Float64Array(c.wantLoss ? N : 0) };
-  const r = generalPass(
-    kind, fn, input, target,
-    { ...o, reduction: 'none', rowLength: undefined, out: undefined, gradOutput: perElement ? undefined : g },
-    what,
-    { offset: 0, total: n, divisor: byCount ? 1 : C },
-    rows,
-  );
+  const rows: Rows = { C, counts, byCount, perElement, g: isWasmBuffer(g) ? undefined : g, gAddr, sums: new Float64Array(c.wantLoss ? N : 0) };
+  // The pass with reduction 'none' (and no out: rowMean refuses one), from this check: the arrays'
+  // lengths are not read again (a getter could answer otherwise, and the counts would not match).
+  const none = { ...c, reduction: 'none', none: true, rowLength: 0, what: c.wantLoss ? c.what | LOSS_STORE : c.what, gradOutput: perElement ? undefined : g } as const;
+  const r = generalPass(kind, fn, input, target, o, what, { offset: 0, total: n, divisor: byCount ? 1 : C, checked: none }, rows);
   const loss = new Float32Array(N);
   for (let i = 0; i < rows.sums.length; i++) loss[i] = rows.sums[i] / counts[i];
   return resultOf(what, loss, what === LOSS ? EMPTY : what === GRAD ? (r as Float32Array) : (r as ForwardBackward).grad);
@@ -665,6 +667,8 @@ interface Rows {
   perElement: boolean;
   /** The upstream gradient: per row (an array), a scalar, or undefined (1). */
   g: ArrayLike<unknown> | number | undefined;
+  /** Its byte address where it lies in WebAssembly memory, else -1. */
+  gAddr: number;
   /** Each row's float64 loss sum (length 0 without the loss). */
   sums: Float64Array;
 }
@@ -672,16 +676,16 @@ interface Rows {
 /** Writes the per-element upstream gradient of elements `a .. a + m` into its slot; its address. */
 function rowGradPiece(rows: Rows, a: number, m: number, fn: string): number {
   const to = slotAddress(Slot.GradOutput);
-  const h = heapF32();
-  const { C, counts, byCount, g } = rows;
-  // Row by row: row r covers piece elements i .. end.
+  const { C, counts, byCount, g, gAddr } = rows;
+  // Row by row: row r covers piece elements i .. end. (The heap after each element is read: an
+  // element getter may grow memory.)
   for (let r = (a / C) | 0, i = 0; i < m; r++) {
-    const gr = typeof g === 'object' ? g[r] : g ?? 1;
+    const gr = gAddr >= 0 ? heapF32()[(gAddr >>> 2) + r] : typeof g === 'object' ? g[r] : g ?? 1;
     if (typeof gr !== 'number') throw notANumber(named(fn, 'gradOutput'), r, gr);
     // (As a float32 first, as PyTorch's gradOutput is: then one rounding of the quotient.)
     const v = byCount ? Math.fround(gr) / counts[r] : gr;
     const end = Math.min(m, (r + 1) * C - a);
-    h.fill(v, (to >>> 2) + i, (to >>> 2) + end);
+    heapF32().fill(v, (to >>> 2) + i, (to >>> 2) + end);
     i = end;
   }
   return to;
@@ -967,7 +971,7 @@ function generalPass(
   rows?: Rows,
 ): PassResult {
   const k = kernels();
-  const c = checkPass(fn, input, targetValues, o, what, chunk);
+  const c = chunk?.checked ?? checkPass(fn, input, targetValues, o, what, chunk);
   const { n, none, wantLoss, wantGrad, gradOutput, weight, posWeight, wLen, pLen, out, gradOut, lossAddr, gradAddr } = c;
   const offset = chunk === undefined ? 0 : chunk.offset;
   const flags = c.what;

@@ -998,11 +998,11 @@ function generalPass(
   maskAt = chunk?.maskAt ?? 0;
   const div = chunk?.divisor ?? divisorOf(c, fn, offset, maskAt) ?? (c.reduction === 'mean' ? c.whole : 1);
   let gradDiv = c.reduction === 'sum' || (none && chunk?.divisor === undefined) ? 1 : div;
-  if (Math.fround(gradDiv) === Infinity && typeof gradOutput !== 'object') {
-    // A divisor beyond float32 (weights summing past 3.4e38): the kernel's float32 divisor would be
-    // inf and the gradient 0. Both it and the (scalar) upstream gradient scale by the same power of
+  if (Math.abs(Math.fround(gradDiv)) === Infinity && typeof gradOutput !== 'object') {
+    // A divisor beyond float32 (weights summing past +-3.4e38): the kernel's float32 divisor would be
+    // +-inf and the gradient 0. Both it and the (scalar) upstream gradient scale by the same power of
     // two: the gradient the float64 loss has (to rounding).
-    const scale = 2 ** -Math.ceil(Math.log2(gradDiv / 2 ** 127));
+    const scale = 2 ** -Math.ceil(Math.log2(Math.abs(gradDiv) / 2 ** 127));
     gradDiv *= scale;
     gLen = 1;
     gAddr = slotAddress(Slot.GradOutput);

@@ -215,6 +215,30 @@ describe('pool', () => {
     }
   });
 
+  it('an out or gradOut outside WebAssembly memory detached or shrunk in flight: the synchronous message, neither output written', async () => {
+    // (An outside tester's finding: a raw engine TypeError/RangeError naming nothing, and a fused
+    // call had written out before it failed on gradOut.)
+    const n = 1 << 16;
+    const { z, y } = data(n, 15);
+    const detach = (a: Float32Array) => structuredClone(a.buffer, { transfer: [a.buffer] });
+    const shrink = (a: Float32Array) => (a.buffer as unknown as { resize(n: number): void }).resize(0);
+    const resizable = () => new Float32Array(new (ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer)(4 * n, { maxByteLength: 4 * n }));
+    for (const [how, make, spoil] of [['detached', () => new Float32Array(n), detach], ['shrunk', resizable, shrink]] as const) {
+      const v = make();
+      const p = rejection(pool.sigmoid(z, v));
+      spoil(v);
+      expect((await p).message).toBe('pool.sigmoid: out shrank or was detached during the call');
+      const out = new Float32Array(n).fill(7);
+      const gradOut = make();
+      const q = rejection(pool.binaryCrossEntropyWithLogitsForwardBackward(z, y, { reduction: 'none', out, gradOut }));
+      spoil(gradOut);
+      const e = await q;
+      expect(e, how).toBeInstanceOf(TypeError);
+      expect(e.message).toBe('pool.binaryCrossEntropyWithLogitsForwardBackward: gradOut shrank or was detached during the call');
+      expect(out.every((v) => v === 7), 'out untouched').toBe(true);
+    }
+  });
+
   it.each(LOSSES)('%s: a freed WasmBuffer as any argument is the synchronous call\'s TypeError, naming the function and the argument', async (name) => {
     const n = 2000;
     const { z, y } = data(n, 13);

@@ -19,6 +19,7 @@ import {
 } from '../losses.js';
 import {
   addressIn,
+  checkStill,
   copyChecked,
   ensureScratch,
   enter,
@@ -490,7 +491,7 @@ function deliverShared(out: FloatOutput | undefined, at: number, result: Float32
   // The caller's shared array, which the workers wrote through a view of their own (sharedOutput).
   if (!isWasmBuffer(out) && viewBuffer(out) === viewBuffer(result) && viewOffset(out) === viewOffset(result)) return out;
   let view: Float32Array;
-  const owner = liveOutput(out, at, fn, arg);
+  const owner = liveOutput(out, at, result.length, fn, arg);
   if (isWasmBuffer(out)) {
     view = bufferView(out);
   } else if (at >= 0 && viewLength(out) !== result.length) {
@@ -504,13 +505,17 @@ function deliverShared(out: FloatOutput | undefined, at: number, result: Float32
 }
 
 /**
- * The WasmBuffer that output `out` (at byte address `at`, -1 outside WebAssembly memory) is or is a
- * `view` of, if any; a TypeError naming it if that buffer was freed while the call was in flight (its
- * memory may be another buffer's now), as for the buffer itself.
+ * The WasmBuffer that output `out` (at byte address `at`, -1 outside WebAssembly memory; `n`
+ * elements) is or is a `view` of, if any; a TypeError naming it if that buffer was freed while the
+ * call was in flight (its memory may be another buffer's now), as for the buffer itself, or if `out`
+ * is an array outside that memory that no longer holds `n` elements.
  */
-function liveOutput(out: FloatOutput | undefined, at: number, fn: string, arg: string): WasmBuffer | undefined {
+function liveOutput(out: FloatOutput | undefined, at: number, n: number, fn: string, arg: string): WasmBuffer | undefined {
   const owner = out === undefined ? undefined : isWasmBuffer(out) ? out : at >= 0 ? owners.get(out) : undefined;
   if (owner !== undefined) liveAddress(owner, `pool.${fn}`, arg);
+  // An array of the caller's outside WebAssembly memory, shrunk or detached (transferred, resized)
+  // while the call was in flight: the synchronous call's TypeError, nothing written.
+  else if (out !== undefined && at < 0) checkStill(out as Float32Array, n, `pool.${fn}`, arg);
   return owner;
 }
 
@@ -722,8 +727,8 @@ export function createPool(options?: PoolOptions): Pool {
       }));
       return scatter(fn, jobs, taken).then((sum) => {
         // Both outputs' buffers checked before either is written (a freed gradOut left out written).
-        if (c.wantLoss && c.none) liveOutput(c.out, c.lossAddr, fn, 'out');
-        if (c.wantGrad) liveOutput(c.gradOut, c.gradAddr, fn, 'gradOut');
+        if (c.wantLoss && c.none) liveOutput(c.out, c.lossAddr, n, fn, 'out');
+        if (c.wantGrad) liveOutput(c.gradOut, c.gradAddr, n, fn, 'gradOut');
         const loss = !c.wantLoss ? 0 : c.none ? deliverShared(c.out, c.lossAddr, lossOut!, fn, 'out') : c.reduction === 'sum' ? sum : sum / divisor!;
         return resultOf(what, loss, c.wantGrad ? deliverShared(c.gradOut, c.gradAddr, gradOut!, fn, 'gradOut') : new Float32Array(0));
       });

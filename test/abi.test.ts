@@ -1,4 +1,4 @@
-// The TypeScript view of the kernels' ABI against the real modules. `KernelExports` (dist/wasm.d.ts)
+// The TypeScript view of the kernels' ABI against the real modules. `KernelExports` (dist/memory.d.ts)
 // is typed from wasm-bindgen's declarations of the raw exports (dist/kernels.d.ts); the TypeScript
 // compiler reads it here as the facade's code sees it, and every export it declares must exist in
 // both builds with the declared kind (and, for a function, the declared number of parameters), and
@@ -21,7 +21,7 @@ interface Declared {
 
 /** The members of `KernelExports` as the type checker resolves them: name, kind, arity. */
 function declaredExports(): { exports: Map<string, Declared>; diagnostics: string[] } {
-  const file = join(dist, 'wasm.d.ts');
+  const file = join(dist, 'memory.d.ts');
   const program = ts.createProgram([file], {
     strict: true,
     noEmit: true,
@@ -37,7 +37,7 @@ function declaredExports(): { exports: Map<string, Declared>; diagnostics: strin
   const alias = checker
     .getExportsOfModule(checker.getSymbolAtLocation(source)!)
     .find((s) => s.name === 'KernelExports');
-  if (alias === undefined) throw new Error('dist/wasm.d.ts exports no KernelExports');
+  if (alias === undefined) throw new Error('dist/memory.d.ts exports no KernelExports');
   const type = checker.getDeclaredTypeOfSymbol(alias);
   const exports = new Map<string, Declared>();
   for (const member of checker.getPropertiesOfType(type)) {

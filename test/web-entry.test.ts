@@ -66,7 +66,7 @@ describe('builds and sizes', () => {
       for (const m of readFileSync(dist + f, 'utf8').matchAll(/from\s*['"]\.\/([\w.]+\.js)['"]/g)) visit(m[1]);
     };
     visit('index.js');
-    expect([...files]).toContain('wasm.js');
+    expect([...files]).toContain('memory.js');
     expect([...files]).not.toContain('pool.js');
     const js = [...files].map((f) => gzipSync(readFileSync(dist + f), { level: 9 }).length).reduce((a, b) => a + b, 0);
     const wasm = gzipSync(readFileSync(`${dist}bce_wasm.wasm`), { level: 9 }).length;

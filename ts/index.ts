@@ -10,9 +10,9 @@ export {
   wasmMemory,
   type Backend,
   type InitSource,
-} from './wasm.js';
+} from './memory.js';
 export { createBuffer, WasmBuffer, type FloatInput, type FloatOutput } from './memory.js';
-export { sigmoid, logSigmoid, approximations } from './sigmoid.js';
+export { sigmoid, logSigmoid, approximations } from './pass.js';
 export {
   binaryCrossEntropy,
   binaryCrossEntropyBackward,

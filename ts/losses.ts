@@ -15,6 +15,7 @@ import {
   LOSS,
   otherLossHint,
   runPass,
+  sigmoid,
   type AnyOptions,
   type ForwardBackward,
   type GradOptions,
@@ -23,7 +24,6 @@ import {
   type OutputOptions,
   type Reduction,
 } from './pass.js';
-import { sigmoid } from './sigmoid.js';
 
 /** One operation: which kernel it runs and which results it returns. */
 export interface Op {

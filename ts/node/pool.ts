@@ -23,6 +23,8 @@ import {
   copyChecked,
   ensureScratch,
   enter,
+  init,
+  isInitialized,
   leave,
   bufferView,
   isFloat32Array,
@@ -63,8 +65,7 @@ import {
   type PassResult,
   type Reduction,
 } from '../pass.js';
-import { checkMapOutput, mapPass } from '../sigmoid.js';
-import { init, isInitialized } from '../wasm.js';
+import { checkMapOutput, mapPass } from '../pass.js';
 
 /** @internal A chunk of work for pool_worker.ts. */
 export interface Job {

@@ -3,9 +3,9 @@
 // Float32Arrays the caller provides.
 
 import { parentPort } from 'node:worker_threads';
-import { init } from '../wasm.js';
+import { init } from '../memory.js';
 import { lastSum, OutOfRangeError, runPass, type Kind } from '../pass.js';
-import { sigmoid, logSigmoid } from '../sigmoid.js';
+import { sigmoid, logSigmoid } from '../pass.js';
 import type { Job, JobResult } from './pool.js';
 
 /** @internal See the test-only branch of the message handler. */

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the bce-wasm package into dist/:
 #   crate/ --(wasm-pack: cargo build with Debian's rustc, -Zbuild-std; then wasm-bindgen)--> target/pkg-NAME/
-#   target/pkg-NAME/bce_wasm_kernels_bg.wasm --(wasm-opt; hoist-constants, schedule-loops for SIMD)--> dist/bce_wasm.wasm, dist/bce_wasm_scalar.wasm
-#   target/pkg-simd128/bce_wasm_kernels_bg.wasm.d.ts --> ts/kernels.d.ts, dist/kernels.d.ts (the raw exports' types)
+#   target/pkg-NAME/bce_wasm_kernels_bg.wasm --(wasm-opt; hoist-constants, schedule-loops for SIMD; shift-entries)--> dist/bce_wasm.wasm, dist/bce_wasm_scalar.wasm
+#   target/pkg-simd128/bce_wasm_kernels_bg.wasm.d.ts (+ the NAME_b entries) --> ts/kernels.d.ts, dist/kernels.d.ts (the raw exports' types)
 #   ts/    --(tsc)--> dist/*.js + dist/*.d.ts
 # Installs what is missing and says so: Debian's Rust for wasm (as root, with apt-get), the npm
 # devDependencies (npm ci), and wasm-bindgen-cli (the version Cargo.lock locks) and wasm-pack with

@@ -696,6 +696,33 @@ describe('findings of an outside test', () => {
     }
   });
 
+  it("'weightedMean' with large weights or a large gradOutput: the gradient is finite where autograd's is (it overflowed to +-inf)", async () => {
+    // (An outside tester's finding: g * core * w overflowed before the division by sum(w).) The
+    // float64 reference: core * ((g / S) * w), autograd of (l w).sum() / w.sum().
+    const bceCore = (x: number, y: number) => (x - y) / Math.max(x * (1 - x), 1e-12);
+    const logitCore = (x: number, y: number) => 1 / (1 + Math.exp(-x)) - y;
+    const cases: [(...a: never[]) => unknown, (x: number, y: number) => number, number[], number[], number[], number | undefined][] = [
+      [bce.binaryCrossEntropyBackward as never, bceCore, [1e-3, 0.5], [1, 1], [1e36, 1e36], undefined],
+      [bce.binaryCrossEntropyWithLogitsBackward as never, logitCore, [3, -1], [0, 1], [1e30, 1e30], 1e30],
+      [bce.binaryCrossEntropyBackward as never, bceCore, new Array(100).fill(1e-3), new Array(100).fill(1), new Array(100).fill(1e37), undefined],
+      [bce.binaryCrossEntropyWithLogitsBackward as never, logitCore, [2, -2, 0.5], [1, 0, 1], [-3e37, -1e37, -2e37], -3],
+    ];
+    const pool = createPool({ threads: 2, threshold: 0 });
+    try {
+      for (const [f, core, x, y, w, gradOutput] of cases) {
+        const S = w.reduce((a, b) => a + b, 0);
+        const want = x.map((xi, i) => core(Math.fround(xi), y[i]!) * (((gradOutput ?? 1) / S) * w[i]!));
+        const o = { reduction: 'weightedMean', weight: w, gradOutput } as never;
+        const got = (f as (x: number[], y: number[], o: never) => Float32Array)(x, y, o);
+        got.forEach((v, i) => expect(Math.abs(v - want[i]!), `${v} vs ${want[i]}`).toBeLessThanOrEqual(4 * ref.ulp32(want[i]!)));
+        const name = f === (bce.binaryCrossEntropyBackward as never) ? 'binaryCrossEntropyBackward' : 'binaryCrossEntropyWithLogitsBackward';
+        expect(await (pool[name] as (x: number[], y: number[], o: never) => Promise<Float32Array>)(x, y, o)).toEqual(got);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('a WasmBuffer mask is refused by name, saying what to pass (functions, accumulator, pool)', async () => {
     const m = bce.createBuffer([1, 1]);
     const message = 'mask must be a Uint8Array or an array of 0/1 numbers or booleans, not a WasmBuffer';

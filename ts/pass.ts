@@ -1011,15 +1011,18 @@ function generalPass(
   maskAt = chunk?.maskAt ?? 0;
   const div = chunk?.divisor ?? divisorOf(c, fn, offset, maskAt) ?? (c.reduction === 'mean' ? c.whole : 1);
   let gradDiv = c.reduction === 'sum' || (none && chunk?.divisor === undefined) ? 1 : div;
-  if (Math.abs(Math.fround(gradDiv)) === Infinity && typeof gradOutput !== 'object') {
-    // A divisor beyond float32 (weights summing past +-3.4e38): the kernel's float32 divisor would be
-    // +-inf and the gradient 0. Both it and the (scalar) upstream gradient scale by the same power of
-    // two: the gradient the float64 loss has (to rounding).
-    const scale = 2 ** -Math.ceil(Math.log2(Math.abs(gradDiv) / 2 ** 127));
-    gradDiv *= scale;
+  const g1 = (gradOutput as number | undefined) ?? 1;
+  if (c.reduction === 'weightedMean' && (Math.abs(g1 * gradDiv) >= 2 ** 64 || Math.abs(Math.fround(gradDiv)) === Infinity)) {
+    // Where the kernel's g * core * w / S could overflow before its division (|core| <= 1e12, |w| <=
+    // |S| for weights of one sign) or S is beyond float32 (inf there, the gradient 0): the upstream
+    // gradient over S first, as autograd of (l w).sum() / w.sum() takes it, times a power of two D
+    // that keeps it a normal float32 and the product finite, and D the divisor (exact). Below that
+    // size the order stays (bit for bit a masked 'mean' where the weights are 1).
+    const d = 2 ** Math.min(127, 64 - Math.ceil(Math.log2(Math.abs(g1))));
     gLen = 1;
     gAddr = slotAddress(Slot.GradOutput);
-    heapF32()[gAddr >>> 2] = ((gradOutput as number | undefined) ?? 1) * scale;
+    heapF32()[gAddr >>> 2] = (g1 / gradDiv) * d;
+    gradDiv = d;
   }
 
   // Results that do not live in WebAssembly memory: the caller's Float32Array, or a new one.

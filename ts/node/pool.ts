@@ -719,6 +719,12 @@ export function createPool(options?: PoolOptions): Pool {
       const posWeight = small(c.posWeight, c.pHome, c.pLen, 'posWeight');
       const g = c.gradOutput;
       const gradOutput = g === undefined || typeof g === 'number' ? g : shared(g, scratch, taken, fn, 'gradOutput');
+      // Each array as long as the checks (and the divisor's pre-pass) read it: copying read its length
+      // again, and a getter that answers otherwise would give the workers other periods.
+      const copies = [[x, n, 'input'], [y, n, 'target'], [mask, c.mLen, 'mask'], [weight, c.wLen, 'weight'], [posWeight, c.pLen, 'posWeight'], [gradOutput, n, 'gradOutput']] as const;
+      for (const [a, len, arg] of copies) {
+        if (typeof a === 'object' && a.length !== len) throw new RangeError(`${fn}: ${arg} changed length during the call (${len}, then ${a.length})`);
+      }
       const jobs = chunks(n).map(([a, b]) => ({
         kind, fn, what, reduction: c.reduction, offset: a, total: n, divisor,
         labelSmoothing: c.smooth, mask, ...(kind === Kind.Focal ? { alpha: c.alpha, gamma: c.gamma } : {}),

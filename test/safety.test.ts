@@ -665,6 +665,31 @@ describe("an outside tester's fourth round: objects posing as arguments, and arg
     w.free();
   });
 
+  it('an out/gradOut over the module\'s memory that a getter\'s growth detaches is returned as a live view of the results (it came back empty)', () => {
+    // (An outside tester's finding: the values were written, but the call returned the caller's
+    // detached array, Float32Array(0).)
+    const x = [0.5, -1, 2];
+    const y = [1, 0, 1];
+    const want = bce.binaryCrossEntropyWithLogitsForwardBackward(x, y, { reduction: 'none' });
+    const growing = () => {
+      let grown = false;
+      return new Proxy(x, { get: (t, k, r) => ((k === '1' && !grown && ((grown = true), bce.wasmMemory().grow(1))), Reflect.get(t, k, r)) });
+    };
+    const [a, b] = [bce.createBuffer(3), bce.createBuffer(3)];
+    try {
+      const r = bce.binaryCrossEntropyWithLogitsForwardBackward(growing(), y, { reduction: 'none', out: a.view, gradOut: b.view.subarray(0, 3) });
+      expect(Array.from(r.loss)).toEqual(Array.from(want.loss));
+      expect(Array.from(r.grad)).toEqual(Array.from(want.grad));
+      expect(r.grad.byteOffset).toBe(b.view.byteOffset); // the same memory, over the current buffer
+      const s = bce.sigmoid(growing(), a.view);
+      expect(Array.from(s)).toEqual(Array.from(bce.sigmoid(x)));
+      expect(Array.from(a.view)).toEqual(Array.from(s));
+    } finally {
+      a.free();
+      b.free();
+    }
+  });
+
   it("a length that answers otherwise when read again does not split rowMean's counts from its pass (rows were left 0)", () => {
     // rowMean checked its arrays, then the pass checked them again: a Proxy's length read 4 then 2
     // gave four rows, two of them never computed.

@@ -1112,19 +1112,20 @@ function generalPass(
   let loss: number | Float32Array = 0;
   if (wantLoss) {
     if (rows !== undefined) loss = EMPTY;
-    else if (none) loss = lossArray ?? view(out as FloatOutput);
+    else if (none) loss = lossArray ?? view(out as FloatOutput, lossAddr, n);
     else loss = c.reduction === 'sum' ? sum : sum / div;
   }
   sumOfLast[0] = sum;
-  return resultOf(what, loss, wantGrad ? gradArray ?? view(gradOut as FloatOutput) : EMPTY);
+  return resultOf(what, loss, wantGrad ? gradArray ?? view(gradOut as FloatOutput, gradAddr, n) : EMPTY);
 }
 
 /**
- * An output in WebAssembly memory as the caller gets it back: a WasmBuffer's view, or the caller's
- * own Float32Array over the module's memory (still live: no call grows memory).
+ * An output in WebAssembly memory (at byte address `at`, `n` elements) as the caller gets it back: a
+ * WasmBuffer's view, or the caller's own Float32Array over the module's memory, made again over the
+ * current memory if a getter's growth detached it during the call (the results are there).
  */
-function view(out: FloatOutput): Float32Array {
-  return isWasmBuffer(out) ? bufferView(out) : out;
+function view(out: FloatOutput, at: number, n: number): Float32Array {
+  return isWasmBuffer(out) ? bufferView(out) : viewBuffer(out) === memoryBuffer() ? out : new Float32Array(memoryBuffer(), at, n);
 }
 
 /** A range error of BCELoss: names the argument, the index (in the whole, for a chunk) and the value. */
@@ -1271,7 +1272,7 @@ export function mapPass(kernel: Elementwise, fn: string, x: FloatInput, out?: Fl
     if (result !== null) copyOut(Slot.Loss, m, result, a, fn, 'out');
   }
   if (result !== null) return result;
-  return isWasmBuffer(out) ? bufferView(out) : (out as Float32Array);
+  return view(out!, outAddr, n);
 }
 
 /**

@@ -98,8 +98,10 @@ describe('result() after memory grows', () => {
     const acc = bce.createAccumulator({ weight: w });
     acc.add([0.2, 0.5, 0.7], [0, 1, 1]);
     const before = acc.result();
-    w.push(4);
-    expect(() => acc.add([0.1, 0.2, 1.5, 0.3], [0, 0, 1, 1])).toThrowError(/input\[5\] = 1\.5/);
+    w.push(4); // (a stream weight's length is fixed at creation since: refused before the pass)
+    expect(() => acc.add([0.1, 0.2, 1.5, 0.3], [0, 0, 1, 1])).toThrowError(/weight changed length \(3, then 4\)/);
+    w.pop();
+    expect(() => acc.add([0.1, 0.2, 1.5], [0, 0, 1])).toThrowError(/input\[5\] = 1\.5/);
     expect(acc.count).toBe(3);
     expect(acc.result()).toEqual(before);
   });
@@ -114,7 +116,7 @@ describe('an array-like whose length answers otherwise when read again', () => {
     const x = new Array(16).fill(0);
     const liar = new Proxy(x, { get: (o, k) => (k === 'length' ? (reads++ === 0 ? 16 : 8) : Reflect.get(o, k)) });
     const t = new Proxy(new Array(16).fill(1), { get: (o, k) => (k === 'length' ? 8 : Reflect.get(o, k)) });
-    expect(() => acc.add(liar, t)).toThrowError(new RangeError('accumulator.add: input changed length during the call'));
+    expect(() => acc.add(liar, t)).toThrowError(new RangeError('accumulator.add: input changed length (16, then 8)'));
     expect(acc.result()).toEqual(before);
     // Read once, one length for everything: the count, the sum and the mean agree.
     reads = 0;
@@ -123,5 +125,30 @@ describe('an array-like whose length answers otherwise when read again', () => {
     const r = acc.result();
     expect(r.count).toBe(18);
     expect(r.mean).toBeCloseTo(Math.LN2, 6);
+  });
+
+  it("a chunk mask's length is read once (it was checked as 4, then used as 3: another period, a wrong count)", () => {
+    const acc = bce.createAccumulator({ logits: true });
+    let reads = 0;
+    const mask = new Proxy([1, 0, 1, 1], { get: (t, k, r) => (k === 'length' ? (reads++ ? 3 : 4) : Reflect.get(t, k, r)) });
+    expect(() => acc.add(new Array(8).fill(0.5), new Array(8).fill(1), mask)).toThrowError(new RangeError('accumulator.add: mask changed length (4, then 3)'));
+    expect(acc.result().count).toBe(0);
+  });
+
+  it('a stream weight or mask whose length changed between adds is refused (the periods mixed, and result() checked only the last)', () => {
+    const w = [1, 2, 3, 4];
+    const acc = bce.createAccumulator({ weight: w });
+    acc.add([0.2, 0.4, 0.6, 0.8], [1, 0, 1, 0]);
+    const before = acc.result();
+    w.length = 2;
+    expect(() => acc.add([0.2, 0.4], [1, 0])).toThrowError(new RangeError('accumulator.add: weight changed length (4, then 2)'));
+    expect(acc.result()).toEqual(before);
+    const m = [1, 0];
+    const masked = bce.createAccumulator({ mask: m });
+    masked.add([0.2, 0.4], [1, 0]);
+    m.push(1, 1);
+    expect(() => masked.add([0.2, 0.4, 0.6, 0.8], [1, 0, 1, 0])).toThrowError(new RangeError('accumulator.add: mask changed length (2, then 4)'));
+    // An empty chunk reads no mask: nothing to refuse.
+    masked.add([], []);
   });
 });

@@ -94,10 +94,11 @@ export function createAccumulator(options: AccumulatorOptions = {}): Accumulator
   // Checked once here: non-empty arrays (their divisibility waits for the total), option values,
   // the mask's and plain weights' elements.
   checkOptionValues(kind, fn0, { ...base, mask }, LOSS);
-  // The stream operands' lengths for result()'s check that they broadcast over the total, as the
-  // last add() (or the creation) read them: not read again there, where a view of WebAssembly memory
-  // may have been detached by a growth since.
-  let lens = [weight, posWeight, mask].map((x, i) => (x === undefined ? 0 : lengthOf(x as FloatInput, fn0, OPERANDS[i])));
+  // The stream operands' lengths, as the creation read them: every add() must read the same (a
+  // length that changed, by a getter or between adds, would mix periods), and result() checks that
+  // they broadcast over the total without reading them again (a view of WebAssembly memory may
+  // have been detached by a growth since).
+  const lens = [weight, posWeight, mask].map((x, i) => (x === undefined ? 0 : lengthOf(x as FloatInput, fn0, OPERANDS[i])));
   let sum = 0;
   let added = 0;
   let count = 0;
@@ -116,14 +117,17 @@ export function createAccumulator(options: AccumulatorOptions = {}): Accumulator
         const chunk = { offset: added, maskAt: chunkMask === undefined ? 0 : added };
         const o = readOptions(kind, fn, { ...base, mask: m }, LOSS);
         const c = checkPass(fn, input, target, o, LOSS, chunk);
-        // The pass, the count and the totals from this one check (a length read again could differ: a getter).
-        if (c.n !== n) throw new RangeError(`${fn}: input changed length during the call`);
+        // The pass, the count and the totals from this one check, whose lengths must be those read
+        // before it (the input's, a chunk mask's) and at creation (the stream operands').
+        const was = [n, lens[0], lens[1], m === undefined ? 0 : chunkMask !== undefined ? ml : lens[2]];
+        const now = [c.n, c.wLen, c.pLen, c.mLen];
+        const i = was.findIndex((v, k) => v !== now[k]);
+        if (i >= 0) throw new RangeError(`${fn}: ${['input', ...OPERANDS][i]} changed length (${was[i]}, then ${now[i]})`);
         runRead(kind, fn, input, target, o, LOSS, { ...chunk, checked: c });
         const s = lastSum();
         const kept = m === undefined ? n : keptSum(c, fn, added, undefined, chunk.maskAt);
         const w = weight === undefined ? kept : keptSum(c, fn, added, weight, chunk.maskAt);
         // (Only once the chunk is added: a failed add leaves everything as it was.)
-        if (n > 0) lens = [c.wLen, c.pLen, chunkMask === undefined ? c.mLen : lens[2]];
         count += kept;
         weightSum += w;
         sum += s;

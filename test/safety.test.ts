@@ -690,6 +690,32 @@ describe("an outside tester's fourth round: objects posing as arguments, and arg
     }
   });
 
+  it("rowMean reads a plain array's mask and per-row gradOutput once: its counts, its pass and both pieces of a row see the same values", () => {
+    // (An outside tester's finding: a mask element answering 1 to the counts and 0 to the pass gave
+    // row 0 the kept loss over the wrong count; a row across two pieces read its gradOutput twice.)
+    const x = [0.3, -0.2, 0.7, 1.1, -0.4, 0.9, 0.1, -1.3];
+    const t = [1, 0, 1, 1, 0, 0, 1, 0];
+    const values = [1, 1, 1, 0, 1, 1, 1, 1];
+    const fickle = () => {
+      const seen = new Set<string>();
+      return new Proxy(values, { get: (o, k, r) => (k === '1' ? (seen.has(k) ? 0 : (seen.add(k), 1)) : Reflect.get(o, k, r)) });
+    };
+    const want = bce.binaryCrossEntropyWithLogitsForwardBackward(x, t, { reduction: 'rowMean', rowLength: 4, mask: values });
+    const got = bce.binaryCrossEntropyWithLogitsForwardBackward(x, t, { reduction: 'rowMean', rowLength: 4, mask: fickle() });
+    expect(Array.from(got.loss)).toEqual(Array.from(want.loss));
+    expect(Array.from(got.grad)).toEqual(Array.from(want.grad));
+    // A row of 20,000 elements spans two pieces of the scratch: one gradOutput value for all of it.
+    const n = 40_000;
+    const xs = new Float32Array(n).fill(0.25);
+    const ys = new Float32Array(n).fill(1);
+    let reads = 0;
+    const g = new Proxy([2, 3], { get: (o, k, r) => (k === '0' ? (reads++ ? 5 : 2) : Reflect.get(o, k, r)) });
+    const grad = bce.binaryCrossEntropyWithLogitsBackward(xs, ys, { reduction: 'rowMean', rowLength: 20_000, gradOutput: g });
+    const same = bce.binaryCrossEntropyWithLogitsBackward(xs, ys, { reduction: 'rowMean', rowLength: 20_000, gradOutput: [2, 3] });
+    expect(Array.from(grad)).toEqual(Array.from(same));
+    expect(reads).toBe(1);
+  });
+
   it("a length that answers otherwise when read again does not split rowMean's counts from its pass (rows were left 0)", () => {
     // rowMean checked its arrays, then the pass checked them again: a Proxy's length read 4 then 2
     // gave four rows, two of them never computed.

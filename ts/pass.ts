@@ -638,12 +638,25 @@ export function runRead(
  */
 function rowMeanPass(kind: Kind, fn: string, input: FloatInput, target: FloatInput, o: PassOptions, what: number): PassResult {
   const c = checkPass(fn, input, target, o, what);
-  const { n, rowLength: C, mask, mLen } = c;
+  const { n, rowLength: C, mLen } = c;
   const N = n / C;
-  const g = c.gradOutput;
+  let { mask, gradOutput: g } = c;
   // A per-row gradOutput in WebAssembly memory by its address, taken before any element is read (a
   // getter may grow memory and detach any view of it), read through the current heap.
   const gAddr = typeof g === 'object' ? addressIn(g, c.gHome, fn, 'gradOutput') : -1;
+  // A plain array's mask and per-row gradOutput read once (checked), into arrays of the library's:
+  // the counts and the pass, or two pieces of one row, read the same values (a getter could answer
+  // otherwise).
+  if (mask !== undefined && typedName(mask) === undefined) {
+    const bytes = new Uint8Array(mLen);
+    maskElements(mask, 0, mLen, bytes, fn);
+    mask = bytes;
+  }
+  if (typeof g === 'object' && gAddr < 0 && typedName(g) === undefined) {
+    const values = new Float32Array(N);
+    copyChecked(g as ArrayLike<number>, 0, N, values, 0, fn, 'gradOutput');
+    g = values;
+  }
   const counts = new Float64Array(N).fill(C);
   if (mask !== undefined) {
     counts.fill(0);
@@ -656,7 +669,7 @@ function rowMeanPass(kind: Kind, fn: string, input: FloatInput, target: FloatInp
   const rows: Rows = { C, counts, byCount, perElement, g: isWasmBuffer(g) ? undefined : g, gAddr, sums: new Float64Array(c.wantLoss ? N : 0) };
   // The pass with reduction 'none' (and no out: rowMean refuses one), from this check: the arrays'
   // lengths are not read again (a getter could answer otherwise, and the counts would not match).
-  const none = { ...c, reduction: 'none', none: true, rowLength: 0, what: c.wantLoss ? c.what | LOSS_STORE : c.what, gradOutput: perElement ? undefined : g } as const;
+  const none = { ...c, reduction: 'none', none: true, rowLength: 0, what: c.wantLoss ? c.what | LOSS_STORE : c.what, gradOutput: perElement ? undefined : g, mask, mHome: mask === c.mask ? c.mHome : null } as const;
   const r = generalPass(kind, fn, input, target, o, what, { offset: 0, total: n, divisor: byCount ? 1 : C, checked: none }, rows);
   const loss = new Float32Array(N);
   for (let i = 0; i < rows.sums.length; i++) loss[i] = rows.sums[i] / counts[i];

@@ -69,9 +69,14 @@ describe('init', () => {
   it('a WebAssembly module that is not the kernels is refused, and init can be retried', async () => {
     const m = await fresh();
     const empty = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]); // a valid module with no exports
-    expect(() => m.initSync(empty)).toThrowError(new TypeError('bce-wasm: that module is not bce_wasm.wasm'));
+    expect(() => m.initSync(empty)).toThrowError(new TypeError('bce-wasm: that module is not this version of bce_wasm.wasm'));
     expect(m.isInitialized()).toBe(false);
-    await expect(m.init(empty)).rejects.toThrowError(/not bce_wasm\.wasm/);
+    await expect(m.init(empty)).rejects.toThrowError(/not this version of bce_wasm\.wasm/);
+    // (A module exporting one kernel's name and nothing else was taken for the kernels.)
+    // (module (func (export "bce_sigmoid_focal_loss")))
+    const one = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 7, 26, 1, 22, ...new TextEncoder().encode('bce_sigmoid_focal_loss'), 0, 0, 10, 4, 1, 2, 0, 11]);
+    expect(() => m.initSync(one)).toThrowError(/not this version of bce_wasm\.wasm/);
+    expect(m.isInitialized()).toBe(false);
     expect(m.isInitialized()).toBe(false);
     await m.init(bytes);
     expect(m.sigmoid([0])[0]).toBe(0.5);

@@ -85,7 +85,8 @@ export function wasmMemory(): WebAssembly.Memory {
 function adopt(instance: WebAssembly.Instance): void {
   const e = instance.exports as unknown as KernelExports;
   if (exportsOrNull !== null) return;
-  if (typeof e.bce_sigmoid_focal_loss !== 'function') throw new TypeError('bce-wasm: that module is not bce_wasm.wasm');
+  // (Its newest export: another version's module is refused as well.)
+  if (typeof e.bce_sigmoid_focal_loss_b !== 'function' || !(e.memory instanceof WebAssembly.Memory)) throw new TypeError('bce-wasm: that module is not this version of bce_wasm.wasm');
   exportsOrNull = e;
 }
 

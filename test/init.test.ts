@@ -82,6 +82,23 @@ describe('init', () => {
     expect(m.sigmoid([0])[0]).toBe(0.5);
   });
 
+  it("a pool call made while a retried init() is loading waits for that one (it rejected with the first, failed init's error)", async () => {
+    vi.resetModules();
+    const m = await import('bce-wasm');
+    const { createPool } = await import('bce-wasm/pool');
+    const failing = m.init(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
+    const pool = createPool({ threads: 2, threshold: 0 });
+    try {
+      await expect(failing).rejects.toThrowError(/not this version/);
+      const retry = m.init(bytes);
+      const r = pool.sigmoid([0, 1, -2, 3]);
+      await retry;
+      expect(await r).toEqual(m.sigmoid([0, 1, -2, 3]));
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('concurrent init calls share one instance', async () => {
     const m = await fresh();
     const [a, b] = [m.init(), m.init()];

@@ -564,9 +564,9 @@ function rebuild(e: NonNullable<JobResult['error']>): Error {
  */
 export function createPool(options?: PoolOptions): Pool {
   const { threads, threshold } = checkOptions(options);
-  const mainReady = init();
-  // Every call awaits it; a failed init rejects those calls, and is no unhandled rejection before.
-  mainReady.catch(() => {});
+  // Loading starts now; a failed load is no unhandled rejection here (the calls made before the
+  // module is ready each await init() as it stands then: a retried init, not this first promise).
+  init().catch(() => {});
   let closed = false;
   let closing: Promise<void> | undefined;
   const isClosed = () => closed;
@@ -637,7 +637,7 @@ export function createPool(options?: PoolOptions): Pool {
     try {
       if (isInitialized()) return start();
       const later = snapshot();
-      return mainReady.then(() => {
+      return init().then(() => {
         if (closed) throw failure(fn, new CallFailed(CLOSED));
         enter(fn);
         try {

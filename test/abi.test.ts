@@ -138,3 +138,25 @@ describe("each loss kernel's second entry (NAME_b, one wasm frame deeper: script
     }
   });
 });
+
+describe("the facade's choice between the two entries", () => {
+  it('needs no clock: without performance.now every large call runs (through the first entry) and gives the same bits', async () => {
+    const bce = await import('bce-wasm');
+    await bce.init();
+    const n = 9 * 16_384 + 5; // probed pieces 1-4, then the rest
+    const x = Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 2001) / 100 - 10);
+    const y = Float32Array.from({ length: n }, (_, i) => (i % 3) / 2);
+    const want = bce.binaryCrossEntropyWithLogitsForwardBackward(x, y, { reduction: 'none' });
+    const saved = Object.getOwnPropertyDescriptor(globalThis, 'performance')!;
+    try {
+      for (const stand of [undefined, { now: () => NaN }, { now: () => -Math.random() * 1e9 }]) {
+        Object.defineProperty(globalThis, 'performance', { value: stand, configurable: true, writable: true });
+        const got = bce.binaryCrossEntropyWithLogitsForwardBackward(x, y, { reduction: 'none' });
+        expect(got.loss).toEqual(want.loss);
+        expect(got.grad).toEqual(want.grad);
+      }
+    } finally {
+      Object.defineProperty(globalThis, 'performance', saved);
+    }
+  });
+});

@@ -707,6 +707,9 @@ describe('findings of an outside test', () => {
       [bce.binaryCrossEntropyBackward as never, bceCore, new Array(100).fill(1e-3), new Array(100).fill(1), new Array(100).fill(1e37), undefined],
       [bce.binaryCrossEntropyWithLogitsBackward as never, logitCore, [2, -2, 0.5], [1, 0, 1], [-3e37, -1e37, -2e37], -3],
     ];
+    // An infinite upstream gradient stays the kernel's inf * dl * w / S (autograd's inf too), NaN stays NaN.
+    expect(Array.from(bce.binaryCrossEntropyBackward([1e-3, 0.5], [1, 1], { weight: [1e36, 1e36], reduction: 'weightedMean', gradOutput: Infinity }))).toEqual([-Infinity, -Infinity]);
+    expect(Array.from(bce.binaryCrossEntropyBackward([1e-3, 0.5], [1, 1], { weight: [1e36, 1e36], reduction: 'weightedMean', gradOutput: NaN }))).toEqual([NaN, NaN]);
     const pool = createPool({ threads: 2, threshold: 0 });
     try {
       for (const [f, core, x, y, w, gradOutput] of cases) {

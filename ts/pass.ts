@@ -979,6 +979,9 @@ function leanResult(out: FloatOutput | undefined, address: number, slot: Slot, n
 
 let shifted: KernelExports | undefined;
 
+/** Milliseconds from the engine's clock, 0 where it has none (the entries' choice is then the first). */
+const clock = (): number => globalThis.performance?.now() ?? 0;
+
 /** The exports with each loss kernel's `_b` entry in its place (see {@link generalPass}). */
 function entriesB(k: KernelExports): KernelExports {
   const all = k as unknown as Record<string, unknown>;
@@ -1025,7 +1028,7 @@ function generalPass(
   const div = chunk?.divisor ?? divisorOf(c, fn, offset, maskAt) ?? (c.reduction === 'mean' ? c.whole : 1);
   let gradDiv = c.reduction === 'sum' || (none && chunk?.divisor === undefined) ? 1 : div;
   const g1 = (gradOutput as number | undefined) ?? 1;
-  if (c.reduction === 'weightedMean' && (Math.abs(g1 * gradDiv) >= 2 ** 64 || Math.abs(Math.fround(gradDiv)) === Infinity)) {
+  if (c.reduction === 'weightedMean' && Math.abs(g1) < Infinity && (Math.abs(g1 * gradDiv) >= 2 ** 64 || Math.abs(Math.fround(gradDiv)) === Infinity)) {
     // Where the kernel's g * core * w / S could overflow before its division (|core| <= 1e12, |w| <=
     // |S| for weights of one sign) or S is beyond float32 (inf there, the gradient 0): the upstream
     // gradient over S first, as autograd of (l w).sum() / w.sum() takes it, times a power of two D
@@ -1088,7 +1091,7 @@ function generalPass(
     const probe = n >= 8 * PIECE && i > 0 && i < 5;
     if (probe) side = ~i & 1;
     const kk = side ? entriesB(k) : k;
-    const t0 = probe ? performance.now() : 0;
+    const t0 = probe ? clock() : 0;
     if (kind === Kind.Logits) {
       operandPiece(posWeight, pAddr, pLen, at, m, Slot.PosWeight, fn, 'posWeight');
       s = opts
@@ -1107,7 +1110,7 @@ function generalPass(
         : kk.bce_binary_cross_entropy(xPtr, yPtr, m, wPtr, wn, wPhase, gPtr, gn, gradDiv, lossPtr, gradPtr, ea, eb, flags);
     }
     if (probe) {
-      const t = performance.now() - t0;
+      const t = clock() - t0;
       spent += side ? -t : t;
       if (i === 4) side = +(spent > 0);
     }

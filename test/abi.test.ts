@@ -140,7 +140,7 @@ describe("each loss kernel's second entry (NAME_b, one wasm frame deeper: script
 });
 
 describe("the facade's choice between the two entries", () => {
-  it('needs no clock: without performance.now every large call runs (through the first entry) and gives the same bits', async () => {
+  it('takes the clock as it was at load: a performance replaced later (absent, throwing, nonsense) changes nothing', async () => {
     const bce = await import('bce-wasm');
     await bce.init();
     const n = 9 * 16_384 + 5; // probed pieces 1-4, then the rest
@@ -149,7 +149,8 @@ describe("the facade's choice between the two entries", () => {
     const want = bce.binaryCrossEntropyWithLogitsForwardBackward(x, y, { reduction: 'none' });
     const saved = Object.getOwnPropertyDescriptor(globalThis, 'performance')!;
     try {
-      for (const stand of [undefined, { now: () => NaN }, { now: () => -Math.random() * 1e9 }]) {
+      const throwing = { now: () => { throw new Error('no clock'); } };
+      for (const stand of [undefined, throwing, { now: () => 1n }, { now: () => NaN }, { now: () => -Math.random() * 1e9 }]) {
         Object.defineProperty(globalThis, 'performance', { value: stand, configurable: true, writable: true });
         const got = bce.binaryCrossEntropyWithLogitsForwardBackward(x, y, { reduction: 'none' });
         expect(got.loss).toEqual(want.loss);

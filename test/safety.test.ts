@@ -684,6 +684,12 @@ describe("an outside tester's fourth round: objects posing as arguments, and arg
       const s = bce.sigmoid(growing(), a.view);
       expect(Array.from(s)).toEqual(Array.from(bce.sigmoid(x)));
       expect(Array.from(a.view)).toEqual(Array.from(s));
+      // A WasmBuffer's own view comes back as the buffer's view now, which keeps the buffer alive as
+      // the old one did (a bare new view had let the finalizer free the memory under the results).
+      const v = a.view;
+      const again = bce.binaryCrossEntropyWithLogitsBackward(growing(), y, { reduction: 'none', gradOut: v });
+      expect(v.length).toBe(0);
+      expect(again).toBe(a.view);
     } finally {
       a.free();
       b.free();

@@ -5,6 +5,7 @@
 
 import {
   WasmBuffer,
+  owners,
   addressOf,
   checkOverlap,
   addressIn,
@@ -979,8 +980,13 @@ function leanResult(out: FloatOutput | undefined, address: number, slot: Slot, n
 
 let shifted: KernelExports | undefined;
 
-/** Milliseconds from the engine's clock, 0 where it has none (the entries' choice is then the first). */
-const clock = (): number => globalThis.performance?.now() ?? 0;
+/**
+ * The engine's clock as this module found it when it loaded (not looked up per call: a `performance`
+ * replaced later, or absent, cannot throw inside a call), in milliseconds; 0 where there is none
+ * (the entries' choice is then the first).
+ */
+const now = globalThis.performance?.now.bind(globalThis.performance);
+const clock = (): number => now?.() ?? 0;
 
 /** The exports with each loss kernel's `_b` entry in its place (see {@link generalPass}). */
 function entriesB(k: KernelExports): KernelExports {
@@ -1028,17 +1034,19 @@ function generalPass(
   const div = chunk?.divisor ?? divisorOf(c, fn, offset, maskAt) ?? (c.reduction === 'mean' ? c.whole : 1);
   let gradDiv = c.reduction === 'sum' || (none && chunk?.divisor === undefined) ? 1 : div;
   const g1 = (gradOutput as number | undefined) ?? 1;
-  if (c.reduction === 'weightedMean' && Math.abs(g1) < Infinity && (Math.abs(g1 * gradDiv) >= 2 ** 64 || Math.abs(Math.fround(gradDiv)) === Infinity)) {
-    // Where the kernel's g * core * w / S could overflow before its division (|core| <= 1e12, |w| <=
-    // |S| for weights of one sign) or S is beyond float32 (inf there, the gradient 0): the upstream
-    // gradient over S first, as autograd of (l w).sum() / w.sum() takes it, times a power of two D
-    // that keeps it a normal float32 and the product finite, and D the divisor (exact). Below that
-    // size the order stays (bit for bit a masked 'mean' where the weights are 1).
-    const d = 2 ** Math.min(127, 64 - Math.ceil(Math.log2(Math.abs(g1))));
+  if (c.reduction === 'weightedMean' && Math.abs(g1) < Infinity) {
+    // gradOutput / sum(w) first, as autograd of (l w).sum() / w.sum() takes it, so that the kernel's
+    // product (g / S) dl w holds no factor larger than its result (g dl w before the division by S
+    // overflowed with large weights or gradOutput, and underflowed with small ones, weights of
+    // mixed signs included); g / S kept within 2^-100 .. 2^100 by a power of two D, the divisor
+    // (exact). An infinite gradOutput keeps the plain order (inf, as autograd's; not inf * 0).
+    const q = g1 / gradDiv;
+    const e = Math.floor(Math.log2(Math.abs(q)));
+    const k = e < -100 ? Math.min(127, -100 - e) : e > 100 ? Math.max(-126, 100 - e) : 0;
     gLen = 1;
     gAddr = slotAddress(Slot.GradOutput);
-    heapF32()[gAddr >>> 2] = (g1 / gradDiv) * d;
-    gradDiv = d;
+    heapF32()[gAddr >>> 2] = q * 2 ** k;
+    gradDiv = 2 ** k;
   }
 
   // Results that do not live in WebAssembly memory: the caller's Float32Array, or a new one.
@@ -1141,7 +1149,12 @@ function generalPass(
  * current memory if a getter's growth detached it during the call (the results are there).
  */
 function view(out: FloatOutput, at: number, n: number): Float32Array {
-  return isWasmBuffer(out) ? bufferView(out) : viewBuffer(out) === memoryBuffer() ? out : new Float32Array(memoryBuffer(), at, n);
+  if (isWasmBuffer(out)) return bufferView(out);
+  if (viewBuffer(out) === memoryBuffer()) return out;
+  // A WasmBuffer's own view: the buffer's view now (which keeps the buffer alive, as the old one did:
+  // a bare new view would let the finalizer free the memory under it).
+  const owner = owners.get(out);
+  return owner !== undefined ? bufferView(owner) : new Float32Array(memoryBuffer(), at, n);
 }
 
 /** A range error of BCELoss: names the argument, the index (in the whole, for a chunk) and the value. */

@@ -1136,19 +1136,20 @@ function generalPass(
   let loss: number | Float32Array = 0;
   if (wantLoss) {
     if (rows !== undefined) loss = EMPTY;
-    else if (none) loss = lossArray ?? view(out as FloatOutput, lossAddr, n);
+    else if (none) loss = lossArray ?? outputView(out as FloatOutput, lossAddr, n);
     else loss = c.reduction === 'sum' ? sum : sum / div;
   }
   sumOfLast[0] = sum;
-  return resultOf(what, loss, wantGrad ? gradArray ?? view(gradOut as FloatOutput, gradAddr, n) : EMPTY);
+  return resultOf(what, loss, wantGrad ? gradArray ?? outputView(gradOut as FloatOutput, gradAddr, n) : EMPTY);
 }
 
 /**
- * An output in WebAssembly memory (at byte address `at`, `n` elements) as the caller gets it back: a
+ * An output in WebAssembly memory (at byte address `at`, `n` elements) as the caller gets it back (the
+ * pool's split calls too): a
  * WasmBuffer's view, or the caller's own Float32Array over the module's memory, made again over the
  * current memory if a getter's growth detached it during the call (the results are there).
  */
-function view(out: FloatOutput, at: number, n: number): Float32Array {
+export function outputView(out: FloatOutput, at: number, n: number): Float32Array {
   if (isWasmBuffer(out)) return bufferView(out);
   if (viewBuffer(out) === memoryBuffer()) return out;
   // A WasmBuffer's own view: the buffer's view now (which keeps the buffer alive, as the old one did:
@@ -1301,7 +1302,7 @@ export function mapPass(kernel: Elementwise, fn: string, x: FloatInput, out?: Fl
     if (result !== null) copyOut(Slot.Loss, m, result, a, fn, 'out');
   }
   if (result !== null) return result;
-  return view(out!, outAddr, n);
+  return outputView(out!, outAddr, n);
 }
 
 /**

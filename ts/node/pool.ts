@@ -32,7 +32,6 @@ import {
   TYPED_SET,
   lengthOf,
   liveAddress,
-  memoryBuffer,
   owners,
   typedName,
   viewBuffer,
@@ -65,7 +64,7 @@ import {
   type PassResult,
   type Reduction,
 } from '../pass.js';
-import { checkMapOutput, mapPass } from '../pass.js';
+import { checkMapOutput, mapPass, outputView } from '../pass.js';
 
 /** @internal A chunk of work for pool_worker.ts. */
 export interface Job {
@@ -485,22 +484,16 @@ function sharedView(x: unknown): Float32Array | undefined {
  * The result in the caller's `out` (copied there if it was not shared), or the shared array. `at` is
  * `out`'s byte address when it lives in WebAssembly memory (taken at call time, see `checkOutput`): a
  * view of that memory detached by a growth while the call was in flight is made again over the
- * current memory, at the same address, and that new view is what the call returns.
+ * current memory, at the same address (a WasmBuffer's own view as that buffer's view now), and that
+ * view is what the call returns (`outputView`, as for the synchronous call).
  */
 function deliverShared(out: FloatOutput | undefined, at: number, result: Float32Array, fn: string, arg: string): Float32Array {
   if (out === undefined || out === result) return result;
   // The caller's shared array, which the workers wrote through a view of their own (sharedOutput).
   if (!isWasmBuffer(out) && viewBuffer(out) === viewBuffer(result) && viewOffset(out) === viewOffset(result)) return out;
-  let view: Float32Array;
-  const owner = liveOutput(out, at, result.length, fn, arg);
-  if (isWasmBuffer(out)) {
-    view = bufferView(out);
-  } else if (at >= 0 && viewLength(out) !== result.length) {
-    view = new Float32Array(memoryBuffer(), at, result.length);
-    if (owner !== undefined) owners.set(view, owner);
-  } else {
-    view = out;
-  }
+  liveOutput(out, at, result.length, fn, arg);
+  // One in WebAssembly memory as the synchronous call returns it (its view over the current memory).
+  const view = isWasmBuffer(out) || at >= 0 ? outputView(out, at, result.length) : out;
   TYPED_SET.call(view, result);
   return view;
 }

@@ -34,9 +34,10 @@ if (!input || !output) {
   process.exit(2);
 }
 const module = binaryen.readBinary(readFileSync(input));
-module.setFeatures(features(false) | binaryen.Features.RelaxedSIMD);
+module.setFeatures(features(false));
 const { i32, i64, f64 } = binaryen;
 const declarations = [];
+const declared = dts ? readFileSync(dts, 'utf8').split('\n') : [];
 for (const name of ENTRIES) {
   const target = binaryen.getExportInfo(module.getExport(name)).value;
   const { params, results } = binaryen.getFunctionInfo(module.getFunction(target));
@@ -52,7 +53,7 @@ for (const name of ENTRIES) {
     module.addFunctionExport(`${name}_b`, `${name}_b`);
   }
   if (dts) {
-    const line = readFileSync(dts, 'utf8').split('\n').find((l) => l.startsWith(`export const ${name}: `));
+    const line = declared.find((l) => l.startsWith(`export const ${name}: `));
     if (line === undefined) throw new Error(`${dts}: no declaration of ${name}`);
     declarations.push(line.replace(`export const ${name}: `, `export const ${name}_b: `));
   }

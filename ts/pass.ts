@@ -1144,10 +1144,10 @@ function generalPass(
 }
 
 /**
- * An output in WebAssembly memory (at byte address `at`, `n` elements) as the caller gets it back (the
- * pool's split calls too): a
- * WasmBuffer's view, or the caller's own Float32Array over the module's memory, made again over the
- * current memory if a getter's growth detached it during the call (the results are there).
+ * An output in WebAssembly memory (at byte address `at`, `n` elements) as the caller gets it back (from
+ * the pool's split calls too): a WasmBuffer's view, or the caller's own Float32Array over the module's
+ * memory, made again over the current memory if a growth detached it during the call (the results
+ * are there).
  */
 export function outputView(out: FloatOutput, at: number, n: number): Float32Array {
   if (isWasmBuffer(out)) return bufferView(out);

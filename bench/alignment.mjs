@@ -15,9 +15,8 @@
 // 3; 1 with --quick), and prints each process's ratio and their median.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { otherNodes } from './nodes.mjs';
 
 const quick = process.argv.includes('--quick');
 const PROCESSES = Number(process.argv[process.argv.indexOf('--processes') + 1]) || (quick ? 1 : 3);
@@ -44,17 +43,6 @@ if (process.argv.includes('--child')) {
       console.log(`| ${name} | ${mid(per.map((d) => Math.min(...d))).toFixed(2)} | ${mid(per.map((d) => Math.max(...d))).toFixed(2)} | ${ratios.map((r) => r.toFixed(2) + 'x').join(', ')} | ${mid(ratios).toFixed(2)}x |`);
     }
   }
-}
-
-/** Other Node binaries to run under (see the header). */
-function otherNodes() {
-  if (process.env.NODE_BINARIES !== undefined) return process.env.NODE_BINARIES.split(':').filter(Boolean);
-  const dir = `${homedir()}/.cache/bce-wasm`;
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((d) => d.startsWith('node-'))
-    .map((d) => `${dir}/${d}/package/bin/node`)
-    .filter((p) => existsSync(p) && p !== process.execPath);
 }
 
 /** Each pass's median time per call (ms) at each call depth. */

@@ -16,10 +16,11 @@
 // bench/results/engines.{json,md}.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, homedir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startChromium } from './chromium.mjs';
+import { otherNodes } from './nodes.mjs';
 import { CASES, caseName, measure } from './engine-cases.mjs';
 
 const args = process.argv.slice(2);
@@ -126,17 +127,7 @@ function sorted(a) {
 }
 
 function nodeEngines() {
-  const found = [process.execPath];
-  if (process.env.NODE_BINARIES) found.push(...process.env.NODE_BINARIES.split(':').filter(Boolean));
-  else {
-    const dir = `${homedir()}/.cache/bce-wasm`;
-    if (existsSync(dir)) {
-      for (const d of readdirSync(dir).filter((d) => d.startsWith('node-')).sort()) {
-        const bin = `${dir}/${d}/package/bin/node`;
-        if (existsSync(bin)) found.push(bin);
-      }
-    }
-  }
+  const found = [process.execPath, ...otherNodes()];
   const byVersion = new Map();
   for (const bin of found) {
     const version = execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim();

@@ -12,9 +12,8 @@
 // naive loop.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { otherNodes } from './nodes.mjs';
 import { naiveLogits } from './naive.mjs';
 
 const SIZES = [1, 4, 8, 16, 64, 256, 1024];
@@ -50,17 +49,6 @@ function combine(runs) {
   });
   const at64 = runs.map((r) => r.rows.find((row) => row.n === 64).ns);
   return { node: runs[0].node, rows, at64 };
-}
-
-function otherNodes() {
-  if (process.env.NODE_BINARIES) return process.env.NODE_BINARIES.split(':').filter(Boolean);
-  const dir = `${homedir()}/.cache/bce-wasm`;
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((d) => d.startsWith('node-'))
-    .sort()
-    .map((d) => `${dir}/${d}/package/bin/node`)
-    .filter((p) => existsSync(p) && p !== process.execPath);
 }
 
 async function measure() {
